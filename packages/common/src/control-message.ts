@@ -1,0 +1,123 @@
+/**
+ * Control requests (listener → launcher) and events (launcher → listener):
+ * their plaintext shapes and validators, for both protocols.
+ *
+ * @module
+ */
+import { type Result, fail, ok } from './errors.js';
+import { isValidKernelId } from './kernel-id.js';
+import { MAX_CONTROL_BYTES } from './limits.js';
+
+/** Signals a control request may name. */
+export const CONTROL_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGKILL', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGCONT', 'SIGSTOP'] as const;
+/** A signal a control request may name. */
+export type ControlSignal = (typeof CONTROL_SIGNALS)[number];
+
+/** What a control request asks for. */
+export type ControlAction =
+  | { readonly signal: ControlSignal }
+  | { readonly interrupt: true }
+  | { readonly shutdown: true }
+  | { readonly restart: true };
+
+/** Plaintext of a v2 control request. */
+export interface ControlRequest {
+  readonly kernel_id: string;
+  /** Strictly increasing per launcher; the listener draws it from the clock in µs. */
+  readonly seq: number;
+  readonly request: ControlAction;
+}
+
+/** The launcher's answer to a control request. */
+export interface ControlReply {
+  readonly ok: boolean;
+  readonly error?: string;
+  /** Proxy mode: ms since epoch of the last kernel message. */
+  readonly last_activity?: number;
+  /** Proxy mode: last kernel execution state seen on iopub. */
+  readonly execution_state?: string;
+}
+
+/** Plaintext of a v2 event (launcher → listener over WebSocket). */
+export interface KernelExitEvent {
+  readonly event: 'kernel_exit';
+  readonly kernel_id: string;
+  readonly exit_code: number | null;
+  readonly signal: string | null;
+}
+
+/** Any event a launcher sends. */
+export type LauncherEvent = KernelExitEvent;
+
+/** A v1 (Gateway Provisioners) comm-port request. */
+export type V1Request = { readonly signum: number } | { readonly shutdown: true };
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Validates the action part of a control request. */
+export function validateControlAction(value: unknown): Result<ControlAction> {
+  if (!isRecord(value)) return fail('GL_ERR_CONTROL_REQUEST_INVALID', 'control request has no request object');
+  const keys = Object.keys(value);
+  if (keys.length !== 1) return fail('GL_ERR_CONTROL_REQUEST_INVALID', 'control request must name exactly one action');
+  if ('signal' in value) {
+    const s = value.signal;
+    if (typeof s !== 'string' || !(CONTROL_SIGNALS as readonly string[]).includes(s)) {
+      return fail('GL_ERR_CONTROL_REQUEST_INVALID', `signal must be one of ${CONTROL_SIGNALS.join(', ')}`);
+    }
+    return ok({ signal: s as ControlSignal });
+  }
+  for (const action of ['interrupt', 'shutdown', 'restart'] as const) {
+    if (action in value) {
+      if (value[action] !== true) return fail('GL_ERR_CONTROL_REQUEST_INVALID', `${action} must be true`);
+      return ok({ [action]: true } as ControlAction);
+    }
+  }
+  return fail('GL_ERR_CONTROL_REQUEST_INVALID', `unknown control action '${keys[0] ?? ''}'`);
+}
+
+/** Validates a v2 control request plaintext (shape only; the receiver checks kernel id and seq). */
+export function validateControlRequest(value: unknown): Result<ControlRequest> {
+  if (!isRecord(value) || 'event' in value) return fail('GL_ERR_ENVELOPE_MALFORMED', 'control plaintext is not a control request');
+  if (!isValidKernelId(value.kernel_id)) return fail('GL_ERR_KERNEL_ID_INVALID', 'control request kernel_id is invalid');
+  if (typeof value.seq !== 'number' || !Number.isSafeInteger(value.seq) || value.seq < 0) return fail('GL_ERR_ENVELOPE_MALFORMED', 'control request seq is not a non-negative safe integer');
+  const action = validateControlAction(value.request);
+  if (!action.ok) return action;
+  return ok({ kernel_id: value.kernel_id, seq: value.seq, request: action.value });
+}
+
+/** Validates a v2 event plaintext. */
+export function validateLauncherEvent(value: unknown): Result<LauncherEvent> {
+  if (!isRecord(value) || 'request' in value || value.event !== 'kernel_exit') return fail('GL_ERR_ENVELOPE_MALFORMED', 'event plaintext is not a kernel_exit event');
+  if (!isValidKernelId(value.kernel_id)) return fail('GL_ERR_KERNEL_ID_INVALID', 'event kernel_id is invalid');
+  const exitCode = value.exit_code ?? null;
+  const signal = value.signal ?? null;
+  if (exitCode !== null && !(typeof exitCode === 'number' && Number.isInteger(exitCode))) return fail('GL_ERR_ENVELOPE_MALFORMED', 'event exit_code is not an integer');
+  if (signal !== null && !(typeof signal === 'string' && /^SIG[A-Z0-9]{1,12}$/.test(signal))) return fail('GL_ERR_ENVELOPE_MALFORMED', 'event signal is not a signal name');
+  return ok({ event: 'kernel_exit', kernel_id: value.kernel_id, exit_code: exitCode, signal });
+}
+
+/**
+ * Parses a v1 comm-port request as Gateway Provisioners' host sends it: bare
+ * JSON `{"signum": n}` or `{"shutdown": 1}`, at most {@link MAX_CONTROL_BYTES}.
+ */
+export function parseV1Request(text: string): Result<V1Request> {
+  if (text.length > MAX_CONTROL_BYTES) return fail('GL_ERR_ENVELOPE_TOO_LARGE', 'v1 request is too large');
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return fail('GL_ERR_ENVELOPE_MALFORMED', 'v1 request is not JSON');
+  }
+  if (!isRecord(value)) return fail('GL_ERR_ENVELOPE_MALFORMED', 'v1 request is not a JSON object');
+  if (value.signum !== undefined && value.signum !== null) {
+    const n = typeof value.signum === 'string' ? Number(value.signum) : value.signum;
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > 64) return fail('GL_ERR_CONTROL_REQUEST_INVALID', 'v1 signum is not a signal number 0..64');
+    return ok({ signum: n });
+  }
+  if (value.shutdown !== undefined && value.shutdown !== null) {
+    return value.shutdown ? ok({ shutdown: true }) : fail('GL_ERR_CONTROL_REQUEST_INVALID', 'v1 shutdown is false');
+  }
+  return fail('GL_ERR_CONTROL_REQUEST_INVALID', 'v1 request has neither signum nor shutdown');
+}
