@@ -1,0 +1,193 @@
+/**
+ * Turns flags and environment into a validated {@link LauncherConfig}. Every
+ * usage error is a {@link GatewayError} whose message is one line naming the
+ * input and what to do; the CLI prints it and exits 2.
+ *
+ * @module
+ */
+import { readFileSync } from 'node:fs';
+import type { KeyObject } from 'node:crypto';
+import {
+  GatewayError,
+  LAUNCHER_OPTIONS,
+  type PortRange,
+  type ResponseAddress,
+  assertKernelId,
+  decodeBoxPublicKey,
+  decodeRsaPublicKey,
+  parsePortRange,
+  parseResponseAddress,
+  isValidHost,
+  DEFAULT_LAUNCH_TIMEOUT_S,
+} from '@gateway-launchers/common';
+import { type KernelLanguage, buildKernelArgv } from './kernel-argv.js';
+
+/** The listener's key and the protocol it implies. */
+export type ListenerKey =
+  | { readonly protocol: 2; readonly publicKey: Uint8Array; readonly launchToken: string }
+  | { readonly protocol: 1; readonly publicKey: KeyObject };
+
+/** Everything the launcher needs, validated. */
+export interface LauncherConfig {
+  readonly kernelId: string;
+  readonly responseAddress: ResponseAddress;
+  readonly listener: ListenerKey;
+  readonly portRange: PortRange;
+  /** Address to bind and report; undefined: bind all, report the first non-loopback IPv4. */
+  readonly ip: string | undefined;
+  readonly mode: 'direct' | 'proxy';
+  readonly launchTimeoutMs: number;
+  /** Kernel argv with `{kernel_id}` substituted; `{connection_file}` is substituted per start. */
+  readonly kernelArgv: readonly string[];
+  readonly kernelName: string;
+  readonly kernelLanguage: KernelLanguage | undefined;
+  readonly interruptMode: 'signal' | 'message';
+  readonly shutdownGraceMs: number;
+  readonly connectionDir: string | undefined;
+  readonly sparkInitMode: 'none' | 'lazy' | 'eager';
+  readonly clusterType: 'spark' | 'dask' | 'none';
+  readonly restartOnCrash: number;
+  readonly logLevel: string;
+}
+
+/** Raw option values after flag/env resolution (strings, numbers, undefined). */
+export type RawOptions = Readonly<Record<string, string | number | boolean | undefined>>;
+
+function usage(message: string, code: 'GL_ERR_USAGE' | 'GL_ERR_PLACEHOLDER_UNSUBSTITUTED' | 'GL_ERR_LAUNCH_TOKEN_MISSING' = 'GL_ERR_USAGE'): GatewayError {
+  return new GatewayError(code, message);
+}
+
+const PLACEHOLDER_RE = /\{[A-Za-z_][A-Za-z0-9_]*\}/;
+
+/**
+ * Fills flag values that are absent from the environment variables the schema
+ * names (first set wins) and from defaults.
+ */
+export function resolveOptions(flags: Readonly<Record<string, unknown>>, env: NodeJS.ProcessEnv): RawOptions {
+  const out: Record<string, string | number | boolean | undefined> = {};
+  for (const spec of LAUNCHER_OPTIONS) {
+    let value = flags[spec.name] as string | number | boolean | undefined;
+    let source = `--${spec.name}`;
+    if (value === undefined) {
+      for (const name of spec.env ?? []) {
+        const v = env[name];
+        if (v !== undefined && v !== '') {
+          value = v;
+          source = name;
+          break;
+        }
+      }
+    }
+    if (value === undefined) value = spec.default;
+    if (typeof value === 'string' && PLACEHOLDER_RE.test(value)) {
+      throw usage(`${source} '${value}' still contains a {placeholder}; the host or kernelspec must substitute it`, 'GL_ERR_PLACEHOLDER_UNSUBSTITUTED');
+    }
+    if (value !== undefined && spec.type === 'number') {
+      const n = typeof value === 'number' ? value : Number(value);
+      if (!Number.isFinite(n) || n < 0) throw usage(`${source} must be a non-negative number, got '${String(value)}'`);
+      value = n;
+    }
+    if (value !== undefined && spec.choices !== undefined && !spec.choices.includes(String(value))) {
+      throw usage(`${source} must be one of ${spec.choices.join(', ')}, got '${String(value)}'`);
+    }
+    out[spec.name] = value;
+  }
+  return out;
+}
+
+function str(raw: RawOptions, name: string): string | undefined {
+  const v = raw[name];
+  return v === undefined ? undefined : String(v);
+}
+
+function readLaunchToken(raw: RawOptions, env: NodeJS.ProcessEnv): string {
+  const file = str(raw, 'launch-token-file');
+  let token = env.KERNEL_LAUNCH_TOKEN;
+  if (file !== undefined) {
+    try {
+      token = readFileSync(file, 'utf8').trim();
+    } catch (e) {
+      throw usage(`--launch-token-file '${file}' cannot be read: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+    }
+  }
+  if (token === undefined || token === '') {
+    throw usage('protocol v2 needs the launch token: set KERNEL_LAUNCH_TOKEN or --launch-token-file (the listener issues it at registration)', 'GL_ERR_LAUNCH_TOKEN_MISSING');
+  }
+  if (token.length > 256 || /\s/.test(token)) throw usage('the launch token is malformed (at most 256 characters, no white space)', 'GL_ERR_LAUNCH_TOKEN_MISSING');
+  return token;
+}
+
+/** Classifies the listener's public key; throws `GL_ERR_PUBLIC_KEY_INVALID` when it is neither kind. */
+export function parseListenerKey(text: string, readToken: () => string): ListenerKey {
+  const x25519 = decodeBoxPublicKey(text);
+  if (x25519 !== undefined) return { protocol: 2, publicKey: x25519, launchToken: readToken() };
+  const rsa = decodeRsaPublicKey(text);
+  if (rsa !== undefined) return { protocol: 1, publicKey: rsa };
+  throw new GatewayError(
+    'GL_ERR_PUBLIC_KEY_INVALID',
+    '--public-key is neither a base64 32-byte X25519 key (protocol v2) nor a base64 DER RSA public key (protocol v1, as Gateway Provisioners publishes it)',
+  );
+}
+
+/**
+ * Validates resolved options plus the kernel argv after `--` into a config.
+ * Throws {@link GatewayError} with a one-line message on bad input.
+ */
+export function buildConfig(raw: RawOptions, afterDashDash: readonly string[], env: NodeJS.ProcessEnv): LauncherConfig {
+  const kernelIdText = str(raw, 'kernel-id');
+  if (kernelIdText === undefined) throw usage('--kernel-id (or KERNEL_ID) is required');
+  let kernelId: string;
+  try {
+    kernelId = assertKernelId(kernelIdText);
+  } catch (e) {
+    throw usage(`--kernel-id: ${(e as Error).message}`);
+  }
+  const addressText = str(raw, 'response-address');
+  if (addressText === undefined) throw usage('--response-address (or KERNEL_RESPONSE_ADDRESS) is required');
+  const responseAddress = parseResponseAddress(addressText);
+  const keyText = str(raw, 'public-key');
+  if (keyText === undefined) throw usage('--public-key (or KERNEL_PUBLIC_KEY) is required');
+  const listener = parseListenerKey(keyText, () => readLaunchToken(raw, env));
+  if (listener.protocol === 1 && responseAddress.scheme !== 'tcp') {
+    throw usage('protocol v1 (an RSA --public-key) needs a host:port response address; ws:// and wss:// are v2 only');
+  }
+  const portRange = parsePortRange(str(raw, 'port-range'));
+  const ip = str(raw, 'ip');
+  if (ip !== undefined && !isValidHost(ip)) throw usage(`--ip '${ip}' is neither an IP address nor a host name`);
+  const language = str(raw, 'kernel-language') as KernelLanguage | undefined;
+  const mode = (str(raw, 'mode') ?? 'direct') as 'direct' | 'proxy';
+  if (mode === 'proxy') throw usage('--mode proxy is not available in this version of gateway-launcher; use --mode direct');
+  for (const arg of afterDashDash) {
+    const m = PLACEHOLDER_RE.exec(arg.replaceAll('{connection_file}', '').replaceAll('{kernel_id}', ''));
+    if (m !== null) throw usage(`kernel argument '${arg}' contains ${m[0]}, which is not {connection_file} or {kernel_id}`, 'GL_ERR_PLACEHOLDER_UNSUBSTITUTED');
+  }
+  const kernelArgv = buildKernelArgv({
+    language,
+    argv: afterDashDash,
+    python: str(raw, 'python') ?? 'python3',
+    kernelClassName: str(raw, 'kernel-class-name'),
+  }).map((a) => a.replaceAll('{kernel_id}', kernelId));
+  if (kernelArgv.length === 0) throw usage('no kernel to start: give --kernel-language or the kernel command after --');
+  if (!kernelArgv.some((a) => a.includes('{connection_file}'))) {
+    throw usage('the kernel command must pass {connection_file} (for example: -- python3 -m ipykernel_launcher -f {connection_file})');
+  }
+  return {
+    kernelId,
+    responseAddress,
+    listener,
+    portRange,
+    ip,
+    mode,
+    launchTimeoutMs: Math.round(((raw['launch-timeout'] as number | undefined) ?? DEFAULT_LAUNCH_TIMEOUT_S) * 1000),
+    kernelArgv,
+    kernelName: str(raw, 'kernel-name') ?? '',
+    kernelLanguage: language,
+    interruptMode: (str(raw, 'interrupt-mode') ?? 'signal') as 'signal' | 'message',
+    shutdownGraceMs: Math.round(((raw['shutdown-grace'] as number | undefined) ?? 1) * 1000),
+    connectionDir: str(raw, 'connection-dir'),
+    sparkInitMode: (str(raw, 'spark-context-initialization-mode') ?? 'none') as 'none' | 'lazy' | 'eager',
+    clusterType: (str(raw, 'cluster-type') ?? 'spark') as 'spark' | 'dask' | 'none',
+    restartOnCrash: Math.floor((raw['restart-on-crash'] as number | undefined) ?? 0),
+    logLevel: str(raw, 'log-level') ?? 'info',
+  };
+}

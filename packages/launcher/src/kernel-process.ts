@@ -1,0 +1,137 @@
+/**
+ * The kernel child process: spawned in its own process group, stdout passed
+ * through, stderr passed through while its last bytes are kept for failure
+ * reports. Always reaped by Node, so the kernel never waits on a zombie.
+ *
+ * @module
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { constants } from 'node:os';
+import { STDERR_TAIL_BYTES } from '@gateway-launchers/common';
+
+/** How the kernel ended. */
+export interface KernelExit {
+  /** Exit code, or null when killed by a signal or never started. */
+  readonly exitCode: number | null;
+  /** Signal that ended it, or null. */
+  readonly signal: NodeJS.Signals | null;
+  /** Set when the process could not be started at all (ENOENT, EACCES). */
+  readonly spawnError?: string;
+}
+
+/** The exit status a launcher should end with: the code, 128+signal, or 1 when it never ran. */
+export function exitStatusOf(exit: KernelExit): number {
+  if (exit.exitCode !== null) return exit.exitCode;
+  if (exit.signal !== null) return 128 + (constants.signals[exit.signal] ?? 0);
+  return 1;
+}
+
+/** Keeps the last `limit` bytes written to it. */
+export class TailBuffer {
+  #chunks: Buffer[] = [];
+  #size = 0;
+  constructor(private readonly limit: number) {}
+  /** Appends a chunk, dropping the oldest bytes beyond twice the limit. */
+  push(chunk: Buffer): void {
+    this.#chunks.push(chunk);
+    this.#size += chunk.length;
+    if (this.#size > 2 * this.limit) this.#compact();
+  }
+  #compact(): void {
+    const all = Buffer.concat(this.#chunks);
+    const tail = all.subarray(Math.max(0, all.length - this.limit));
+    this.#chunks = [Buffer.from(tail)];
+    this.#size = tail.length;
+  }
+  /** The last `limit` bytes as UTF-8 (a split character at the start is dropped). */
+  toString(): string {
+    this.#compact();
+    return (this.#chunks[0] ?? Buffer.alloc(0)).toString('utf8').replace(/^\uFFFD+/, '');
+  }
+}
+
+/** Options of {@link KernelProcess.spawn}. */
+export interface KernelSpawnOptions {
+  readonly env: NodeJS.ProcessEnv;
+  /** Where kernel stderr is copied to (default: our stderr). */
+  readonly stderr?: NodeJS.WritableStream;
+}
+
+/** A running (or finished) kernel process. */
+export class KernelProcess {
+  readonly #child: ChildProcess;
+  readonly #tail = new TailBuffer(STDERR_TAIL_BYTES);
+  #exit: KernelExit | undefined;
+  /** Resolves once the process has exited and been reaped. */
+  readonly exited: Promise<KernelExit>;
+
+  private constructor(child: ChildProcess, stderr: NodeJS.WritableStream) {
+    this.#child = child;
+    child.stderr?.on('data', (chunk: Buffer) => {
+      this.#tail.push(chunk);
+      stderr.write(chunk);
+    });
+    this.exited = new Promise((resolve) => {
+      child.once('error', (err: NodeJS.ErrnoException) => {
+        // Only spawn failures reach here before 'exit'; later errors (kill) are ignored.
+        if (child.pid === undefined && this.#exit === undefined) {
+          this.#exit = { exitCode: null, signal: null, spawnError: `${err.code ?? 'error'}: ${err.message}` };
+          this.#tail.push(Buffer.from(`cannot start kernel: ${err.message}\n`));
+          resolve(this.#exit);
+        }
+      });
+      child.once('close', (exitCode, signal) => {
+        if (this.#exit !== undefined) return;
+        this.#exit = { exitCode, signal };
+        resolve(this.#exit);
+      });
+    });
+  }
+
+  /** Starts `argv` in a new process group (session). Spawn failures surface through {@link exited}. */
+  static spawn(argv: readonly string[], options: KernelSpawnOptions): KernelProcess {
+    const [file, ...args] = argv;
+    const child = spawn(file as string, args, {
+      env: options.env,
+      detached: true, // setsid: own process group, so group signals reach the kernel's children too
+      stdio: ['ignore', 'inherit', 'pipe'],
+    });
+    return new KernelProcess(child, options.stderr ?? process.stderr);
+  }
+
+  /** Kernel pid (undefined when it never started). */
+  get pid(): number | undefined {
+    return this.#child.pid;
+  }
+
+  /** True until the process has exited. */
+  get running(): boolean {
+    return this.#exit === undefined && this.#child.pid !== undefined;
+  }
+
+  /** How it ended, once it has. */
+  get exit(): KernelExit | undefined {
+    return this.#exit;
+  }
+
+  /** The last 8 KiB of the kernel's stderr. */
+  stderrTail(): string {
+    return this.#tail.toString();
+  }
+
+  /** Sends `signal` to the kernel's whole process group; false when it is gone. */
+  signalGroup(signal: NodeJS.Signals | number): boolean {
+    const pid = this.#child.pid;
+    if (pid === undefined || this.#exit !== undefined) return false;
+    try {
+      process.kill(-pid, signal);
+      return true;
+    } catch {
+      try {
+        return this.#child.kill(signal);
+      } catch {
+        return false;
+      }
+    }
+  }
+}

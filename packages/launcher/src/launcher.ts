@@ -1,0 +1,428 @@
+/**
+ * The launcher's lifecycle, as an explicit state machine:
+ *
+ * `starting` (ports, connection file, kernel, readiness) → `reporting`
+ * (sealed response until acknowledged) → `running` (control, supervision) →
+ * `stopping` → `exited`. A kernel that dies before `running` turns into a
+ * failure response; a kernel that dies at start because a port was taken
+ * under it is started again on fresh ports.
+ *
+ * @module
+ */
+import { randomUUID } from 'node:crypto';
+import type { Server } from 'node:net';
+import {
+  type BoxKeyPair,
+  type ConnectionInfo,
+  type ControlAction,
+  type ControlReply,
+  type Logger,
+  type ResponsePlaintext,
+  type Result,
+  type V1Request,
+  GatewayError,
+  fail,
+  MAX_PORT_CLASH_RETRIES,
+  isGatewayError,
+  sealResponse,
+  sealV1,
+} from '@gateway-launchers/common';
+import type { LauncherConfig } from './config.js';
+import { ConnectionFileDir } from './connection-file.js';
+import { CommServer, type ControlTarget } from './comm-server.js';
+import { ControlAuthenticator } from './control-auth.js';
+import { controlRequest } from './kernel-control-channel.js';
+import { KernelProcess, type KernelExit, exitStatusOf } from './kernel-process.js';
+import { kernelListening, portsAccepting, procAvailable } from './kernel-readiness.js';
+import { substituteConnectionFile } from './kernel-argv.js';
+import { kernelAddresses } from './network.js';
+import { selectPorts } from './port-selector.js';
+import { deliverResponse } from './response-delivery.js';
+import { sleep } from './backoff.js';
+import { WsControlChannel } from './ws-control-channel.js';
+import { LAUNCHER_VERSION } from './version.js';
+
+/** Lifecycle states. */
+export type LauncherState = 'starting' | 'reporting' | 'running' | 'stopping' | 'exited';
+
+/** Extra time a failure response gets past the launch deadline. */
+const FAILURE_REPORT_GRACE_MS = 5_000;
+/** Readiness poll interval. */
+const READY_POLL_MS = 5;
+/** Longest wait for a kernel to go after SIGKILL. */
+const KILL_WAIT_MS = 5_000;
+
+const PORT_CLASH_RE = /Address already in use|EADDRINUSE/i;
+
+/** Runs one kernel from start to exit. */
+export class Launcher implements ControlTarget {
+  #state: LauncherState = 'starting';
+  #kernel: KernelProcess | undefined;
+  #info: ConnectionInfo | undefined;
+  #comm: CommServer | undefined;
+  #ws: WsControlChannel | undefined;
+  #stopping: Promise<void> | undefined;
+  readonly #t0 = performance.now();
+  readonly #addresses: { bind: string; report: string };
+  readonly #ephemeral: { keys?: BoxKeyPair } = {};
+  #auth: ControlAuthenticator | undefined;
+  #dir: ConnectionFileDir | undefined;
+  readonly #kernelEnv: NodeJS.ProcessEnv;
+
+  constructor(
+    private readonly config: LauncherConfig,
+    private readonly logger: Logger,
+    env: NodeJS.ProcessEnv = process.env,
+  ) {
+    this.#addresses = kernelAddresses(config.ip);
+    const kernelEnv = { ...env };
+    delete kernelEnv.KERNEL_LAUNCH_TOKEN; // a secret the kernel has no use for
+    this.#kernelEnv = kernelEnv;
+  }
+
+  /** Current lifecycle state. */
+  get state(): LauncherState {
+    return this.#state;
+  }
+
+  #isStopping(): boolean {
+    return this.#state === 'stopping';
+  }
+
+  #ms(): number {
+    return Math.round(performance.now() - this.#t0);
+  }
+
+  #phase(event: string, fields: Record<string, unknown> = {}, msg = event.replaceAll('_', ' ')): void {
+    this.logger.info({ event, ms: this.#ms(), ...fields }, msg);
+  }
+
+  /** Runs the lifecycle; resolves to the exit status the process should end with. */
+  async run(): Promise<number> {
+    const deadline = this.#t0 + this.config.launchTimeoutMs;
+    try {
+      this.#dir = new ConnectionFileDir(this.config.kernelId, this.config.connectionDir);
+      const started = await this.#startKernel(deadline);
+      if (started.kind !== 'ready') {
+        return await this.#reportFailure(started.exit, started.reason, deadline);
+      }
+      const kernel = started.kernel;
+      this.#state = 'reporting';
+      const delivered = await this.#reportReady(kernel, deadline);
+      if (delivered === 'kernel-exited') {
+        const exit = await kernel.exited;
+        return await this.#reportFailure(exit, kernel.stderrTail(), deadline);
+      }
+      if (this.#state === 'reporting') this.#state = 'running';
+      const exit = await kernel.exited;
+      this.#phase('kernel_exited', { exit_code: exit.exitCode, signal: exit.signal });
+      await this.#ws?.sendEvent({ event: 'kernel_exit', kernel_id: this.config.kernelId, exit_code: exit.exitCode, signal: exit.signal });
+      return exitStatusOf(exit);
+    } catch (e) {
+      const err = isGatewayError(e) ? e : new GatewayError('GL_ERR_KERNEL_START_FAILED', `launcher failed: ${(e as Error).message}`, { cause: e });
+      this.logger.error({ event: 'launcher_failed', code: err.code, err: err.message }, err.message);
+      await this.stop('launcher failure');
+      const exit = this.#kernel?.exit;
+      return exit !== undefined && exitStatusOf(exit) !== 0 ? exitStatusOf(exit) : 1;
+    } finally {
+      await this.#cleanup();
+    }
+  }
+
+  async #startKernel(deadline: number): Promise<
+    | { kind: 'ready'; kernel: KernelProcess }
+    | { kind: 'failed'; exit: KernelExit | undefined; reason: string }
+  > {
+    const { config } = this;
+    const key = randomUUID();
+    const exclude = new Set<number>();
+    let commServer: Server | undefined;
+    const useProc = await procAvailable();
+    for (let attempt = 0; ; attempt++) {
+      let held;
+      try {
+        held = await selectPorts({ host: this.#addresses.bind, range: config.portRange, count: commServer === undefined ? 6 : 5, exclude });
+      } catch (e) {
+        if (isGatewayError(e, 'GL_ERR_PORT_RANGE_EXHAUSTED')) {
+          this.logger.error({ event: 'ports_exhausted', code: e.code }, e.message);
+          return { kind: 'failed', exit: undefined, reason: e.message };
+        }
+        throw e;
+      }
+      if (commServer === undefined) {
+        commServer = held.servers[5] as Server;
+        this.#startCommServer(commServer);
+      }
+      const [shell, iopub, stdin, control, hb] = held.ports as [number, number, number, number, number];
+      const info: ConnectionInfo = {
+        shell_port: shell,
+        iopub_port: iopub,
+        stdin_port: stdin,
+        control_port: control,
+        hb_port: hb,
+        ip: this.#addresses.bind,
+        transport: 'tcp',
+        key,
+        signature_scheme: 'hmac-sha256',
+        kernel_name: config.kernelName,
+      };
+      this.#info = info;
+      this.#dir!.write(info);
+      await held.release([commServer]);
+      this.#phase('ports_selected', { ports: held.ports.slice(0, 5), comm_port: this.#comm?.port, attempt, connection_file: this.#dir!.path });
+      if (this.#isStopping()) return { kind: 'failed', exit: undefined, reason: 'launcher stopped before the kernel started' };
+      const kernel = KernelProcess.spawn(substituteConnectionFile(config.kernelArgv, this.#dir!.path), { env: this.#kernelEnv });
+      this.#kernel = kernel;
+      this.#phase('kernel_spawned', { pid: kernel.pid, argv0: config.kernelArgv[0] });
+      const outcome = await this.#waitReady(kernel, info, deadline, useProc);
+      if (outcome === 'ready') {
+        this.#phase('kernel_ready');
+        return { kind: 'ready', kernel };
+      }
+      if (outcome === 'timeout') {
+        const reason = `kernel did not listen on its ports within the launch timeout (${config.launchTimeoutMs} ms)`;
+        this.logger.error({ event: 'kernel_not_ready', code: 'GL_ERR_KERNEL_NOT_READY' }, reason);
+        await this.stop('kernel not ready');
+        return { kind: 'failed', exit: kernel.exit, reason: `${reason}\n${kernel.stderrTail()}` };
+      }
+      const exit = await kernel.exited;
+      const tail = kernel.stderrTail();
+      if (!this.#isStopping() && PORT_CLASH_RE.test(tail) && attempt < MAX_PORT_CLASH_RETRIES) {
+        for (const p of [shell, iopub, stdin, control, hb]) exclude.add(p);
+        this.logger.warn({ event: 'port_clash_retry', attempt: attempt + 1 }, 'a kernel port was taken before the kernel bound it; retrying on fresh ports');
+        continue;
+      }
+      this.logger.error({ event: 'kernel_exited_early', exit_code: exit.exitCode, signal: exit.signal, spawn_error: exit.spawnError }, 'kernel exited before it was ready');
+      return { kind: 'failed', exit, reason: tail };
+    }
+  }
+
+  async #waitReady(kernel: KernelProcess, info: ConnectionInfo, deadline: number, useProc: boolean): Promise<'ready' | 'exited' | 'timeout'> {
+    const ports = [info.shell_port, info.iopub_port, info.stdin_port, info.control_port, info.hb_port];
+    const exited = kernel.exited.then(() => 'exited' as const);
+    const stop = new AbortController();
+    void exited.then(() => stop.abort());
+    const poll = async (): Promise<'ready' | 'timeout'> => {
+      while (performance.now() < deadline && !stop.signal.aborted) {
+        const pid = kernel.pid;
+        if (pid !== undefined) {
+          const ok = useProc ? await kernelListening(ports, pid, pid) : await portsAccepting(this.#addresses.bind === '0.0.0.0' ? '127.0.0.1' : this.#addresses.bind === '::' ? '::1' : this.#addresses.bind, ports);
+          if (ok) return 'ready';
+        }
+        await sleep(READY_POLL_MS, stop.signal);
+      }
+      return 'timeout';
+    };
+    const result = await Promise.race([exited, poll()]);
+    stop.abort();
+    // A kernel that died in the same instant is not ready.
+    return result === 'ready' && !kernel.running ? 'exited' : result;
+  }
+
+  #startCommServer(server: Server): void {
+    this.#comm = new CommServer(server, {
+      protocol: this.config.listener.protocol,
+      open: (text) => this.#openControl(text),
+      target: this,
+      logger: this.logger,
+    });
+  }
+
+  /** Comm port and WebSocket share one authenticator, so one seq order covers both. */
+  #openControl(text: string): Result<ControlAction> {
+    if (this.#auth === undefined) return fail('GL_ERR_ENVELOPE_OPEN_FAILED', 'no response has been sealed yet');
+    return this.#auth.open(text);
+  }
+
+  async #reportReady(kernel: KernelProcess, deadline: number): Promise<'acked' | 'kernel-exited'> {
+    const { config } = this;
+    const info = this.#info!;
+    const reported: ConnectionInfo = { ...info, ip: this.#addresses.report };
+    const pid = kernel.pid ?? 0;
+    const abort = new AbortController();
+    void kernel.exited.then(() => abort.abort());
+    let text: string;
+    if (config.listener.protocol === 2) {
+      const plaintext: ResponsePlaintext = {
+        kernel_id: config.kernelId,
+        token: config.listener.launchToken,
+        conn_info: reported,
+        comm_port: this.#comm!.port,
+        pid,
+        pgid: pid,
+        mode: config.mode,
+        launcher_version: LAUNCHER_VERSION,
+      };
+      const sealed = sealResponse(plaintext, config.listener.publicKey);
+      this.#ephemeral.keys = sealed.ephemeral;
+      this.#auth = new ControlAuthenticator(config.kernelId, config.listener.publicKey, sealed.ephemeral.secretKey);
+      text = sealed.text;
+    } else {
+      text = sealV1({ ...reported, pid, pgid: pid, comm_port: this.#comm!.port, kernel_id: config.kernelId }, config.listener.publicKey);
+    }
+    try {
+      const delivery = await deliverResponse({
+        address: config.responseAddress,
+        protocol: config.listener.protocol,
+        text,
+        deadline,
+        signal: abort.signal,
+        logger: this.logger,
+      });
+      if (!kernel.running) return 'kernel-exited';
+      this.#phase('response_acked', { attempts: delivery.attempts, protocol: config.listener.protocol });
+      if (delivery.ws !== undefined && config.listener.protocol === 2) {
+        this.#ws = new WsControlChannel(delivery.ws, {
+          kernelId: config.kernelId,
+          address: config.responseAddress,
+          listenerPublicKey: config.listener.publicKey,
+          ephemeral: this.#ephemeral.keys!,
+          open: (t) => this.#openControl(t),
+          target: this,
+          logger: this.logger,
+        });
+      }
+      return 'acked';
+    } catch (e) {
+      if (!kernel.running) return 'kernel-exited';
+      throw e;
+    }
+  }
+
+  async #reportFailure(exit: KernelExit | undefined, reason: string, deadline: number): Promise<number> {
+    const { config } = this;
+    const status = exit === undefined ? 1 : exitStatusOf(exit) === 0 ? 1 : exitStatusOf(exit);
+    if (config.listener.protocol === 1) {
+      // v1 has no failure response; the host finds out by its own timeout.
+      return status;
+    }
+    const plaintext: ResponsePlaintext = {
+      kernel_id: config.kernelId,
+      token: config.listener.launchToken,
+      failure: { exit_code: exit?.exitCode ?? null, signal: exit?.signal ?? null, stderr_tail: reason.slice(-8192) },
+      pid: this.#kernel?.pid ?? 0,
+      pgid: this.#kernel?.pid ?? 0,
+      mode: config.mode,
+      launcher_version: LAUNCHER_VERSION,
+    };
+    const sealed = sealResponse(plaintext, config.listener.publicKey);
+    try {
+      const d = await deliverResponse({
+        address: config.responseAddress,
+        protocol: 2,
+        text: sealed.text,
+        deadline: Math.max(deadline, performance.now() + FAILURE_REPORT_GRACE_MS),
+        logger: this.logger,
+      });
+      d.ws?.terminate();
+      this.#phase('failure_reported', { exit_code: plaintext.failure.exit_code, signal: plaintext.failure.signal });
+    } catch (e) {
+      this.logger.error({ event: 'failure_unreported', code: isGatewayError(e) ? e.code : 'unknown' }, `failure response not delivered: ${(e as Error).message}`);
+    }
+    return status;
+  }
+
+  /** Performs a v2 control action. */
+  async perform(action: ControlAction, via: 'comm' | 'ws'): Promise<ControlReply> {
+    const kernel = this.#kernel;
+    this.logger.info({ event: 'control_request', via, action: Object.keys(action)[0] }, 'control request');
+    if ('shutdown' in action) {
+      void this.stop('shutdown request');
+      return { ok: true };
+    }
+    if (kernel === undefined || !kernel.running) return { ok: false, error: 'GL_ERR_KERNEL_EXITED' };
+    if ('restart' in action) return { ok: false, error: 'GL_ERR_CONTROL_REQUEST_INVALID' };
+    if ('signal' in action) return { ok: kernel.signalGroup(action.signal) };
+    return { ok: await this.#interrupt(kernel) };
+  }
+
+  async #interrupt(kernel: KernelProcess): Promise<boolean> {
+    if (this.config.interruptMode === 'message' && this.#info !== undefined) {
+      return controlRequest(this.#info, this.#addresses.bind, 'interrupt_request', {}, 2_000);
+    }
+    const ok = kernel.signalGroup('SIGINT');
+    if (ok && this.#sparkJobsCancellable()) kernel.signalGroup('SIGUSR2');
+    return ok;
+  }
+
+  #sparkJobsCancellable(): boolean {
+    return this.config.clusterType === 'spark' && this.config.sparkInitMode !== 'none';
+  }
+
+  /** Performs a v1 comm-port request (GP host). */
+  async performV1(request: V1Request): Promise<void> {
+    if ('shutdown' in request) {
+      this.logger.info({ event: 'control_request', via: 'comm', action: 'shutdown', protocol: 1 }, 'control request');
+      void this.stop('v1 shutdown request');
+      return;
+    }
+    if (request.signum === 0) return; // liveness poll, answered by the accepted connection itself
+    this.logger.info({ event: 'control_request', via: 'comm', signum: request.signum, protocol: 1 }, 'control request');
+    const kernel = this.#kernel;
+    if (kernel === undefined) return;
+    kernel.signalGroup(request.signum);
+    if (request.signum === 2 && this.#sparkJobsCancellable()) kernel.signalGroup('SIGUSR2');
+  }
+
+  /**
+   * Stops the kernel gracefully: `shutdown_request` on the control channel,
+   * then SIGTERM, then SIGKILL, each after the grace period. Idempotent.
+   */
+  stop(reason: string): Promise<void> {
+    if (this.#stopping !== undefined) return this.#stopping;
+    const previous = this.#state;
+    this.#state = 'stopping';
+    this.logger.info({ event: 'stopping', reason, from: previous }, 'stopping kernel');
+    this.#stopping = this.#stopKernel();
+    return this.#stopping;
+  }
+
+  async #stopKernel(): Promise<void> {
+    const kernel = this.#kernel;
+    if (kernel === undefined || !kernel.running) return;
+    const grace = this.config.shutdownGraceMs;
+    const gone = (ms: number): Promise<boolean> => Promise.race([kernel.exited.then(() => true), sleep(ms).then(() => !kernel.running)]);
+    if (this.#info !== undefined) {
+      const asked = controlRequest(this.#info, this.#addresses.bind, 'shutdown_request', { restart: false }, grace);
+      if (await Promise.race([gone(grace), asked.then(async (ok) => (ok ? gone(grace) : !kernel.running))])) return;
+    }
+    if (kernel.running) {
+      kernel.signalGroup('SIGTERM');
+      if (await gone(grace)) return;
+    }
+    if (kernel.running) {
+      this.logger.warn({ event: 'kernel_killed' }, 'kernel ignored SIGTERM; sending SIGKILL');
+      kernel.signalGroup('SIGKILL');
+      await gone(KILL_WAIT_MS);
+    }
+  }
+
+  async #cleanup(): Promise<void> {
+    const pid = this.#kernel?.pid;
+    if (pid !== undefined) {
+      // Whatever the kernel left behind in its group goes with it: no orphans.
+      try {
+        process.kill(-pid, 'SIGKILL');
+      } catch {
+        // group already empty
+      }
+    }
+    await Promise.all([this.#ws?.close(), this.#comm?.close()]);
+    this.#dir?.remove();
+    this.#state = 'exited';
+    this.#phase('launcher_exit');
+  }
+
+  /** Emergency path (uncaught error): kill the kernel group and remove the file, synchronously. */
+  abort(): void {
+    const pid = this.#kernel?.pid;
+    if (pid !== undefined) {
+      try {
+        process.kill(-pid, 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }
+    this.#dir?.remove();
+  }
+}

@@ -1,0 +1,26 @@
+/**
+ * Which address the kernel binds and which one the launcher reports.
+ *
+ * @module
+ */
+import { networkInterfaces } from 'node:os';
+
+/** True for the wildcard addresses. */
+export function isWildcard(ip: string): boolean {
+  return ip === '0.0.0.0' || ip === '::';
+}
+
+/** The first non-internal IPv4 address of this host, or `127.0.0.1`. */
+export function firstNonLoopbackIPv4(): string {
+  for (const addrs of Object.values(networkInterfaces())) {
+    for (const a of addrs ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
+  }
+  return '127.0.0.1';
+}
+
+/** Bind address (kernel and port probes) and reported address for `--ip`. */
+export function kernelAddresses(ip: string | undefined): { bind: string; report: string } {
+  if (ip === undefined) return { bind: '0.0.0.0', report: firstNonLoopbackIPv4() };
+  if (isWildcard(ip)) return { bind: ip, report: firstNonLoopbackIPv4() };
+  return { bind: ip, report: ip };
+}

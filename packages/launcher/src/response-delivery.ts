@@ -1,0 +1,165 @@
+/**
+ * Delivers the sealed response to the listener: v2 over TCP (one line, one
+ * line back) or WebSocket (first frame, first frame back, socket kept for
+ * control), v1 over TCP (send and close, as Gateway Provisioners' launcher
+ * does). Retries with exponential backoff and jitter until the deadline.
+ *
+ * @module
+ */
+import { connect, type Socket } from 'node:net';
+import type { WebSocket } from 'ws';
+import { GatewayError, IDLE_TIMEOUT_MS, MAX_CONTROL_REPLY_BYTES, type ResponseAddress, type Logger } from '@gateway-launchers/common';
+import { backoffDelays, sleep } from './backoff.js';
+import { readLine } from './line-io.js';
+
+/** Listener answers worth another try: it was busy, or our bytes were too slow. */
+const RETRYABLE_REFUSALS = new Set(['GL_ERR_TOO_MANY_CONNECTIONS', 'GL_ERR_READ_TIMEOUT']);
+
+/** What a successful delivery leaves behind. */
+export interface Delivery {
+  /** The open WebSocket (ws:// and wss:// addresses), to keep for control. */
+  readonly ws?: WebSocket;
+  /** Attempts made. */
+  readonly attempts: number;
+}
+
+/** Options of {@link deliverResponse}. */
+export interface DeliverOptions {
+  readonly address: ResponseAddress;
+  readonly protocol: 1 | 2;
+  /** The envelope text (v2 JSON without newline, or the v1 base64 payload). */
+  readonly text: string;
+  /** `performance.now()` value after which no new attempt starts. */
+  readonly deadline: number;
+  /** Aborts the delivery (e.g. the kernel died: a failure response goes instead). */
+  readonly signal?: AbortSignal;
+  readonly logger: Logger;
+}
+
+class FinalRefusal extends Error {
+  constructor(readonly error: GatewayError) {
+    super(error.message);
+  }
+}
+
+function openTcp(address: ResponseAddress, timeoutMs: number): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: address.host, port: address.port });
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new GatewayError('GL_ERR_READ_TIMEOUT', `connect to ${address.href} timed out`));
+    }, timeoutMs);
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      socket.off('error', onError);
+      resolve(socket);
+    });
+    const onError = (err: Error): void => {
+      clearTimeout(timer);
+      reject(err);
+    };
+    socket.once('error', onError);
+  });
+}
+
+function checkAck(text: string): void {
+  let ack: unknown;
+  try {
+    ack = JSON.parse(text);
+  } catch {
+    throw new GatewayError('GL_ERR_ENVELOPE_MALFORMED', 'listener answer is not JSON');
+  }
+  const a = ack as { ok?: unknown; error?: unknown };
+  if (a.ok === true) return;
+  const code = typeof a.error === 'string' ? a.error.slice(0, 64) : 'unknown';
+  const error = new GatewayError('GL_ERR_RESPONSE_REFUSED', `listener refused the response: ${code}`, { details: { listener_code: code } });
+  if (RETRYABLE_REFUSALS.has(code)) throw error;
+  throw new FinalRefusal(error);
+}
+
+async function attemptTcp(o: DeliverOptions, timeoutMs: number): Promise<void> {
+  const socket = await openTcp(o.address, timeoutMs);
+  try {
+    if (o.protocol === 1) {
+      // GP's launcher: send, close, expect no reply.
+      await new Promise<void>((resolve, reject) => {
+        socket.once('error', reject);
+        socket.end(o.text, () => resolve());
+      });
+      return;
+    }
+    const reply = readLine(socket, MAX_CONTROL_REPLY_BYTES, timeoutMs, { acceptEof: true });
+    socket.write(`${o.text}\n`);
+    checkAck(await reply);
+  } finally {
+    socket.destroy();
+  }
+}
+
+async function attemptWs(o: DeliverOptions, timeoutMs: number): Promise<WebSocket> {
+  const { WebSocket } = await import('ws');
+  const ws = new WebSocket(o.address.href, { handshakeTimeout: timeoutMs, maxPayload: MAX_CONTROL_REPLY_BYTES, perMessageDeflate: false });
+  try {
+    const ack = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new GatewayError('GL_ERR_READ_TIMEOUT', 'no acknowledgement from the listener in time')), timeoutMs);
+      ws.once('open', () => ws.send(o.text));
+      ws.once('message', (data, isBinary) => {
+        clearTimeout(timer);
+        if (isBinary) reject(new GatewayError('GL_ERR_ENVELOPE_MALFORMED', 'binary acknowledgement'));
+        else resolve(String(data));
+      });
+      ws.once('error', (err) => {
+        clearTimeout(timer);
+        reject(err);
+      });
+      ws.once('close', () => {
+        clearTimeout(timer);
+        reject(new GatewayError('GL_ERR_READ_TIMEOUT', 'listener closed the WebSocket before acknowledging'));
+      });
+    });
+    checkAck(ack);
+    ws.removeAllListeners();
+    return ws;
+  } catch (e) {
+    ws.removeAllListeners();
+    ws.on('error', () => {});
+    ws.terminate();
+    throw e;
+  }
+}
+
+/**
+ * Delivers `text` until acknowledged (v2) or sent (v1). Throws
+ * `GL_ERR_RESPONSE_UNDELIVERED` when the deadline passes or the signal aborts,
+ * `GL_ERR_RESPONSE_REFUSED` when the listener refuses for good.
+ */
+export async function deliverResponse(o: DeliverOptions): Promise<Delivery> {
+  const delays = backoffDelays();
+  let attempts = 0;
+  let lastError: unknown;
+  while (o.signal?.aborted !== true) {
+    const remaining = o.deadline - performance.now();
+    if (remaining <= 0) break;
+    attempts++;
+    try {
+      const timeoutMs = Math.max(50, Math.min(IDLE_TIMEOUT_MS, remaining));
+      if (o.address.scheme === 'tcp') {
+        await attemptTcp(o, timeoutMs);
+        return { attempts };
+      }
+      return { ws: await attemptWs(o, timeoutMs), attempts };
+    } catch (e) {
+      if (e instanceof FinalRefusal) throw e.error;
+      lastError = e;
+      const delay = delays.next().value;
+      o.logger.debug({ event: 'response_retry', attempt: attempts, delay_ms: delay, reason: (e as Error).message }, 'response not delivered, retrying');
+      await sleep(Math.min(delay, Math.max(0, o.deadline - performance.now())), o.signal);
+    }
+  }
+  const reason = lastError instanceof Error ? lastError.message : 'no attempt was possible';
+  throw new GatewayError(
+    'GL_ERR_RESPONSE_UNDELIVERED',
+    o.signal?.aborted === true ? 'response delivery was abandoned' : `response not acknowledged by ${o.address.href} before the launch timeout (${attempts} attempts; last: ${reason})`,
+    { details: { attempts }, cause: lastError },
+  );
+}

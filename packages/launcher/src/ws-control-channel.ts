@@ -1,0 +1,140 @@
+/**
+ * The WebSocket kept open after a `ws://`/`wss://` response: control requests
+ * arrive on it as boxed frames and are answered with a JSON frame; the
+ * launcher sends boxed events (kernel exit) on it. When it drops, the
+ * launcher reconnects with backoff and re-attaches with a sealed `reattach`
+ * event, so the host keeps control and still hears of the kernel's exit.
+ *
+ * @module
+ */
+import type { WebSocket } from 'ws';
+import {
+  type BoxKeyPair,
+  type ControlAction,
+  type Result,
+  type LauncherEvent,
+  type Logger,
+  type ResponseAddress,
+  ClockSeq,
+  IDLE_TIMEOUT_MS,
+  MAX_CONTROL_REPLY_BYTES,
+  sealEvent,
+  sealReattach,
+} from '@gateway-launchers/common';
+import type { ControlTarget } from './comm-server.js';
+import { backoffDelays, sleep } from './backoff.js';
+
+/** Options of {@link WsControlChannel}. */
+export interface WsControlChannelOptions {
+  readonly kernelId: string;
+  readonly address: ResponseAddress;
+  readonly listenerPublicKey: Uint8Array;
+  readonly ephemeral: BoxKeyPair;
+  /** Opens and authenticates a control request. */
+  readonly open: (text: string) => Result<ControlAction>;
+  readonly target: ControlTarget;
+  readonly logger: Logger;
+}
+
+/** Serves control over a WebSocket and keeps it connected. */
+export class WsControlChannel {
+  #ws: WebSocket | undefined;
+  #closed = false;
+  readonly #stop = new AbortController();
+  readonly #seq = new ClockSeq();
+
+  constructor(ws: WebSocket, private readonly options: WsControlChannelOptions) {
+    this.#attach(ws);
+  }
+
+  #attach(ws: WebSocket): void {
+    this.#ws = ws;
+    ws.on('error', () => {});
+    ws.on('message', (data, isBinary) => {
+      if (isBinary) return;
+      void this.#onRequest(ws, String(data));
+    });
+    ws.once('close', () => {
+      if (this.#ws === ws) this.#ws = undefined;
+      if (!this.#closed) void this.#reconnect();
+    });
+  }
+
+  async #onRequest(ws: WebSocket, text: string): Promise<void> {
+    const action = this.options.open(text);
+    if (!action.ok) {
+      this.options.logger.warn({ event: 'control_refused', via: 'ws', code: action.error.code }, 'control request refused');
+      ws.send(JSON.stringify({ ok: false, error: action.error.code }));
+      return;
+    }
+    const reply = await this.options.target.perform(action.value, 'ws');
+    if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(reply));
+  }
+
+  async #reconnect(): Promise<void> {
+    const { WebSocket } = await import('ws');
+    const delays = backoffDelays({ initialMs: 200, maxMs: 5_000 });
+    const { logger, address } = this.options;
+    while (!this.#closed) {
+      await sleep(delays.next().value, this.#stop.signal);
+      if (this.#closed) return;
+      const ws = new WebSocket(address.href, { handshakeTimeout: IDLE_TIMEOUT_MS, maxPayload: MAX_CONTROL_REPLY_BYTES, perMessageDeflate: false });
+      ws.on('error', () => {});
+      const ok = await new Promise<boolean>((resolve) => {
+        const timer = setTimeout(() => resolve(false), IDLE_TIMEOUT_MS);
+        ws.once('open', () =>
+          ws.send(sealReattach({ event: 'reattach', kernel_id: this.options.kernelId, seq: this.#seq.next() }, this.options.listenerPublicKey, this.options.ephemeral)),
+        );
+        ws.once('message', (data) => {
+          clearTimeout(timer);
+          try {
+            resolve((JSON.parse(String(data)) as { ok?: unknown }).ok === true);
+          } catch {
+            resolve(false);
+          }
+        });
+        ws.once('close', () => {
+          clearTimeout(timer);
+          resolve(false);
+        });
+      });
+      if (ok && !this.#closed) {
+        ws.removeAllListeners();
+        logger.info({ event: 'ws_reattached' }, 'control WebSocket re-attached');
+        this.#attach(ws);
+        return;
+      }
+      ws.removeAllListeners();
+      ws.on('error', () => {});
+      ws.terminate();
+      logger.debug({ event: 'ws_reattach_failed' }, 'control WebSocket re-attach failed, retrying');
+    }
+  }
+
+  /** Sends an event; resolves once written (or at once when not connected). */
+  sendEvent(event: LauncherEvent): Promise<void> {
+    const ws = this.#ws;
+    if (ws === undefined || ws.readyState !== ws.OPEN) return Promise.resolve();
+    const text = sealEvent(event, this.options.listenerPublicKey, this.options.ephemeral.secretKey);
+    return new Promise((resolve) => ws.send(text, () => resolve()));
+  }
+
+  /** Closes the socket and stops reconnecting; waits briefly for the close handshake. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#stop.abort();
+    const ws = this.#ws;
+    if (ws === undefined) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        ws.terminate();
+        resolve();
+      }, 500);
+      ws.once('close', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      ws.close(1000, 'kernel exited');
+    });
+  }
+}

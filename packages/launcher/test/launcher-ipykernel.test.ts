@@ -1,0 +1,69 @@
+import t from 'tap';
+import { existsSync } from 'node:fs';
+import { isFailureResponse, type ResponseSuccess } from '@gateway-launchers/common';
+import { Receiver } from './helpers/receiver.js';
+import { IPYKERNEL_ARGV, controlText, groupAlive, kernelClient, runLauncher, sendComm, waitFor } from './helpers/launcher-process.js';
+
+const RANGE = '43000..44000';
+
+t.test('a real ipykernel started by the launcher executes code with the sealed connection info', async (t) => {
+  const receiver = await Receiver.start(RANGE);
+  t.teardown(() => receiver.close());
+  const run = runLauncher(['--kernel-id', 'k-exec', '--response-address', receiver.address, '--public-key', receiver.publicKey, '--port-range', RANGE, ...IPYKERNEL_ARGV], {
+    KERNEL_LAUNCH_TOKEN: receiver.token,
+  });
+  t.teardown(() => {
+    run.child.kill('SIGKILL');
+  });
+  const { plaintext, epk } = await receiver.next();
+  t.notOk(isFailureResponse(plaintext), 'success response');
+  const r = plaintext as ResponseSuccess;
+  const ports = [r.conn_info.shell_port, r.conn_info.iopub_port, r.conn_info.stdin_port, r.conn_info.control_port, r.conn_info.hb_port, r.comm_port];
+  t.equal(new Set(ports).size, 6, 'six distinct ports');
+  for (const p of ports) t.ok(p >= 43000 && p <= 44000, `port ${p} inside ${RANGE}`);
+  t.equal(r.mode, 'direct');
+  const exec = kernelClient({ ...r.conn_info, ip: '127.0.0.1' }, 'execute', 'print("hi"); 1+1');
+  const out = await exec.result;
+  t.equal(out.status, 'ok');
+  t.equal(out.result, '2');
+  t.equal(out.stdout, 'hi\n');
+
+  await t.test('a v2 interrupt request ends a running cell with KeyboardInterrupt; bad requests do not', async (t) => {
+    const cell = kernelClient({ ...r.conn_info, ip: '127.0.0.1' }, 'execute_async', 'import time; time.sleep(60)');
+    await cell.sent;
+    await new Promise((res) => setTimeout(res, 700)); // let the cell start sleeping
+    const forged = await sendComm(r.comm_port, controlText('k-exec', { interrupt: true }, epk, new Receiver().keys.secretKey));
+    t.match(JSON.parse(forged), { ok: false, error: 'GL_ERR_ENVELOPE_OPEN_FAILED' }, 'a request sealed with another key is refused');
+    const other = await sendComm(r.comm_port, controlText('k-other', { interrupt: true }, epk, receiver.keys.secretKey));
+    t.match(JSON.parse(other), { ok: false, error: 'GL_ERR_KERNEL_ID_MISMATCH' }, 'a request for another kernel is refused');
+    const good = controlText('k-exec', { signal: 'SIGCONT' }, epk, receiver.keys.secretKey);
+    t.same(JSON.parse(await sendComm(r.comm_port, good)), { ok: true }, 'an authentic harmless request is accepted');
+    t.match(JSON.parse(await sendComm(r.comm_port, good)), { ok: false, error: 'GL_ERR_REPLAY' }, 'its replay is refused');
+    const garbage = await sendComm(r.comm_port, '{"signum": 2}');
+    t.match(JSON.parse(garbage), { ok: false }, 'a v1 request is refused in v2 mode');
+    await new Promise((res) => setTimeout(res, 300));
+    t.equal(cell.child.exitCode, null, 'the cell is still running after the refused requests');
+    const reply = await sendComm(r.comm_port, controlText('k-exec', { interrupt: true }, epk, receiver.keys.secretKey));
+    t.same(JSON.parse(reply), { ok: true });
+    const result = await cell.result;
+    t.equal(result.status, 'error');
+    t.equal(result.ename, 'KeyboardInterrupt');
+  });
+
+  await t.test('a shutdown request stops kernel and launcher quickly and removes the connection file', async (t) => {
+    const spawned = run.logs.find((l) => l.event === 'kernel_spawned');
+    const pgid = spawned?.pid as number;
+    t.ok(pgid > 0, 'kernel pid logged');
+    const file = run.logs.find((l) => l.event === 'ports_selected')?.connection_file as string;
+    t.ok(existsSync(file), 'connection file exists while the kernel runs');
+    const t0 = performance.now();
+    const reply = await sendComm(r.comm_port, controlText('k-exec', { shutdown: true }, epk, receiver.keys.secretKey));
+    t.same(JSON.parse(reply), { ok: true });
+    const exit = await run.exited;
+    const elapsed = performance.now() - t0;
+    t.equal(exit.code, 0, 'launcher exits with the kernel status');
+    t.ok(elapsed < 2000, `shutdown took ${Math.round(elapsed)} ms (< 2000)`);
+    t.notOk(groupAlive(pgid), 'kernel process group is gone');
+    t.notOk(existsSync(file), 'connection file removed');
+  });
+});
