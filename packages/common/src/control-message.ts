@@ -121,3 +121,22 @@ export function parseV1Request(text: string): Result<V1Request> {
   }
   return fail('GL_ERR_CONTROL_REQUEST_INVALID', 'v1 request has neither signum nor shutdown');
 }
+
+/**
+ * Plaintext a launcher seals when it re-opens its control WebSocket after a
+ * drop: the listener attaches the new socket to the kernel whose accepted
+ * response carried the same ephemeral key, when `seq` is above the last one.
+ */
+export interface ReattachEvent {
+  readonly event: 'reattach';
+  readonly kernel_id: string;
+  readonly seq: number;
+}
+
+/** Validates a reattach plaintext. */
+export function validateReattachEvent(value: unknown): Result<ReattachEvent> {
+  if (!isRecord(value) || 'request' in value || value.event !== 'reattach') return fail('GL_ERR_ENVELOPE_MALFORMED', 'plaintext is not a reattach event');
+  if (!isValidKernelId(value.kernel_id)) return fail('GL_ERR_KERNEL_ID_INVALID', 'reattach kernel_id is invalid');
+  if (typeof value.seq !== 'number' || !Number.isSafeInteger(value.seq) || value.seq < 0) return fail('GL_ERR_ENVELOPE_MALFORMED', 'reattach seq is not a non-negative safe integer');
+  return ok({ event: 'reattach', kernel_id: value.kernel_id, seq: value.seq });
+}

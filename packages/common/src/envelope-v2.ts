@@ -14,7 +14,7 @@ import { fromBase64, toBase64 } from './base64.js';
 import { type Result, fail, ok } from './errors.js';
 import { isValidKernelId } from './kernel-id.js';
 import { MAX_CONTROL_BYTES, MAX_RESPONSE_BYTES } from './limits.js';
-import { type ControlRequest, type LauncherEvent, validateControlRequest, validateLauncherEvent } from './control-message.js';
+import { type ControlRequest, type LauncherEvent, type ReattachEvent, validateControlRequest, validateLauncherEvent, validateReattachEvent } from './control-message.js';
 import { type ResponsePlaintext, validateResponsePlaintext } from './response-message.js';
 import { type PortRange } from './port-range.js';
 
@@ -222,4 +222,26 @@ export class ClockSeq {
     this.#last = now > this.#last ? now : this.#last + 1;
     return this.#last;
   }
+}
+
+/**
+ * Seals a reattach event in the response envelope's shape (`v`, `kernel_id`,
+ * `epk`, `nonce`, `box`) with the launcher's *existing* ephemeral key pair.
+ */
+export function sealReattach(event: ReattachEvent, listenerPublicKey: Uint8Array, ephemeral: BoxKeyPair): string {
+  const sealed = sealBox(event, listenerPublicKey, ephemeral.secretKey);
+  const envelope: ResponseEnvelope = { v: 2, kernel_id: event.kernel_id, epk: toBase64(ephemeral.publicKey), ...sealed };
+  return JSON.stringify(envelope);
+}
+
+/**
+ * Opens a reattach frame (listener side). `knownEpk` is the ephemeral key of
+ * the kernel's accepted response: a frame with another key is refused.
+ */
+export function openReattach(env: ParsedResponseEnvelope, knownEpk: Uint8Array, listenerSecretKey: Uint8Array): Result<ReattachEvent> {
+  if (!nacl.verify(env.epk, knownEpk)) return fail('GL_ERR_ENVELOPE_OPEN_FAILED', 'reattach key differs from the accepted response');
+  const opened = openBox(env.box, env.nonce, env.epk, listenerSecretKey, MAX_CONTROL_BYTES);
+  if (!opened.ok) return opened;
+  if (opened.value.kernel_id !== env.kernelId) return fail('GL_ERR_KERNEL_ID_MISMATCH', 'inner kernel_id differs from the envelope');
+  return validateReattachEvent(opened.value);
 }

@@ -17,7 +17,8 @@ async function main(): Promise<number> {
   try {
     parsed = await parseArgs(process.argv.slice(2), process.env);
   } catch (e) {
-    process.stderr.write(`gateway-launcher: ${(e as Error).message} (see --help)\n`);
+    const code = isGatewayError(e) ? ` [${e.code}]` : '';
+    process.stderr.write(`gateway-launcher: ${(e as Error).message}${code} (see --help)\n`);
     return USAGE_EXIT;
   }
   if (parsed.kind === 'exit') return parsed.code;

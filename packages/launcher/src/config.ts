@@ -6,6 +6,7 @@
  * @module
  */
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import type { KeyObject } from 'node:crypto';
 import {
   GatewayError,
@@ -166,6 +167,7 @@ export function buildConfig(raw: RawOptions, afterDashDash: readonly string[], e
     argv: afterDashDash,
     python: str(raw, 'python') ?? 'python3',
     kernelClassName: str(raw, 'kernel-class-name'),
+    ipv6: ip !== undefined && isIP(ip) === 6,
   }).map((a) => a.replaceAll('{kernel_id}', kernelId));
   if (kernelArgv.length === 0) throw usage('no kernel to start: give --kernel-language or the kernel command after --');
   if (!kernelArgv.some((a) => a.includes('{connection_file}'))) {

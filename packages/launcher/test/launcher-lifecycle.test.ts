@@ -1,0 +1,169 @@
+import t from 'tap';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { isFailureResponse, type ResponseSuccess, type ResponseFailure } from '@gateway-launchers/common';
+import { Receiver } from './helpers/receiver.js';
+import { shellRequest } from './helpers/zmq-client.js';
+import { IPYKERNEL_ARGV, PYTHON, groupAlive, kernelClient, runLauncher, waitFor } from './helpers/launcher-process.js';
+
+const CLASH_ONCE = fileURLToPath(new URL('./fixtures/clash_once.py', import.meta.url));
+
+function v2Args(receiver: Receiver, kernelId: string, extra: string[] = []): string[] {
+  return ['--kernel-id', kernelId, '--response-address', receiver.address, '--public-key', receiver.publicKey, ...extra];
+}
+
+t.test('SIGTERM to the launcher stops the kernel group, removes the file and exits with the kernel status', async (t) => {
+  const receiver = await Receiver.start();
+  t.teardown(() => receiver.close());
+  const run = runLauncher([...v2Args(receiver, 'k-term'), ...IPYKERNEL_ARGV], { KERNEL_LAUNCH_TOKEN: receiver.token });
+  t.teardown(() => run.child.kill('SIGKILL'));
+  await receiver.next();
+  const pgid = run.logs.find((l) => l.event === 'kernel_spawned')?.pid as number;
+  const file = run.logs.find((l) => l.event === 'ports_selected')?.connection_file as string;
+  t.ok(existsSync(file));
+  const mode = readFileSync(file) && (await import('node:fs')).statSync(file).mode & 0o777;
+  t.equal(mode, 0o600, 'connection file mode is 0600');
+  const t0 = performance.now();
+  run.child.kill('SIGTERM');
+  const exit = await run.exited;
+  const ms = performance.now() - t0;
+  t.equal(exit.code, 0, 'ipykernel shut down by shutdown_request exits 0');
+  t.ok(ms < 2000, `stopped in ${Math.round(ms)} ms (< 2000)`);
+  t.notOk(groupAlive(pgid), 'kernel process group is gone');
+  t.notOk(existsSync(file), 'connection file removed');
+});
+
+t.test('a kernel that cannot start sends a failure response naming the error within 3 s', async (t) => {
+  const receiver = await Receiver.start();
+  t.teardown(() => receiver.close());
+  const t0 = performance.now();
+  const run = runLauncher([...v2Args(receiver, 'k-bad'), '--', PYTHON, '-m', 'no_such_module', '-f', '{connection_file}'], { KERNEL_LAUNCH_TOKEN: receiver.token });
+  t.teardown(() => run.child.kill('SIGKILL'));
+  const { plaintext } = await receiver.next(5_000);
+  t.ok(performance.now() - t0 < 3000, 'failure response within 3 s');
+  t.ok(isFailureResponse(plaintext));
+  const f = (plaintext as ResponseFailure).failure;
+  t.equal(f.exit_code, 1);
+  t.match(f.stderr_tail, /No module named no_such_module/);
+  const exit = await run.exited;
+  t.equal(exit.code, 1, 'launcher exits with the kernel status');
+});
+
+t.test('a missing kernel executable is reported as a failure, not a hang', async (t) => {
+  const receiver = await Receiver.start();
+  t.teardown(() => receiver.close());
+  const run = runLauncher([...v2Args(receiver, 'k-noexe'), '--', '/nonexistent/kernel', '{connection_file}'], { KERNEL_LAUNCH_TOKEN: receiver.token });
+  t.teardown(() => run.child.kill('SIGKILL'));
+  const { plaintext } = await receiver.next(5_000);
+  t.ok(isFailureResponse(plaintext));
+  t.match((plaintext as ResponseFailure).failure.stderr_tail, /ENOENT|cannot start kernel/);
+  t.not((await run.exited).code, 0);
+});
+
+t.test('a response address that starts listening 2 s late still gets the response by retry', async (t) => {
+  const port = await new Promise<number>((resolve) => {
+    const s: Server = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => resolve(p));
+    });
+  });
+  const receiver = new Receiver();
+  const run = runLauncher(['--kernel-id', 'k-late', '--response-address', `127.0.0.1:${port}`, '--public-key', receiver.publicKey, ...IPYKERNEL_ARGV], {
+    KERNEL_LAUNCH_TOKEN: receiver.token,
+  });
+  t.teardown(() => run.child.kill('SIGKILL'));
+  await new Promise((r) => setTimeout(r, 2000));
+  await receiver.listen(port);
+  t.teardown(() => receiver.close());
+  const { plaintext } = await receiver.next(10_000);
+  t.notOk(isFailureResponse(plaintext), 'the success response arrived');
+  await waitFor(() => run.logs.some((l) => l.event === 'response_acked'), 5_000);
+  const acked = run.logs.find((l) => l.event === 'response_acked');
+  t.ok((acked?.attempts as number) > 1, `delivered after ${String(acked?.attempts)} attempts`);
+  run.child.kill('SIGTERM');
+  t.equal((await run.exited).code, 0);
+});
+
+t.test('a kernel that dies because its port was taken is restarted on fresh ports', async (t) => {
+  const receiver = await Receiver.start();
+  t.teardown(() => receiver.close());
+  const marker = join(mkdtempSync(join(tmpdir(), 'gl-clash-')), 'marker');
+  const run = runLauncher([...v2Args(receiver, 'k-clash'), '--', PYTHON, CLASH_ONCE, marker, '{connection_file}'], { KERNEL_LAUNCH_TOKEN: receiver.token });
+  t.teardown(() => run.child.kill('SIGKILL'));
+  const { plaintext } = await receiver.next(20_000);
+  t.notOk(isFailureResponse(plaintext), 'ready after the retry');
+  const selections = run.logs.filter((l) => l.event === 'ports_selected');
+  t.equal(selections.length, 2, 'ports were selected twice');
+  const first = selections[0]?.ports as number[];
+  const r = plaintext as ResponseSuccess;
+  t.notOk(first.includes(r.conn_info.shell_port), 'the clashed port is not reused');
+  const out = await kernelClient({ ...r.conn_info, ip: '127.0.0.1' }, 'execute', '6*7').result;
+  t.equal(out.result, '42', 'the restarted kernel works');
+  run.child.kill('SIGTERM');
+  await run.exited;
+});
+
+t.test('a range with only a few free ports still works, and an exhausted range fails clearly', async (t) => {
+  const base = 45100;
+  const blockers: Server[] = [];
+  for (const p of [base, base + 2, base + 4, base + 6]) {
+    const s = createServer();
+    await new Promise<void>((resolve) => s.listen(p, '0.0.0.0', () => resolve()));
+    blockers.push(s);
+  }
+  t.teardown(() => Promise.all(blockers.map((s) => new Promise((r) => s.close(r)))));
+  const range = `${base}..${base + 9}`; // 10 ports, 4 taken: exactly 6 free
+  const receiver = await Receiver.start(range);
+  t.teardown(() => receiver.close());
+  const run = runLauncher([...v2Args(receiver, 'k-few', ['--port-range', range]), ...IPYKERNEL_ARGV], { KERNEL_LAUNCH_TOKEN: receiver.token, MIN_PORT_RANGE_SIZE: '0' });
+  t.teardown(() => run.child.kill('SIGKILL'));
+  const { plaintext } = await receiver.next(20_000);
+  t.notOk(isFailureResponse(plaintext), 'launched with the six free ports');
+  const r = plaintext as ResponseSuccess;
+  const used = [r.conn_info.shell_port, r.conn_info.iopub_port, r.conn_info.stdin_port, r.conn_info.control_port, r.conn_info.hb_port, r.comm_port].sort();
+  t.same(used, [base + 1, base + 3, base + 5, base + 7, base + 8, base + 9]);
+
+  // Now every port of the range is taken: by the blockers and the running kernel.
+  const receiver2 = await Receiver.start(range);
+  t.teardown(() => receiver2.close());
+  const run2 = runLauncher([...v2Args(receiver2, 'k-none', ['--port-range', range]), ...IPYKERNEL_ARGV], { KERNEL_LAUNCH_TOKEN: receiver2.token, MIN_PORT_RANGE_SIZE: '0' });
+  t.teardown(() => run2.child.kill('SIGKILL'));
+  const failed = await receiver2.next(10_000);
+  t.ok(isFailureResponse(failed.plaintext), 'failure response');
+  t.match((failed.plaintext as ResponseFailure).failure.stderr_tail, /only \d of the 6 ports needed are free/);
+  t.equal((await run2.exited).code, 1);
+  run.child.kill('SIGTERM');
+  await run.exited;
+});
+
+t.test('--ip ::1 works end to end over IPv6', async (t) => {
+  const receiver = await Receiver.start();
+  t.teardown(() => receiver.close());
+  const run = runLauncher([...v2Args(receiver, 'k-v6', ['--ip', '::1', '--kernel-language', 'python', '--python', PYTHON])], { KERNEL_LAUNCH_TOKEN: receiver.token });
+  t.teardown(() => run.child.kill('SIGKILL'));
+  const { plaintext } = await receiver.next(20_000);
+  t.notOk(isFailureResponse(plaintext), `ready: ${isFailureResponse(plaintext) ? plaintext.failure.stderr_tail : ''}`);
+  const r = plaintext as ResponseSuccess;
+  t.equal(r.conn_info.ip, '::1');
+  const reply = await shellRequest(r.conn_info, 'kernel_info_request', {});
+  t.equal(reply.header.msg_type, 'kernel_info_reply', 'kernel_info over IPv6 with a zeromq.js client');
+  t.equal(reply.content.status, 'ok');
+  run.child.kill('SIGTERM');
+  t.equal((await run.exited).code, 0);
+});
+
+t.test('the launch token file is read when KERNEL_LAUNCH_TOKEN is absent', async (t) => {
+  const receiver = await Receiver.start();
+  t.teardown(() => receiver.close());
+  const tokenFile = join(mkdtempSync(join(tmpdir(), 'gl-token-')), 'token');
+  writeFileSync(tokenFile, `${receiver.token}\n`, { mode: 0o600 });
+  const run = runLauncher([...v2Args(receiver, 'k-tokfile', ['--launch-token-file', tokenFile]), '--', PYTHON, '-m', 'no_such_module', '{connection_file}']);
+  t.teardown(() => run.child.kill('SIGKILL'));
+  const { plaintext } = await receiver.next(5_000);
+  t.equal(plaintext.token, receiver.token);
+  await run.exited;
+});

@@ -1,0 +1,54 @@
+import t from 'tap';
+import { createServer } from 'node:net';
+import { generateV1KeyPair, openV1, validateConnectionInfo, type ConnectionInfo } from '@gateway-launchers/common';
+import { IPYKERNEL_ARGV, groupAlive, kernelClient, runLauncher, sendComm } from './helpers/launcher-process.js';
+
+t.test('with an RSA key the launcher speaks Gateway Provisioners v1 end to end', async (t) => {
+  const keys = await generateV1KeyPair(1024); // GP's size
+  const payloads: string[] = [];
+  let gotPayload: (p: string) => void = () => {};
+  const server = createServer((socket) => {
+    let data = '';
+    socket.on('data', (c) => (data += c.toString('latin1')));
+    socket.on('end', () => {
+      payloads.push(data);
+      gotPayload(data);
+      socket.end(); // GP's ResponseManager answers nothing
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  t.teardown(() => server.close());
+  const port = (server.address() as { port: number }).port;
+  const payload = new Promise<string>((resolve) => (gotPayload = resolve));
+  const run = runLauncher(['--RemoteProcessProxy.kernel-id', 'k-v1', '--RemoteProcessProxy.response-address', `127.0.0.1:${port}`, '--RemoteProcessProxy.public-key', keys.publicKeyBase64, '--RemoteProcessProxy.port-range', '46000..47000', ...IPYKERNEL_ARGV]);
+  t.teardown(() => run.child.kill('SIGKILL'));
+  const opened = openV1(await payload, keys);
+  t.ok(opened.ok, 'our v1 decoder opens what the launcher sent');
+  if (!opened.ok) return;
+  const v = opened.value;
+  t.equal(v.kernel_id, 'k-v1');
+  for (const f of ['pid', 'pgid', 'comm_port']) t.type(v[f], 'number', `${f} is a number`);
+  const info = validateConnectionInfo(v, { extraPorts: { comm_port: v.comm_port } });
+  t.ok(info.ok, 'connection info passes validation');
+  const conn = info.ok ? info.value : ({} as ConnectionInfo);
+  const commPort = v.comm_port as number;
+  t.ok(commPort >= 46000 && commPort <= 47000, 'comm port in range');
+
+  // GP's host polls liveness with signum 0 every few seconds: silent, harmless.
+  t.equal(await sendComm(commPort, '{"signum": 0}', '127.0.0.1', { newline: false }), '', 'signum 0 gets no answer');
+  const cell = kernelClient({ ...conn, ip: '127.0.0.1' }, 'execute_async', 'import time; time.sleep(60)');
+  await cell.sent;
+  await new Promise((r) => setTimeout(r, 700));
+  t.equal(await sendComm(commPort, '{"signum": 0}', '127.0.0.1', { newline: false }), '');
+  await new Promise((r) => setTimeout(r, 200));
+  t.equal(cell.child.exitCode, null, 'the cell still runs after a liveness poll');
+  t.equal(await sendComm(commPort, '{"signum": 2}', '127.0.0.1', { newline: false }), '', 'signum 2 gets no answer');
+  const result = await cell.result;
+  t.equal(result.ename, 'KeyboardInterrupt', 'signum 2 interrupted the cell');
+
+  const pgid = run.logs.find((l) => l.event === 'kernel_spawned')?.pid as number;
+  await sendComm(commPort, '{"shutdown": 1}', '127.0.0.1', { newline: false });
+  const exit = await run.exited;
+  t.equal(exit.code, 0, 'v1 shutdown stops the kernel and the launcher');
+  t.notOk(groupAlive(pgid));
+});
