@@ -1,0 +1,85 @@
+import t from 'tap';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { randomBytes } from 'node:crypto';
+import {
+  generateKeyPair,
+  toBase64,
+  openResponse,
+  parseResponseEnvelope,
+  openReattach,
+  openEvent,
+  isFailureResponse,
+  type ResponseSuccess,
+} from '@gateway-launchers/common';
+import { IPYKERNEL_ARGV, controlText, groupAlive, kernelClient, runLauncher } from './helpers/launcher-process.js';
+
+function nextMessage(ws: WebSocket, timeoutMs = 15_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('no frame in time')), timeoutMs);
+    ws.once('message', (d) => {
+      clearTimeout(timer);
+      resolve(String(d));
+    });
+  });
+}
+
+t.test('over ws:// the response, control requests, re-attach and the kernel_exit event share one WebSocket', async (t) => {
+  const keys = generateKeyPair();
+  const token = randomBytes(32).toString('base64url');
+  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+  await new Promise<void>((r) => wss.once('listening', () => r()));
+  t.teardown(() => new Promise((r) => wss.close(r)));
+  const port = (wss.address() as { port: number }).port;
+  const sockets: WebSocket[] = [];
+  const connected: Array<(ws: WebSocket) => void> = [];
+  wss.on('connection', (ws) => {
+    sockets.push(ws);
+    connected.shift()?.(ws);
+  });
+  const nextSocket = (): Promise<WebSocket> => new Promise((r) => connected.push(r));
+  const first = nextSocket();
+
+  const run = runLauncher(['--kernel-id', 'k-ws', '--response-address', `ws://127.0.0.1:${port}/kernels`, '--public-key', toBase64(keys.publicKey), ...IPYKERNEL_ARGV], {
+    KERNEL_LAUNCH_TOKEN: token,
+  });
+  t.teardown(() => run.child.kill('SIGKILL'));
+  const ws = await first;
+  const opened = openResponse(await nextMessage(ws), keys.secretKey);
+  t.ok(opened.ok, 'the first frame is the sealed response');
+  if (!opened.ok) return;
+  t.notOk(isFailureResponse(opened.value.plaintext));
+  const r = opened.value.plaintext as ResponseSuccess;
+  t.equal(r.token, token);
+  const epk = opened.value.envelope.epk;
+  ws.send(JSON.stringify({ ok: true }));
+
+  // An interrupt over the WebSocket ends a running cell.
+  const cell = kernelClient({ ...r.conn_info, ip: '127.0.0.1' }, 'execute_async', 'import time; time.sleep(60)');
+  await cell.sent;
+  await new Promise((res) => setTimeout(res, 700));
+  ws.send(controlText('k-ws', { interrupt: true }, epk, keys.secretKey));
+  t.same(JSON.parse(await nextMessage(ws)), { ok: true }, 'interrupt acknowledged on the socket');
+  t.equal((await cell.result).ename, 'KeyboardInterrupt');
+
+  // The socket drops: the launcher comes back and re-attaches with its response key.
+  const second = nextSocket();
+  ws.terminate();
+  const ws2 = await second;
+  const reattachText = await nextMessage(ws2);
+  const env = parseResponseEnvelope(reattachText);
+  t.ok(env.ok, 're-attach frame has the envelope shape');
+  if (!env.ok) return;
+  const reattach = openReattach(env.value, epk, keys.secretKey);
+  t.ok(reattach.ok, 're-attach opens with the key of the accepted response');
+  t.notOk(openReattach(env.value, generateKeyPair().publicKey, keys.secretKey).ok, 'and with no other');
+  ws2.send(JSON.stringify({ ok: true }));
+
+  const pgid = run.logs.find((l) => l.event === 'kernel_spawned')?.pid as number;
+  ws2.send(controlText('k-ws', { shutdown: true }, epk, keys.secretKey));
+  t.same(JSON.parse(await nextMessage(ws2)), { ok: true }, 'shutdown acknowledged');
+  const event = openEvent(await nextMessage(ws2), epk, keys.secretKey);
+  t.ok(event.ok, 'a sealed kernel_exit event follows');
+  if (event.ok) t.match(event.value, { event: 'kernel_exit', kernel_id: 'k-ws', exit_code: 0 });
+  t.equal((await run.exited).code, 0);
+  t.notOk(groupAlive(pgid));
+});
