@@ -62,7 +62,8 @@ export class Launcher implements ControlTarget {
   #comm: CommServer | undefined;
   #ws: WsControlChannel | undefined;
   #stopping: Promise<void> | undefined;
-  readonly #t0 = performance.now();
+  /** Process start: phase times and the launch deadline count from when node started. */
+  readonly #t0 = 0;
   readonly #addresses: { bind: string; report: string };
   readonly #ephemeral: { keys?: BoxKeyPair } = {};
   #auth: ControlAuthenticator | undefined;
