@@ -1,0 +1,23 @@
+import t from 'tap';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const DEMO = fileURLToPath(new URL('../dist/demo.js', import.meta.url));
+
+for (const transport of ['tcp', 'ws']) {
+  t.test(`the demo runs a real kernel end to end over ${transport} and exits 0`, async (t) => {
+    const r = spawnSync(process.execPath, [DEMO, '--transport', transport], { encoding: 'utf8', timeout: 60_000 });
+    t.equal(r.status, 0, r.stderr);
+    t.match(r.stdout, /executed a cell: stdout "hello from a kernel started by gateway-launcher on .*", result 42/);
+    t.match(r.stdout, /the cell ended with KeyboardInterrupt/);
+    t.match(r.stdout, /launcher exited with status 0/);
+    for (const phase of ['response accepted', 'kernel ready', 'first output', 'interrupted', 'shutdown']) t.match(r.stdout, phase);
+    t.notMatch(r.stdout + r.stderr, /"key":"(?!\[Redacted\])/, 'no connection key printed');
+  });
+}
+
+t.test('the demo lists its options with --help', async (t) => {
+  const r = spawnSync(process.execPath, [DEMO, '--help'], { encoding: 'utf8' });
+  t.equal(r.status, 0);
+  for (const o of ['--port-range', '--transport', '--kernel-language', '--mode']) t.match(r.stdout, o);
+});
