@@ -86,8 +86,8 @@ export const LAUNCHER_OPTIONS: readonly LauncherOptionSpec[] = [
     describe: 'proxy mode: restart a crashed kernel behind the same ports up to this many times.',
   },
   {
-    name: 'shutdown-grace', type: 'number', env: ['KERNEL_SHUTDOWN_GRACE'], default: 1, group: 'Process',
-    describe: 'Seconds a kernel gets after shutdown_request before SIGTERM, and again after SIGTERM before SIGKILL.',
+    name: 'shutdown-grace', type: 'number', env: ['KERNEL_SHUTDOWN_GRACE'], default: 3, group: 'Process',
+    describe: 'Seconds a kernel gets to answer shutdown_request and, once it has, again to exit; then SIGTERM, and the same again before SIGKILL.',
   },
   {
     name: 'connection-dir', type: 'string', env: ['KERNEL_CONNECTION_DIR'], group: 'Process',

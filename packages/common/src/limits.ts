@@ -27,7 +27,7 @@ export const DEFAULT_LAUNCH_TIMEOUT_S = 30;
 export const MAX_PENDING_CONNECTIONS = 4096;
 /** Listen backlog a listener asks the kernel for. */
 export const LISTEN_BACKLOG = 4096;
-/** Milliseconds a launcher waits for a graceful kernel shutdown before SIGTERM, then again before SIGKILL. */
-export const SHUTDOWN_GRACE_MS = 1_000;
+/** Default ms a launcher gives a kernel to answer `shutdown_request` and again to exit, then after SIGTERM before SIGKILL. */
+export const SHUTDOWN_GRACE_MS = 3_000;
 /** Direct mode: kernel starts tried on fresh ports when a port was taken under it. */
 export const MAX_PORT_CLASH_RETRIES = 3;

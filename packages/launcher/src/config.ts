@@ -20,6 +20,7 @@ import {
   parseResponseAddress,
   isValidHost,
   DEFAULT_LAUNCH_TIMEOUT_S,
+  SHUTDOWN_GRACE_MS,
 } from '@gateway-launchers/common';
 import { type KernelLanguage, buildKernelArgv } from './kernel-argv.js';
 
@@ -185,7 +186,7 @@ export function buildConfig(raw: RawOptions, afterDashDash: readonly string[], e
     kernelName: str(raw, 'kernel-name') ?? '',
     kernelLanguage: language,
     interruptMode: (str(raw, 'interrupt-mode') ?? 'signal') as 'signal' | 'message',
-    shutdownGraceMs: Math.round(((raw['shutdown-grace'] as number | undefined) ?? 1) * 1000),
+    shutdownGraceMs: raw['shutdown-grace'] === undefined ? SHUTDOWN_GRACE_MS : Math.round((raw['shutdown-grace'] as number) * 1000),
     connectionDir: str(raw, 'connection-dir'),
     sparkInitMode: (str(raw, 'spark-context-initialization-mode') ?? 'none') as 'none' | 'lazy' | 'eager',
     clusterType: (str(raw, 'cluster-type') ?? 'spark') as 'spark' | 'dask' | 'none',

@@ -384,8 +384,10 @@ export class Launcher implements ControlTarget {
     const grace = this.config.shutdownGraceMs;
     const gone = (ms: number): Promise<boolean> => Promise.race([kernel.exited.then(() => true), sleep(ms).then(() => !kernel.running)]);
     if (this.#info !== undefined) {
-      const asked = controlRequest(this.#info, this.#addresses.bind, 'shutdown_request', { restart: false }, grace);
-      if (await Promise.race([gone(grace), asked.then(async (ok) => (ok ? gone(grace) : !kernel.running))])) return;
+      // The kernel gets the grace period to answer, and once it has answered, the grace period again to exit.
+      const answered = await Promise.race([controlRequest(this.#info, this.#addresses.bind, 'shutdown_request', { restart: false }, grace), kernel.exited.then(() => false)]);
+      this.logger.debug({ event: 'shutdown_request_sent', answered, ms: this.#ms() }, 'shutdown_request sent on the control channel');
+      if (!kernel.running || (answered && (await gone(grace)))) return;
     }
     if (kernel.running) {
       kernel.signalGroup('SIGTERM');

@@ -66,4 +66,13 @@ t.test('a real ipykernel started by the launcher executes code with the sealed c
     t.notOk(groupAlive(pgid), 'kernel process group is gone');
     t.notOk(existsSync(file), 'connection file removed');
   });
+
+  await t.test('the launcher logs phases with kernel_id and never the token or the connection key', async (t) => {
+    const log = run.stderr();
+    t.notOk(log.includes(receiver.token), 'launch token absent from the logs');
+    t.notOk(log.includes(r.conn_info.key), 'connection key absent from the logs');
+    const events = run.logs.filter((l) => l.kernel_id === 'k-exec').map((l) => l.event);
+    for (const e of ['ports_selected', 'kernel_spawned', 'kernel_ready', 'response_acked', 'control_request', 'stopping', 'kernel_exited', 'launcher_exit']) t.ok(events.includes(e), `${e} logged with kernel_id`);
+    t.ok(run.logs.filter((l) => l.event === 'kernel_ready').every((l) => typeof l.ms === 'number'), 'phases carry ms');
+  });
 });
