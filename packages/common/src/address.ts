@@ -24,11 +24,18 @@ export interface ResponseAddress {
 
 const HOST_LABEL_RE = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
 
-/** True when `host` is a syntactically valid DNS host name (RFC 1123). */
+/**
+ * True when `host` is a syntactically valid DNS host name (RFC 1123). A name
+ * whose last label is all digits is refused (RFC 3696 §2): `300.1.1.1` or
+ * `10.1` is a mistyped or shorthand IPv4 address, which resolvers would read
+ * differently (`inet_aton`) or look up in DNS.
+ */
 export function isValidHostName(host: string): boolean {
   if (host.length === 0 || host.length > 253) return false;
   const name = host.endsWith('.') ? host.slice(0, -1) : host;
-  return name.split('.').every((label) => HOST_LABEL_RE.test(label));
+  const labels = name.split('.');
+  if (/^\d+$/.test(labels[labels.length - 1] ?? '')) return false;
+  return labels.every((label) => HOST_LABEL_RE.test(label));
 }
 
 /** True when `ip` is an IPv4/IPv6 literal or a valid host name. */

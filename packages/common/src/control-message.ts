@@ -112,7 +112,10 @@ export function parseV1Request(text: string): Result<V1Request> {
   }
   if (!isRecord(value)) return fail('GL_ERR_ENVELOPE_MALFORMED', 'v1 request is not a JSON object');
   if (value.signum !== undefined && value.signum !== null) {
-    const n = typeof value.signum === 'string' ? Number(value.signum) : value.signum;
+    // GP's host sends a number; a decimal string is read as Python's int() would.
+    // Number() alone would also take '' (as 0), '0x2' and '2e0'.
+    const raw = value.signum;
+    const n = typeof raw === 'string' ? (/^\s*\d{1,2}\s*$/.test(raw) ? Number(raw) : Number.NaN) : raw;
     if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > 64) return fail('GL_ERR_CONTROL_REQUEST_INVALID', 'v1 signum is not a signal number 0..64');
     return ok({ signum: n });
   }

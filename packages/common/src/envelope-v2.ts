@@ -37,9 +37,28 @@ export function keyPairFromSecretKey(secretKey: Uint8Array): BoxKeyPair {
   return nacl.box.keyPair.fromSecretKey(secretKey);
 }
 
-/** Decodes a base64 32-byte X25519 public key, or `undefined`. */
+/**
+ * True when `key` is the canonical encoding of an X25519 public key: a
+ * u-coordinate below 2^255 - 19, top bit clear. X25519 ignores the top bit and
+ * reduces modulo p, so any other encoding names the same key as a canonical
+ * one; refusing them keeps "same bytes" equal to "same key" (a replayed
+ * response cannot pass as new by flipping the top bit of its `epk`).
+ */
+export function isCanonicalBoxPublicKey(key: Uint8Array): boolean {
+  if (key.length !== nacl.box.publicKeyLength) return false;
+  const top = key[31]!;
+  if ((top & 0x80) !== 0) return false;
+  if (top !== 0x7f) return true;
+  // p = 2^255 - 19 is ed ff … ff 7f little-endian: the key is below p unless
+  // bytes 1..30 are all ff and byte 0 is at least ed.
+  for (let i = 30; i >= 1; i--) if (key[i] !== 0xff) return true;
+  return key[0]! < 0xed;
+}
+
+/** Decodes a base64 32-byte X25519 public key in canonical form, or `undefined`. */
 export function decodeBoxPublicKey(text: string): Uint8Array | undefined {
-  return fromBase64(text.trim(), nacl.box.publicKeyLength);
+  const key = fromBase64(text.trim(), nacl.box.publicKeyLength);
+  return key !== undefined && isCanonicalBoxPublicKey(key) ? key : undefined;
 }
 
 /** The wire form of a sealed response. */
@@ -117,6 +136,7 @@ export function parseResponseEnvelope(input: string | Uint8Array): Result<Parsed
   if (epk === undefined || nonce === undefined || box === undefined || box.length < nacl.box.overheadLength) {
     return fail('GL_ERR_ENVELOPE_MALFORMED', 'response envelope epk/nonce/box are not canonical base64 of the right lengths');
   }
+  if (!isCanonicalBoxPublicKey(epk)) return fail('GL_ERR_ENVELOPE_MALFORMED', 'response envelope epk is not a canonical X25519 public key');
   return ok({ kernelId: v.kernel_id, epk, nonce, box });
 }
 

@@ -65,6 +65,9 @@ export const ERROR_CODES = {
   GL_ERR_LISTENER_CLOSED: { area: 'listener', meaning: 'The listener was closed while the operation was pending.' },
   GL_ERR_KERNEL_FAILED: { area: 'listener', meaning: 'The launcher reported that the kernel failed to start; the error carries exit code, signal and stderr tail.' },
   GL_ERR_BIND_FAILED: { area: 'listener', meaning: 'The listener could not bind any port it was allowed to try.' },
+  GL_ERR_RESPONSE_REPLAYED: { area: 'listener', meaning: 'A response that the listener already accepted arrived again (same ephemeral key, or same v1 payload); it is refused and changes nothing.' },
+  GL_ERR_PROTOCOL_MISMATCH: { area: 'listener', meaning: 'A response used another protocol version than its kernel was registered with (a v1 payload for a v2 registration, or the reverse); it is refused.' },
+  GL_ERR_UPGRADE_INVALID: { area: 'listener', meaning: 'A connection began an HTTP request that is not an acceptable WebSocket upgrade (method, headers or size); it was answered with HTTP 400 and closed.' },
 } as const satisfies Record<string, ErrorCodeInfo>;
 
 /** A stable error code. */

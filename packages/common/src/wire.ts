@@ -9,6 +9,7 @@
  */
 import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
 import { type Result, fail, ok } from './errors.js';
+import { isSupportedSignatureScheme } from './connection-info.js';
 
 /** The delimiter between routing ids and the signed frames. */
 export const DELIMITER = '<IDS|MSG>';
@@ -43,9 +44,15 @@ export class MessageSigner {
   readonly #key: Buffer;
   readonly #algorithm: string;
 
-  /** @param key the connection key; @param scheme `hmac-<hash>`, default `hmac-sha256`. */
+  /**
+   * @param key the connection key (empty: no signing)
+   * @param scheme `hmac-<hash>` with a hash Node supports, default `hmac-sha256`
+   * @throws TypeError for any other scheme
+   */
   constructor(key: string, scheme = 'hmac-sha256') {
-    if (!scheme.startsWith('hmac-')) throw new TypeError(`unsupported signature scheme ${scheme}`);
+    // Refuse an unknown hash here rather than on every sign/verify, where
+    // createHmac would throw in the middle of a relay.
+    if (!isSupportedSignatureScheme(scheme)) throw new TypeError(`unsupported signature scheme ${scheme}`);
     this.#key = Buffer.from(key, 'utf8');
     this.#algorithm = scheme.slice(5);
   }
