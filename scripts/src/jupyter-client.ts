@@ -98,6 +98,11 @@ export class KernelClient {
     return { status: String(reply.content.status), stdout, result, error, firstOutputMs };
   }
 
+  /** Sends shutdown_request on the control channel and waits for the reply. */
+  async shutdown(restart = false): Promise<JupyterMessage> {
+    return (await this.#request(this.#control, 'shutdown_request', { restart })).reply;
+  }
+
   /** Closes the sockets. */
   close(): void {
     if (this.#closed) return;

@@ -158,7 +158,6 @@ export function buildConfig(raw: RawOptions, afterDashDash: readonly string[], e
   if (ip !== undefined && !isValidHost(ip)) throw usage(`--ip '${ip}' is neither an IP address nor a host name`);
   const language = str(raw, 'kernel-language') as KernelLanguage | undefined;
   const mode = (str(raw, 'mode') ?? 'direct') as 'direct' | 'proxy';
-  if (mode === 'proxy') throw usage('--mode proxy is not available in this version of gateway-launcher; use --mode direct');
   for (const arg of afterDashDash) {
     const m = PLACEHOLDER_RE.exec(arg.replaceAll('{connection_file}', '').replaceAll('{kernel_id}', ''));
     if (m !== null) throw usage(`kernel argument '${arg}' contains ${m[0]}, which is not {connection_file} or {kernel_id}`, 'GL_ERR_PLACEHOLDER_UNSUBSTITUTED');

@@ -20,6 +20,7 @@ import {
   type ResponsePlaintext,
   type Result,
   type V1Request,
+  ANY_PORT_RANGE,
   GatewayError,
   fail,
   MAX_PORT_CLASH_RETRIES,
@@ -31,7 +32,7 @@ import type { LauncherConfig } from './config.js';
 import { ConnectionFileDir } from './connection-file.js';
 import { CommServer, type ControlTarget } from './comm-server.js';
 import { ControlAuthenticator } from './control-auth.js';
-import { controlRequest } from './kernel-control-channel.js';
+import { controlRequest, localKernelHost } from './kernel-control-channel.js';
 import { KernelProcess, type KernelExit, exitStatusOf } from './kernel-process.js';
 import { kernelListening, portsAccepting, procAvailable } from './kernel-readiness.js';
 import { substituteConnectionFile } from './kernel-argv.js';
@@ -40,6 +41,7 @@ import { selectPorts } from './port-selector.js';
 import { deliverResponse } from './response-delivery.js';
 import { sleep } from './backoff.js';
 import { WsControlChannel } from './ws-control-channel.js';
+import { KernelProxy } from './kernel-proxy.js';
 import { LAUNCHER_VERSION } from './version.js';
 
 /** Lifecycle states. */
@@ -53,6 +55,12 @@ const READY_POLL_MS = 5;
 const KILL_WAIT_MS = 5_000;
 
 const PORT_CLASH_RE = /Address already in use|EADDRINUSE/i;
+/** Proxy mode: where the kernel binds, behind the relay. */
+const PROXY_KERNEL_HOST = '127.0.0.1';
+/** Proxy mode: longest wait for a restart to put a new kernel behind the ports. */
+const RESTART_TIMEOUT_MS = 30_000;
+/** Proxy mode: a kernel that dies of a port clash within this long of its start is started again on fresh loopback ports. */
+const CLASH_WINDOW_MS = 30_000;
 
 /** Runs one kernel from start to exit. */
 export class Launcher implements ControlTarget {
@@ -69,6 +77,13 @@ export class Launcher implements ControlTarget {
   #auth: ControlAuthenticator | undefined;
   #dir: ConnectionFileDir | undefined;
   readonly #kernelEnv: NodeJS.ProcessEnv;
+  /** Proxy mode: the relay behind the public ports. */
+  #proxy: KernelProxy | undefined;
+  /** Address the kernel binds: the public one in direct mode, loopback behind the proxy. */
+  #kernelBindIp: string;
+  /** Proxy mode: a restart request waiting for the next kernel to be spawned. */
+  #restartWaiter: ((ok: boolean) => void) | undefined;
+  #crashRestarts = 0;
 
   constructor(
     private readonly config: LauncherConfig,
@@ -76,6 +91,7 @@ export class Launcher implements ControlTarget {
     env: NodeJS.ProcessEnv = process.env,
   ) {
     this.#addresses = kernelAddresses(config.ip);
+    this.#kernelBindIp = config.mode === 'proxy' ? PROXY_KERNEL_HOST : this.#addresses.bind;
     const kernelEnv = { ...env };
     delete kernelEnv.KERNEL_LAUNCH_TOKEN; // a secret the kernel has no use for
     this.#kernelEnv = kernelEnv;
@@ -103,13 +119,14 @@ export class Launcher implements ControlTarget {
     const deadline = this.#t0 + this.config.launchTimeoutMs;
     try {
       this.#dir = new ConnectionFileDir(this.config.kernelId, this.config.connectionDir);
+      if (this.config.mode === 'proxy') return await this.#runProxy(deadline);
       const started = await this.#startKernel(deadline);
       if (started.kind !== 'ready') {
         return await this.#reportFailure(started.exit, started.reason, deadline);
       }
       const kernel = started.kernel;
       this.#state = 'reporting';
-      const delivered = await this.#reportReady(kernel, deadline);
+      const delivered = await this.#reportReady(kernel, deadline, { ...this.#info!, ip: this.#addresses.report });
       if (delivered === 'kernel-exited') {
         const exit = await kernel.exited;
         return await this.#reportFailure(exit, kernel.stderrTail(), deadline);
@@ -207,7 +224,7 @@ export class Launcher implements ControlTarget {
       while (performance.now() < deadline && !stop.signal.aborted) {
         const pid = kernel.pid;
         if (pid !== undefined) {
-          const ok = useProc ? await kernelListening(ports, pid, pid) : await portsAccepting(this.#addresses.bind === '0.0.0.0' ? '127.0.0.1' : this.#addresses.bind === '::' ? '::1' : this.#addresses.bind, ports);
+          const ok = useProc ? await kernelListening(ports, pid, pid) : await portsAccepting(localKernelHost(this.#kernelBindIp), ports);
           if (ok) return 'ready';
         }
         await sleep(READY_POLL_MS, stop.signal);
@@ -235,10 +252,8 @@ export class Launcher implements ControlTarget {
     return this.#auth.open(text);
   }
 
-  async #reportReady(kernel: KernelProcess, deadline: number): Promise<'acked' | 'kernel-exited'> {
+  async #reportReady(kernel: KernelProcess, deadline: number, reported: ConnectionInfo): Promise<'acked' | 'kernel-exited'> {
     const { config } = this;
-    const info = this.#info!;
-    const reported: ConnectionInfo = { ...info, ip: this.#addresses.report };
     const pid = kernel.pid ?? 0;
     const abort = new AbortController();
     void kernel.exited.then(() => abort.abort());
@@ -323,8 +338,138 @@ export class Launcher implements ControlTarget {
     return status;
   }
 
+  /**
+   * Proxy mode: bind the public sockets (the reservation), start the kernel
+   * behind them on loopback, report at once, then supervise: restarts in
+   * place, crash restarts (`--restart-on-crash`) and port clashes on loopback
+   * keep the public ports and the key.
+   */
+  async #runProxy(deadline: number): Promise<number> {
+    const { config } = this;
+    const key = randomUUID();
+    let commServer: Server;
+    try {
+      const held = await selectPorts({ host: this.#addresses.bind, range: config.portRange, count: 1 });
+      commServer = held.servers[0] as Server;
+      this.#startCommServer(commServer);
+      this.#proxy = await KernelProxy.bind({ host: this.#addresses.bind, range: config.portRange, exclude: new Set(held.ports) });
+    } catch (e) {
+      if (!isGatewayError(e, 'GL_ERR_PORT_RANGE_EXHAUSTED')) throw e;
+      this.logger.error({ event: 'ports_exhausted', code: e.code }, e.message);
+      return this.#reportFailure(undefined, e.message, deadline);
+    }
+    const pub = this.#proxy.publicPorts;
+    this.#phase('ports_selected', { ports: [pub.shell, pub.iopub, pub.stdin, pub.control, pub.hb], comm_port: this.#comm?.port, mode: 'proxy', connection_file: this.#dir!.path });
+    let kernel = await this.#spawnBehindProxy(key, undefined);
+    const reported: ConnectionInfo = {
+      shell_port: pub.shell,
+      iopub_port: pub.iopub,
+      stdin_port: pub.stdin,
+      control_port: pub.control,
+      hb_port: pub.hb,
+      ip: this.#addresses.report,
+      transport: 'tcp',
+      key,
+      signature_scheme: 'hmac-sha256',
+      kernel_name: config.kernelName,
+    };
+    this.#state = 'reporting';
+    if ((await this.#reportReady(kernel, deadline, reported)) === 'kernel-exited') {
+      const exit = await kernel.exited;
+      return this.#reportFailure(exit, kernel.stderrTail(), deadline);
+    }
+    if (!this.#isStopping()) this.#state = 'running';
+    let clashRetries = 0;
+    for (;;) {
+      const startedAt = performance.now();
+      const exit = await kernel.exited;
+      if (this.#isStopping()) {
+        this.#phase('kernel_exited', { exit_code: exit.exitCode, signal: exit.signal });
+        await this.#ws?.sendEvent({ event: 'kernel_exit', kernel_id: config.kernelId, exit_code: exit.exitCode, signal: exit.signal });
+        return exitStatusOf(exit);
+      }
+      const waiter = this.#restartWaiter;
+      if (waiter !== undefined) {
+        this.#restartWaiter = undefined;
+        kernel = await this.#spawnBehindProxy(key, this.#info);
+        this.#phase('kernel_restarted', { reason: 'restart request' });
+        waiter(true);
+        continue;
+      }
+      if (PORT_CLASH_RE.test(kernel.stderrTail()) && performance.now() - startedAt < CLASH_WINDOW_MS && clashRetries < MAX_PORT_CLASH_RETRIES) {
+        clashRetries++;
+        this.logger.warn({ event: 'port_clash_retry', attempt: clashRetries }, 'a loopback kernel port was taken; restarting the kernel on fresh ports behind the same public ports');
+        kernel = await this.#spawnBehindProxy(key, undefined);
+        continue;
+      }
+      this.#phase('kernel_exited', { exit_code: exit.exitCode, signal: exit.signal });
+      await this.#ws?.sendEvent({ event: 'kernel_exit', kernel_id: config.kernelId, exit_code: exit.exitCode, signal: exit.signal });
+      if (this.#crashRestarts < config.restartOnCrash) {
+        this.#crashRestarts++;
+        this.logger.warn({ event: 'kernel_crash_restart', restart: this.#crashRestarts, of: config.restartOnCrash }, 'kernel crashed; restarting it behind the same ports');
+        kernel = await this.#spawnBehindProxy(key, this.#info);
+        continue;
+      }
+      return exitStatusOf(exit);
+    }
+  }
+
+  /** Starts a kernel on loopback ports (`previous`, when given and still free, else fresh ones) and points the relay at it. */
+  async #spawnBehindProxy(key: string, previous: ConnectionInfo | undefined): Promise<KernelProcess> {
+    let ports: number[];
+    const reuse = previous === undefined ? undefined : [previous.shell_port, previous.iopub_port, previous.stdin_port, previous.control_port, previous.hb_port];
+    try {
+      const held = await selectPorts(reuse === undefined ? { host: PROXY_KERNEL_HOST, range: ANY_PORT_RANGE, count: 5 } : { host: PROXY_KERNEL_HOST, range: ANY_PORT_RANGE, count: 5, only: reuse });
+      ports = [...held.ports];
+      await held.release();
+    } catch {
+      const held = await selectPorts({ host: PROXY_KERNEL_HOST, range: ANY_PORT_RANGE, count: 5 });
+      ports = [...held.ports];
+      await held.release();
+    }
+    const [shell, iopub, stdin, control, hb] = ports as [number, number, number, number, number];
+    const info: ConnectionInfo = { shell_port: shell, iopub_port: iopub, stdin_port: stdin, control_port: control, hb_port: hb, ip: PROXY_KERNEL_HOST, transport: 'tcp', key, signature_scheme: 'hmac-sha256', kernel_name: this.config.kernelName };
+    this.#info = info;
+    this.#dir!.write(info);
+    this.#proxy!.resetState();
+    this.#proxy!.connectBackend({ shell, iopub, stdin, control, hb }, PROXY_KERNEL_HOST);
+    const kernel = KernelProcess.spawn(substituteConnectionFile(this.config.kernelArgv, this.#dir!.path), { env: this.#kernelEnv });
+    this.#kernel = kernel;
+    this.#phase('kernel_spawned', { pid: kernel.pid, argv0: this.config.kernelArgv[0], kernel_ports: ports });
+    // The response does not wait for readiness here; operators still see when the kernel listens.
+    void procAvailable()
+      .then((useProc) => this.#waitReady(kernel, info, performance.now() + this.config.launchTimeoutMs, useProc))
+      .then((outcome) => {
+        if (outcome === 'ready') this.#phase('kernel_ready', { pid: kernel.pid });
+      });
+    return kernel;
+  }
+
+  /** Proxy mode: replace the kernel process behind the same public ports and key. */
+  async #restartInPlace(kernel: KernelProcess): Promise<ControlReply> {
+    if (this.#proxy === undefined) return { ok: false, error: 'GL_ERR_CONTROL_REQUEST_INVALID' };
+    if (this.#restartWaiter !== undefined || this.#isStopping()) return { ok: false, error: 'GL_ERR_CONTROL_REQUEST_INVALID' };
+    const restarted = new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), RESTART_TIMEOUT_MS);
+      this.#restartWaiter = (ok) => {
+        clearTimeout(timer);
+        resolve(ok);
+      };
+    });
+    await this.#stopKernel(kernel);
+    const ok = await restarted;
+    return ok ? { ok: true } : { ok: false, error: 'GL_ERR_KERNEL_EXITED' };
+  }
+
   /** Performs a v2 control action. */
   async perform(action: ControlAction, via: 'comm' | 'ws'): Promise<ControlReply> {
+    const reply = await this.#performAction(action, via);
+    if (this.#proxy === undefined) return reply;
+    const { last_activity, execution_state } = this.#proxy.activity();
+    return { ...reply, ...(last_activity === null ? {} : { last_activity }), ...(execution_state === null ? {} : { execution_state }) };
+  }
+
+  async #performAction(action: ControlAction, via: 'comm' | 'ws'): Promise<ControlReply> {
     const kernel = this.#kernel;
     this.logger.info({ event: 'control_request', via, action: Object.keys(action)[0] }, 'control request');
     if ('shutdown' in action) {
@@ -332,14 +477,14 @@ export class Launcher implements ControlTarget {
       return { ok: true };
     }
     if (kernel === undefined || !kernel.running) return { ok: false, error: 'GL_ERR_KERNEL_EXITED' };
-    if ('restart' in action) return { ok: false, error: 'GL_ERR_CONTROL_REQUEST_INVALID' };
+    if ('restart' in action) return this.#restartInPlace(kernel);
     if ('signal' in action) return { ok: kernel.signalGroup(action.signal) };
     return { ok: await this.#interrupt(kernel) };
   }
 
   async #interrupt(kernel: KernelProcess): Promise<boolean> {
     if (this.config.interruptMode === 'message' && this.#info !== undefined) {
-      return controlRequest(this.#info, this.#addresses.bind, 'interrupt_request', {}, 2_000);
+      return controlRequest(this.#info, this.#kernelBindIp, 'interrupt_request', {}, 2_000);
     }
     const ok = kernel.signalGroup('SIGINT');
     if (ok && this.#sparkJobsCancellable()) kernel.signalGroup('SIGUSR2');
@@ -374,18 +519,18 @@ export class Launcher implements ControlTarget {
     const previous = this.#state;
     this.#state = 'stopping';
     this.logger.info({ event: 'stopping', reason, from: previous }, 'stopping kernel');
-    this.#stopping = this.#stopKernel();
+    this.#restartWaiter?.(false);
+    this.#stopping = this.#stopKernel(this.#kernel);
     return this.#stopping;
   }
 
-  async #stopKernel(): Promise<void> {
-    const kernel = this.#kernel;
+  async #stopKernel(kernel: KernelProcess | undefined): Promise<void> {
     if (kernel === undefined || !kernel.running) return;
     const grace = this.config.shutdownGraceMs;
     const gone = (ms: number): Promise<boolean> => Promise.race([kernel.exited.then(() => true), sleep(ms).then(() => !kernel.running)]);
     if (this.#info !== undefined) {
       // The kernel gets the grace period to answer, and once it has answered, the grace period again to exit.
-      const answered = await Promise.race([controlRequest(this.#info, this.#addresses.bind, 'shutdown_request', { restart: false }, grace), kernel.exited.then(() => false)]);
+      const answered = await Promise.race([controlRequest(this.#info, this.#kernelBindIp, 'shutdown_request', { restart: false }, grace), kernel.exited.then(() => false)]);
       this.logger.debug({ event: 'shutdown_request_sent', answered, ms: this.#ms() }, 'shutdown_request sent on the control channel');
       if (!kernel.running || (answered && (await gone(grace)))) return;
     }
@@ -411,6 +556,7 @@ export class Launcher implements ControlTarget {
       }
     }
     await Promise.all([this.#ws?.close(), this.#comm?.close()]);
+    this.#proxy?.close();
     this.#dir?.remove();
     this.#state = 'exited';
     this.#phase('launcher_exit');

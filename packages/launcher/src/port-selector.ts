@@ -28,6 +28,8 @@ export interface SelectPortsOptions {
   readonly exclude?: ReadonlySet<number>;
   /** Random source in [0,1) for the start position (tests fix it). */
   readonly random?: () => number;
+  /** Bind exactly these ports (all or nothing), e.g. to restart a kernel on the ports it had. */
+  readonly only?: readonly number[];
 }
 
 function tryListen(host: string, port: number): Promise<Server | undefined> {
@@ -61,7 +63,14 @@ export async function selectPorts(options: SelectPortsOptions): Promise<HeldPort
   // Excluded ports the OS handed out for port 0: held until the end so it does not hand them out again.
   const discarded: Server[] = [];
   try {
-    if (range.any) {
+    if (options.only !== undefined) {
+      for (const port of options.only) {
+        const s = await tryListen(host, port);
+        if (s === undefined) break;
+        servers.push(s);
+        ports.push(port);
+      }
+    } else if (range.any) {
       for (let attempts = 0; ports.length < count && attempts < count * 8; attempts++) {
         const s = await tryListen(host, 0);
         if (s === undefined) continue;

@@ -20,7 +20,7 @@ t.test('with an RSA key the launcher speaks Gateway Provisioners v1 end to end',
   t.teardown(() => server.close());
   const port = (server.address() as { port: number }).port;
   const payload = new Promise<string>((resolve) => (gotPayload = resolve));
-  const run = runLauncher(['--RemoteProcessProxy.kernel-id', 'k-v1', '--RemoteProcessProxy.response-address', `127.0.0.1:${port}`, '--RemoteProcessProxy.public-key', keys.publicKeyBase64, '--RemoteProcessProxy.port-range', '46000..47000', ...IPYKERNEL_ARGV]);
+  const run = runLauncher(['--RemoteProcessProxy.kernel-id', 'k-v1', '--RemoteProcessProxy.response-address', `127.0.0.1:${port}`, '--RemoteProcessProxy.public-key', keys.publicKeyBase64, '--RemoteProcessProxy.port-range', '26100..27100', ...IPYKERNEL_ARGV]);
   t.teardown(() => run.child.kill('SIGKILL'));
   const opened = openV1(await payload, keys);
   t.ok(opened.ok, 'our v1 decoder opens what the launcher sent');
@@ -32,7 +32,7 @@ t.test('with an RSA key the launcher speaks Gateway Provisioners v1 end to end',
   t.ok(info.ok, 'connection info passes validation');
   const conn = info.ok ? info.value : ({} as ConnectionInfo);
   const commPort = v.comm_port as number;
-  t.ok(commPort >= 46000 && commPort <= 47000, 'comm port in range');
+  t.ok(commPort >= 26100 && commPort <= 27100, 'comm port in range');
 
   // GP's host polls liveness with signum 0 every few seconds: silent, harmless.
   t.equal(await sendComm(commPort, '{"signum": 0}', '127.0.0.1', { newline: false }), '', 'signum 0 gets no answer');

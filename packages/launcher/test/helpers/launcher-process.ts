@@ -62,9 +62,9 @@ export function writeConnectionFile(info: ConnectionInfo): string {
 }
 
 /** Runs kernel_client.py; resolves its last JSON line. */
-export function kernelClient(info: ConnectionInfo, command: string, code?: string): { result: Promise<Record<string, unknown>>; sent: Promise<void>; child: ChildProcess } {
+export function kernelClient(info: ConnectionInfo, command: string, ...args: string[]): { result: Promise<Record<string, unknown>>; sent: Promise<void>; child: ChildProcess } {
   const file = writeConnectionFile(info);
-  const child = spawn(PYTHON, [KERNEL_CLIENT, file, command, ...(code === undefined ? [] : [code])], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(PYTHON, [KERNEL_CLIENT, file, command, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   let onSent: () => void = () => {};

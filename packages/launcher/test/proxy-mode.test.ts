@@ -1,0 +1,188 @@
+import t from 'tap';
+import { spawn } from 'node:child_process';
+import { createServer, type Server } from 'node:net';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as zmq from 'zeromq';
+import { isFailureResponse, type ResponseSuccess, type ConnectionInfo } from '@gateway-launchers/common';
+import { Receiver } from './helpers/receiver.js';
+import { IPYKERNEL_ARGV, KERNEL_CLIENT, PYTHON, controlText, kernelClient, runLauncher, sendComm, writeConnectionFile, waitFor } from './helpers/launcher-process.js';
+
+const RANGE = '23000..24000';
+const CLASH_ONCE = fileURLToPath(new URL('./fixtures/clash_once.py', import.meta.url));
+
+async function heartbeat(info: ConnectionInfo, timeoutMs: number): Promise<boolean> {
+  const req = new zmq.Request({ linger: 0, receiveTimeout: timeoutMs, sendTimeout: timeoutMs });
+  try {
+    req.connect(`tcp://127.0.0.1:${info.hb_port}`);
+    await req.send('ping');
+    const [echo] = await req.receive();
+    return echo?.toString() === 'ping';
+  } catch {
+    return false;
+  } finally {
+    req.close();
+  }
+}
+
+async function startProxied(t: Tap.Test, kernelId: string, extra: string[] = [], argv: string[] = IPYKERNEL_ARGV) {
+  const receiver = await Receiver.start(RANGE);
+  t.teardown(() => receiver.close());
+  const run = runLauncher(['--kernel-id', kernelId, '--response-address', receiver.address, '--public-key', receiver.publicKey, '--port-range', RANGE, '--mode', 'proxy', ...extra, ...argv], {
+    KERNEL_LAUNCH_TOKEN: receiver.token,
+  });
+  t.teardown(() => run.child.kill('SIGKILL'));
+  const { plaintext, epk } = await receiver.next(20_000);
+  if (isFailureResponse(plaintext)) throw new Error(`kernel failed: ${plaintext.failure.stderr_tail}`);
+  // The response goes out before the kernel listens; jupyter_client's standalone wait_for_ready
+  // declares a kernel dead after one missed heartbeat, so clients start once it listens.
+  await waitFor(() => run.logs.some((l) => l.event === 'kernel_ready'), 20_000);
+  const r = plaintext as ResponseSuccess;
+  const info = { ...r.conn_info, ip: '127.0.0.1' };
+  const control = async (action: Parameters<typeof controlText>[1]): Promise<Record<string, unknown>> =>
+    JSON.parse(await sendComm(r.comm_port, controlText(kernelId, action, epk, receiver.keys.secretKey))) as Record<string, unknown>;
+  return { receiver, run, r, info, control };
+}
+
+t.test('proxy mode relays every channel of a real ipykernel through public ports in range', async (t) => {
+  const { run, r, info, control } = await startProxied(t, 'k-proxy');
+  t.equal(r.mode, 'proxy');
+  const ports = [r.conn_info.shell_port, r.conn_info.iopub_port, r.conn_info.stdin_port, r.conn_info.control_port, r.conn_info.hb_port, r.comm_port];
+  t.equal(new Set(ports).size, 6);
+  for (const p of ports) t.ok(p >= 23000 && p <= 24000, `public port ${p} in range`);
+  const kernelPorts = run.logs.find((l) => l.event === 'kernel_spawned')?.kernel_ports as number[];
+  t.ok(kernelPorts.every((p) => !ports.includes(p)), 'the kernel itself is on other (loopback) ports');
+
+  await t.test('kernel_info and execute with its result on iopub', async (t) => {
+    t.same(await kernelClient(info, 'kernel_info').result, { status: 'ok' });
+    const out = await kernelClient(info, 'execute', 'print("via proxy"); 20+22').result;
+    t.equal(out.result, '42');
+    t.equal(out.stdout, 'via proxy\n');
+  });
+
+  await t.test('input() round trip over stdin', async (t) => {
+    const out = await kernelClient(info, 'input', 'name = input("who? "); name.upper()', 'ada').result;
+    t.same(out.prompts, ['who? ']);
+    t.equal(out.result, "'ADA'");
+  });
+
+  await t.test('a 5,000-message iopub burst arrives complete and in order', async (t) => {
+    const out = await kernelClient(info, 'outputs', 'from IPython.display import display\nfor i in range(5000): display(i)').result;
+    t.equal(out.count, 5000);
+    t.equal(out.first, '0');
+    t.equal(out.last, '4999');
+  });
+
+  await t.test('a 10 MiB display output is relayed intact', async (t) => {
+    const code = 'import hashlib\nfrom IPython.display import display\ns = "".join(chr(97 + (i * 7) % 26) for i in range(10 * 1024 * 1024))\ndisplay({"text/plain": s}, raw=True)';
+    const out = await kernelClient(info, 'outputs', code).result;
+    t.equal(out.count, 1);
+    t.equal(out.length, 10 * 1024 * 1024);
+    const { createHash } = await import('node:crypto');
+    let s = '';
+    const parts: string[] = [];
+    for (let i = 0; i < 26; i++) parts.push(String.fromCharCode(97 + ((i * 7) % 26)));
+    const chunk = parts.join('');
+    s = chunk.repeat(Math.ceil((10 * 1024 * 1024) / 26)).slice(0, 10 * 1024 * 1024);
+    t.equal(out.digest, createHash('sha256').update(s).digest('hex'), 'same bytes as the kernel produced');
+  });
+
+  await t.test('heartbeat tells the truth: silent while the kernel is stopped, back after SIGCONT', async (t) => {
+    t.ok(await heartbeat(info, 2000), 'answers while running');
+    t.match(await control({ signal: 'SIGSTOP' }), { ok: true });
+    t.notOk(await heartbeat(info, 700), 'no answer while the kernel is stopped');
+    t.match(await control({ signal: 'SIGCONT' }), { ok: true });
+    t.ok(await heartbeat(info, 5000), 'answers again');
+  });
+
+  await t.test('interrupt by signal ends a running cell; replies carry last_activity and execution_state', async (t) => {
+    const cell = kernelClient(info, 'execute_async', 'import time; time.sleep(60)');
+    await cell.sent;
+    await new Promise((res) => setTimeout(res, 700));
+    const reply = await control({ interrupt: true });
+    t.equal(reply.ok, true);
+    t.equal(reply.execution_state, 'busy', 'the proxy saw the kernel busy');
+    t.ok(typeof reply.last_activity === 'number' && Math.abs((reply.last_activity as number) - Date.now()) < 5_000, 'last_activity is recent');
+    t.equal((await cell.result).ename, 'KeyboardInterrupt');
+    await waitFor(() => false, 300);
+    const after = await control({ signal: 'SIGCONT' });
+    t.equal(after.execution_state, 'idle', 'idle again afterwards');
+  });
+
+  await t.test('restart in place keeps the client sockets: the same client sees status starting and a fresh kernel', async (t) => {
+    const file = writeConnectionFile(info);
+    const client = spawn(PYTHON, [KERNEL_CLIENT, file, 'restart_session'], { stdio: ['pipe', 'pipe', 'inherit'] });
+    let out = '';
+    const ready = new Promise<void>((resolve) => client.stdout.on('data', (c: Buffer) => ((out += c.toString()), out.includes('"ready"') && resolve())));
+    await ready;
+    const oldPid = run.logs.filter((l) => l.event === 'kernel_spawned').at(-1)?.pid;
+    const reply = await control({ restart: true });
+    t.equal(reply.ok, true, 'restart acknowledged once the new kernel is spawned');
+    await waitFor(() => run.logs.filter((l) => l.event === 'kernel_ready').length === 2, 20_000);
+    client.stdin.end('go\n');
+    await new Promise((resolve) => client.once('exit', resolve));
+    const done = JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as Record<string, unknown>;
+    t.equal(done.saw_starting, true, 'status: starting of the new kernel on the old iopub socket');
+    t.equal(done.old_state_gone, true, 'the old kernel state is gone (NameError)');
+    t.equal(done.result, '42', 'the same sockets execute on the new kernel');
+    const newPid = run.logs.filter((l) => l.event === 'kernel_spawned').at(-1)?.pid;
+    t.not(newPid, oldPid, 'a new kernel process');
+  });
+
+  await t.test('shutdown ends the proxy and the launcher with the kernel status', async (t) => {
+    t.match(await control({ shutdown: true }), { ok: true });
+    t.equal((await run.exited).code, 0);
+  });
+});
+
+t.test('proxy mode: interrupt by message and restart after a crash (--restart-on-crash)', async (t) => {
+  const { run, info, control } = await startProxied(t, 'k-proxy-msg', ['--interrupt-mode', 'message', '--restart-on-crash', '1']);
+  const cell = kernelClient(info, 'execute_async', 'import time; time.sleep(60)');
+  await cell.sent;
+  await new Promise((res) => setTimeout(res, 700));
+  t.match(await control({ interrupt: true }), { ok: true });
+  t.equal((await cell.result).ename, 'KeyboardInterrupt', 'interrupt_request on the control channel through the relay');
+
+  t.match(await control({ signal: 'SIGKILL' }), { ok: true });
+  t.ok(await waitFor(() => run.logs.some((l) => l.event === 'kernel_crash_restart'), 10_000), 'the crashed kernel is restarted');
+  t.ok(await waitFor(() => run.logs.filter((l) => l.event === 'kernel_ready').length === 2, 20_000), 'and listens again');
+  const out = await kernelClient(info, 'execute', '1+1').result;
+  t.equal(out.result, '2', 'the same public ports serve the restarted kernel');
+  t.match(await control({ signal: 'SIGKILL' }), { ok: true });
+  const exit = await run.exited;
+  t.equal(exit.code, 137, 'out of crash restarts: the launcher exits 128+SIGKILL');
+});
+
+t.test('proxy mode skips public ports taken by others and survives a loopback port clash', async (t) => {
+  const base = 22100; // below the ephemeral port range, so only the blockers can hold these
+  const blockers: Server[] = [];
+  for (const p of [base, base + 1, base + 2, base + 3]) {
+    const s = createServer();
+    await new Promise<void>((resolve) => s.listen(p, '0.0.0.0', () => resolve()));
+    blockers.push(s);
+  }
+  t.teardown(() => Promise.all(blockers.map((s) => new Promise((r) => s.close(r)))));
+  const range = `${base}..${base + 9}`;
+  const receiver = await Receiver.start(range);
+  t.teardown(() => receiver.close());
+  const marker = join(mkdtempSync(join(tmpdir(), 'gl-clash-')), 'marker');
+  const run = runLauncher(['--kernel-id', 'k-proxy-clash', '--response-address', receiver.address, '--public-key', receiver.publicKey, '--port-range', range, '--mode', 'proxy', '--', PYTHON, CLASH_ONCE, marker, '{connection_file}'], {
+    KERNEL_LAUNCH_TOKEN: receiver.token,
+    MIN_PORT_RANGE_SIZE: '0',
+  });
+  t.teardown(() => run.child.kill('SIGKILL'));
+  const { plaintext } = await receiver.next(20_000);
+  t.notOk(isFailureResponse(plaintext));
+  const r = plaintext as ResponseSuccess;
+  const used = [r.conn_info.shell_port, r.conn_info.iopub_port, r.conn_info.stdin_port, r.conn_info.control_port, r.conn_info.hb_port, r.comm_port].sort();
+  t.same(used, [base + 4, base + 5, base + 6, base + 7, base + 8, base + 9], 'taken ports skipped, all in range');
+  t.ok(await waitFor(() => run.logs.some((l) => l.event === 'port_clash_retry'), 15_000), 'the kernel was restarted on fresh loopback ports');
+  t.ok(await waitFor(() => run.logs.some((l) => l.event === 'kernel_ready'), 20_000), 'and listens');
+  const out = await kernelClient({ ...r.conn_info, ip: '127.0.0.1' }, 'execute', '2**10').result;
+  t.equal(out.result, '1024', 'the response sent before the clash is still valid');
+  t.equal(receiver.received.length, 0, 'no second response was needed');
+  run.child.kill('SIGTERM');
+  t.equal((await run.exited).code, 0);
+});
