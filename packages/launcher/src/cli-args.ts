@@ -1,11 +1,16 @@
 /**
- * The launcher's command line, built with yargs from the common options
- * schema (`LAUNCHER_OPTIONS`), so `--help`, the parser and
+ * The launcher's command line, built from the common options schema
+ * (`LAUNCHER_OPTIONS`), so `--help`, the parser and
  * `docs/launcher-options.md` never disagree.
+ *
+ * Start-up matters (the kernel waits for it): a normal run parses with
+ * `yargs-parser`, yargs' own parser, configured from the schema; the full
+ * yargs (help text, about 50 ms and 10 MiB more to load) is imported only
+ * for `--help`.
  *
  * @module
  */
-import yargs from 'yargs';
+import yargsParser from 'yargs-parser';
 import { LAUNCHER_OPTIONS, LAUNCHER_ENV_ONLY } from '@gateway-launchers/common';
 import { type RawOptions, resolveOptions } from './config.js';
 import { LAUNCHER_VERSION } from './version.js';
@@ -23,8 +28,9 @@ function describe(spec: (typeof LAUNCHER_OPTIONS)[number]): string {
   return notes.length === 0 ? spec.describe : `${spec.describe} [${notes.join('; ')}]`;
 }
 
-/** Builds the yargs parser (also used to render help). */
-export function buildParser(argv: readonly string[]) {
+/** Builds the full yargs parser, for `--help`. */
+export async function buildParser(argv: readonly string[]) {
+  const { default: yargs } = await import('yargs');
   let y = yargs([...argv])
     .scriptName('gateway-launcher')
     .usage('$0 [options] [-- kernel command using {connection_file}]\n\nStarts a Jupyter kernel with its ports inside a range and reports its connection info, sealed, to the listener.')
@@ -53,6 +59,23 @@ export function buildParser(argv: readonly string[]) {
   return y;
 }
 
+const PARSER_CONFIG = {
+  'dot-notation': false,
+  'populate--': true,
+  'camel-case-expansion': false,
+  'duplicate-arguments-array': false,
+  'strip-aliased': true,
+} as const;
+
+const parserOptions = {
+  string: LAUNCHER_OPTIONS.filter((o) => o.type === 'string').map((o) => o.name),
+  number: LAUNCHER_OPTIONS.filter((o) => o.type === 'number').map((o) => o.name),
+  boolean: LAUNCHER_OPTIONS.filter((o) => o.type === 'boolean').map((o) => o.name),
+  alias: Object.fromEntries(LAUNCHER_OPTIONS.filter((o) => o.aliases !== undefined).map((o) => [o.name, [...(o.aliases ?? [])]])),
+  configuration: PARSER_CONFIG,
+};
+const KNOWN = new Set(['_', '--', ...LAUNCHER_OPTIONS.flatMap((o) => [o.name, ...(o.aliases ?? [])])]);
+
 /**
  * Parses `argv` (without node and script). Prints help or version and returns
  * `exit` for them; throws an Error with a one-line message on a usage error.
@@ -60,18 +83,24 @@ export function buildParser(argv: readonly string[]) {
 export async function parseArgs(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<ParsedArgs> {
   const dashDash = argv.indexOf('--');
   const own = dashDash < 0 ? argv : argv.slice(0, dashDash);
-  const parser = buildParser(argv);
   if (own.includes('--help') || own.includes('-h')) {
-    process.stdout.write(`${await parser.getHelp()}\n`);
+    process.stdout.write(`${await (await buildParser(argv)).getHelp()}\n`);
     return { kind: 'exit', code: 0 };
   }
   if (own.includes('--version')) {
     process.stdout.write(`${LAUNCHER_VERSION}\n`);
     return { kind: 'exit', code: 0 };
   }
-  const parsed = (await parser.parseAsync()) as Record<string, unknown>;
-  const positional = (parsed._ as unknown[] | undefined) ?? [];
+  const parsed = yargsParser.detailed([...argv], parserOptions);
+  if (parsed.error !== null && parsed.error !== undefined) throw new Error(parsed.error.message);
+  const unknown = Object.keys(parsed.argv).find((k) => !KNOWN.has(k));
+  if (unknown !== undefined) throw new Error(`Unknown argument: ${unknown}`);
+  for (const spec of LAUNCHER_OPTIONS) {
+    // yargs-parser reads a string flag without a value as ''.
+    if (spec.type === 'string' && spec.default === undefined && (parsed.argv as Record<string, unknown>)[spec.name] === '') throw new Error(`--${spec.name} needs a value`);
+  }
+  const positional = parsed.argv._ ?? [];
   if (positional.length > 0) throw new Error(`unexpected argument '${String(positional[0])}'; put the kernel command after --`);
-  const kernelArgv = ((parsed['--'] as unknown[] | undefined) ?? []).map(String);
-  return { kind: 'run', options: resolveOptions(parsed, env), kernelArgv };
+  const kernelArgv = ((parsed.argv['--'] as unknown[] | undefined) ?? []).map(String);
+  return { kind: 'run', options: resolveOptions(parsed.argv, env), kernelArgv };
 }

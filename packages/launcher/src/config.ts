@@ -23,6 +23,7 @@ import {
   SHUTDOWN_GRACE_MS,
 } from '@gateway-launchers/common';
 import { type KernelLanguage, buildKernelArgv } from './kernel-argv.js';
+import { type ClusterInitMode, type ClusterType, clusterInit } from './spark-init.js';
 
 /** The listener's key and the protocol it implies. */
 export type ListenerKey =
@@ -46,8 +47,9 @@ export interface LauncherConfig {
   readonly interruptMode: 'signal' | 'message';
   readonly shutdownGraceMs: number;
   readonly connectionDir: string | undefined;
-  readonly sparkInitMode: 'none' | 'lazy' | 'eager';
-  readonly clusterType: 'spark' | 'dask' | 'none';
+  readonly sparkInitMode: ClusterInitMode;
+  /** Cluster the kernel belongs to; `spark` (with a mode other than `none`) means SIGUSR2 follows SIGINT. `none` for the r preset, which R would quit on. */
+  readonly clusterType: ClusterType;
   readonly restartOnCrash: number;
   readonly logLevel: string;
 }
@@ -162,8 +164,20 @@ export function buildConfig(raw: RawOptions, afterDashDash: readonly string[], e
     const m = PLACEHOLDER_RE.exec(arg.replaceAll('{connection_file}', '').replaceAll('{kernel_id}', ''));
     if (m !== null) throw usage(`kernel argument '${arg}' contains ${m[0]}, which is not {connection_file} or {kernel_id}`, 'GL_ERR_PLACEHOLDER_UNSUBSTITUTED');
   }
+  const sparkInitMode = (str(raw, 'spark-context-initialization-mode') ?? 'none') as ClusterInitMode;
+  let clusterType = (str(raw, 'cluster-type') ?? 'spark') as ClusterType;
+  if (sparkInitMode !== 'none') {
+    if (language === undefined) {
+      throw usage(`--spark-context-initialization-mode ${sparkInitMode} needs --kernel-language python or r: the start-up hook comes with the preset`);
+    }
+    if (language === 'r' && clusterType === 'dask') throw usage('--cluster-type dask is for the python preset; the r preset supports spark or none');
+  }
+  const cluster = language === 'python' || language === 'r' ? clusterInit(sparkInitMode, clusterType) : undefined;
+  // R quits on SIGUSR2, so an R kernel is never sent the job-cancelling signal.
+  if (language === 'r') clusterType = 'none';
   const kernelArgv = buildKernelArgv({
     language,
+    cluster,
     argv: afterDashDash,
     python: str(raw, 'python') ?? 'python3',
     kernelClassName: str(raw, 'kernel-class-name'),
@@ -187,8 +201,8 @@ export function buildConfig(raw: RawOptions, afterDashDash: readonly string[], e
     interruptMode: (str(raw, 'interrupt-mode') ?? 'signal') as 'signal' | 'message',
     shutdownGraceMs: raw['shutdown-grace'] === undefined ? SHUTDOWN_GRACE_MS : Math.round((raw['shutdown-grace'] as number) * 1000),
     connectionDir: str(raw, 'connection-dir'),
-    sparkInitMode: (str(raw, 'spark-context-initialization-mode') ?? 'none') as 'none' | 'lazy' | 'eager',
-    clusterType: (str(raw, 'cluster-type') ?? 'spark') as 'spark' | 'dask' | 'none',
+    sparkInitMode,
+    clusterType,
     restartOnCrash: Math.floor((raw['restart-on-crash'] as number | undefined) ?? 0),
     logLevel: str(raw, 'log-level') ?? 'info',
   };

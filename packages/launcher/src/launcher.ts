@@ -41,7 +41,7 @@ import { selectPorts } from './port-selector.js';
 import { deliverResponse } from './response-delivery.js';
 import { sleep } from './backoff.js';
 import { WsControlChannel } from './ws-control-channel.js';
-import { KernelProxy } from './kernel-proxy.js';
+import type { KernelProxy } from './kernel-proxy.js';
 import { LAUNCHER_VERSION } from './version.js';
 
 /** Lifecycle states. */
@@ -352,6 +352,8 @@ export class Launcher implements ControlTarget {
       const held = await selectPorts({ host: this.#addresses.bind, range: config.portRange, count: 1 });
       commServer = held.servers[0] as Server;
       this.#startCommServer(commServer);
+      // zeromq (native addon, I/O threads) is loaded only in proxy mode.
+      const { KernelProxy } = await import('./kernel-proxy.js');
       this.#proxy = await KernelProxy.bind({ host: this.#addresses.bind, range: config.portRange, exclude: new Set(held.ports) });
     } catch (e) {
       if (!isGatewayError(e, 'GL_ERR_PORT_RANGE_EXHAUSTED')) throw e;

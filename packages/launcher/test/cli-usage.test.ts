@@ -41,7 +41,8 @@ const cases: Array<[string, string[], RegExp, Record<string, string>?]> = [
   ['bad choice', ['--mode', 'sideways', ...GOOD], /--mode must be one of direct, proxy/],
   ['bad number', ['--launch-timeout', 'soon', ...GOOD], /--launch-timeout must be a non-negative number/],
   ['bad choice from env', GOOD, /KERNEL_PORT_MODE must be one of direct, proxy/, { KERNEL_LAUNCH_TOKEN: 'tok', KERNEL_PORT_MODE: 'weird' }],
-  ['stray positional argument', ['extra', ...GOOD], /Unknown argument: extra|unexpected argument 'extra'/],
+  ['stray positional argument', ['extra', ...GOOD], /unexpected argument 'extra'/],
+  ['flag without a value', [...GOOD.slice(0, 6), '--ip'], /--ip needs a value/],
   ['v1 key with a ws:// address', [], /protocol v1 .* needs a host:port response address/],
 ];
 
