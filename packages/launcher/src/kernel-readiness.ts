@@ -11,10 +11,10 @@ import { connect } from 'node:net';
 
 const LISTEN = '0A';
 
-/** Socket inodes listening on each of `ports` (from /proc/net/tcp and tcp6). */
-export async function listeningInodes(ports: ReadonlySet<number>): Promise<Map<number, Set<string>>> {
+/** Socket inodes listening on each of `ports` (from /proc/net/tcp, and tcp6 when `ipv6`). */
+export async function listeningInodes(ports: ReadonlySet<number>, ipv6 = true): Promise<Map<number, Set<string>>> {
   const found = new Map<number, Set<string>>();
-  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
+  for (const file of ipv6 ? ['/proc/net/tcp', '/proc/net/tcp6'] : ['/proc/net/tcp']) {
     let text: string;
     try {
       text = await readFile(file, 'latin1');
@@ -84,10 +84,12 @@ export async function procAvailable(): Promise<boolean> {
 /**
  * True when every port in `ports` has a listening socket owned by `pid` or,
  * failing that, by a process of group `pgid` (a wrapper script's child).
+ * `ipv6`: whether the kernel may listen on IPv6 (an IPv4 bind shows in
+ * /proc/net/tcp only, which halves the work of each poll).
  */
-export async function kernelListening(ports: readonly number[], pid: number, pgid: number): Promise<boolean> {
+export async function kernelListening(ports: readonly number[], pid: number, pgid: number, ipv6 = true): Promise<boolean> {
   const wanted = new Set(ports);
-  const inodes = await listeningInodes(wanted);
+  const inodes = await listeningInodes(wanted, ipv6);
   if (inodes.size < wanted.size) return false;
   const owned = new Set<string>();
   await socketInodesOf(pid, owned);

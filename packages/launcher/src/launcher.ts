@@ -10,7 +10,7 @@
  * @module
  */
 import { randomUUID } from 'node:crypto';
-import type { Server } from 'node:net';
+import { isIP, type Server } from 'node:net';
 import {
   type BoxKeyPair,
   type ConnectionInfo,
@@ -25,6 +25,8 @@ import {
   fail,
   MAX_PORT_CLASH_RETRIES,
   isGatewayError,
+  type PreparedSeal,
+  prepareSeal,
   sealResponse,
   sealV1,
 } from '@gateway-launchers/common';
@@ -49,8 +51,12 @@ export type LauncherState = 'starting' | 'reporting' | 'running' | 'stopping' | 
 
 /** Extra time a failure response gets past the launch deadline. */
 const FAILURE_REPORT_GRACE_MS = 5_000;
-/** Readiness poll interval. */
-const READY_POLL_MS = 5;
+/**
+ * Readiness poll interval. Each poll reads /proc/net/tcp (whose cost grows
+ * with the host's socket count); 10 ms keeps the added latency small while
+ * leaving the CPU to the starting kernel.
+ */
+const READY_POLL_MS = 10;
 /** Longest wait for a kernel to go after SIGKILL. */
 const KILL_WAIT_MS = 5_000;
 
@@ -84,6 +90,8 @@ export class Launcher implements ControlTarget {
   /** Proxy mode: a restart request waiting for the next kernel to be spawned. */
   #restartWaiter: ((ok: boolean) => void) | undefined;
   #crashRestarts = 0;
+  /** v2: ephemeral key pair and shared key computed while the kernel starts. */
+  #prepared: PreparedSeal | undefined;
 
   constructor(
     private readonly config: LauncherConfig,
@@ -192,6 +200,8 @@ export class Launcher implements ControlTarget {
       const kernel = KernelProcess.spawn(substituteConnectionFile(config.kernelArgv, this.#dir!.path), { env: this.#kernelEnv });
       this.#kernel = kernel;
       this.#phase('kernel_spawned', { pid: kernel.pid, argv0: config.kernelArgv[0] });
+      // The slow, key-agreement half of sealing runs while the kernel boots.
+      if (config.listener.protocol === 2 && this.#prepared === undefined) this.#prepared = prepareSeal(config.listener.publicKey);
       const outcome = await this.#waitReady(kernel, info, deadline, useProc);
       if (outcome === 'ready') {
         this.#phase('kernel_ready');
@@ -224,7 +234,7 @@ export class Launcher implements ControlTarget {
       while (performance.now() < deadline && !stop.signal.aborted) {
         const pid = kernel.pid;
         if (pid !== undefined) {
-          const ok = useProc ? await kernelListening(ports, pid, pid) : await portsAccepting(localKernelHost(this.#kernelBindIp), ports);
+          const ok = useProc ? await kernelListening(ports, pid, pid, isIP(this.#kernelBindIp) !== 4) : await portsAccepting(localKernelHost(this.#kernelBindIp), ports);
           if (ok) return 'ready';
         }
         await sleep(READY_POLL_MS, stop.signal);
@@ -269,7 +279,8 @@ export class Launcher implements ControlTarget {
         mode: config.mode,
         launcher_version: LAUNCHER_VERSION,
       };
-      const sealed = sealResponse(plaintext, config.listener.publicKey);
+      const sealed = sealResponse(plaintext, config.listener.publicKey, this.#prepared);
+      this.#prepared = undefined;
       this.#ephemeral.keys = sealed.ephemeral;
       this.#auth = new ControlAuthenticator(config.kernelId, config.listener.publicKey, sealed.ephemeral.secretKey);
       text = sealed.text;

@@ -1,4 +1,4 @@
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:net';
 import { mkdtempSync } from 'node:fs';
@@ -27,7 +27,7 @@ async function heartbeat(info: ConnectionInfo, timeoutMs: number): Promise<boole
   }
 }
 
-async function startProxied(t: Tap.Test, kernelId: string, extra: string[] = [], argv: string[] = IPYKERNEL_ARGV) {
+async function startProxied(t: Test, kernelId: string, extra: string[] = [], argv: string[] = IPYKERNEL_ARGV) {
   const receiver = await Receiver.start(RANGE);
   t.teardown(() => receiver.close());
   const run = runLauncher(['--kernel-id', kernelId, '--response-address', receiver.address, '--public-key', receiver.publicKey, '--port-range', RANGE, '--mode', 'proxy', ...extra, ...argv], {

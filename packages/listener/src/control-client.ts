@@ -1,0 +1,178 @@
+/**
+ * Control requests to a launcher (design §4, §5): the host-facing
+ * {@link KernelControl}, the reply parser, and the comm-port client (TCP, one
+ * request per connection). Nothing here throws or rejects: every failure is a
+ * typed {@link Result}.
+ *
+ * @module
+ */
+import { connect } from 'node:net';
+import { constants as osConstants } from 'node:os';
+import {
+  type ControlAction,
+  type ControlReply,
+  type Result,
+  GatewayError,
+  fail,
+  ok,
+  validateControlAction,
+} from '@gateway-launchers/common';
+import { BoundedLineReader } from './line-reader.js';
+
+/** How a control request travelled. */
+export type ControlRoute = 'websocket' | 'comm-port';
+
+/** A successful control answer and the route it took. */
+export interface ControlOutcome extends ControlReply {
+  readonly route: ControlRoute;
+}
+
+/**
+ * Result of a control request. Failure codes: `GL_ERR_CONTROL_UNAVAILABLE`
+ * (no route), `GL_ERR_CONTROL_FAILED` (not delivered, or refused: `details.launcher_error`),
+ * `GL_ERR_CONTROL_TIMEOUT`, `GL_ERR_CONTROL_REQUEST_INVALID`, `GL_ERR_LISTENER_CLOSED`.
+ */
+export type ControlResult = Result<ControlOutcome>;
+
+/** Control of one launched kernel. Every method resolves (never rejects) with a {@link ControlResult}. */
+export interface KernelControl {
+  /** Kernel this object controls. */
+  readonly kernelId: string;
+  /** Interrupts the kernel (v2: the launcher applies the kernel's interrupt mode; v1: SIGINT). */
+  interrupt(): Promise<ControlResult>;
+  /** Sends a signal by name (`SIGTERM`, `SIGUSR2`, …; see `CONTROL_SIGNALS`). */
+  signal(name: string): Promise<ControlResult>;
+  /** Shuts the kernel down; the launcher exits afterwards. */
+  shutdown(): Promise<ControlResult>;
+  /** Restarts the kernel behind the same launcher (v2 only). */
+  restart(): Promise<ControlResult>;
+}
+
+/** Builds a {@link KernelControl} that hands each validated action to `send`. */
+export function createKernelControl(kernelId: string, send: (action: ControlAction) => Promise<ControlResult>): KernelControl {
+  const run = async (action: unknown): Promise<ControlResult> => {
+    const valid = validateControlAction(action);
+    if (!valid.ok) return valid;
+    try {
+      return await send(valid.value);
+    } catch (cause) {
+      return { ok: false, error: new GatewayError('GL_ERR_CONTROL_FAILED', 'control request failed unexpectedly', { cause, details: { kernel_id: kernelId } }) };
+    }
+  };
+  return Object.freeze({
+    kernelId,
+    interrupt: () => run({ interrupt: true }),
+    signal: (name: string) => run({ signal: name }),
+    shutdown: () => run({ shutdown: true }),
+    restart: () => run({ restart: true }),
+  });
+}
+
+/**
+ * The v1 (Gateway Provisioners) comm-port message for an action, or a failure
+ * for actions v1 launchers do not serve (restart).
+ */
+export function v1Message(action: ControlAction): Result<string> {
+  if ('interrupt' in action) return ok(JSON.stringify({ signum: osConstants.signals.SIGINT }));
+  if ('signal' in action) {
+    const n = (osConstants.signals as Record<string, number | undefined>)[action.signal];
+    if (n === undefined) return fail('GL_ERR_CONTROL_REQUEST_INVALID', `signal ${action.signal} has no number here`);
+    return ok(JSON.stringify({ signum: n }));
+  }
+  if ('shutdown' in action) return ok(JSON.stringify({ shutdown: 1 }));
+  return fail('GL_ERR_CONTROL_REQUEST_INVALID', 'v1 launchers cannot restart a kernel; shut it down and launch again');
+}
+
+const LAUNCHER_CODE_RE = /^[A-Z][A-Z0-9_]{0,63}$/;
+
+/** Interprets a launcher's reply object (`{"ok":true}` or `{"ok":false,"error":"<CODE>"}`). */
+export function interpretReply(value: unknown, route: ControlRoute): ControlResult {
+  if (typeof value !== 'object' || value === null || Array.isArray(value) || typeof (value as { ok?: unknown }).ok !== 'boolean') {
+    return fail('GL_ERR_CONTROL_FAILED', 'launcher answered with something that is not a control reply', { route });
+  }
+  const v = value as Record<string, unknown>;
+  if (v.ok !== true) {
+    const code = typeof v.error === 'string' && LAUNCHER_CODE_RE.test(v.error) ? v.error : 'unknown';
+    return fail('GL_ERR_CONTROL_FAILED', `launcher refused the control request (${code})`, { route, launcher_error: code });
+  }
+  const reply: { ok: true; route: ControlRoute; last_activity?: number; execution_state?: string } = { ok: true, route };
+  if (typeof v.last_activity === 'number' && Number.isFinite(v.last_activity)) reply.last_activity = v.last_activity;
+  if (typeof v.execution_state === 'string' && v.execution_state.length <= 32) reply.execution_state = v.execution_state;
+  return ok(reply);
+}
+
+/** Parses a reply from bytes (bounded by the caller). */
+export function parseReply(bytes: Buffer, route: ControlRoute): ControlResult {
+  let value: unknown;
+  try {
+    value = JSON.parse(bytes.toString('utf8'));
+  } catch {
+    return fail('GL_ERR_CONTROL_FAILED', 'launcher answered with something that is not JSON', { route });
+  }
+  return interpretReply(value, route);
+}
+
+/** Options of {@link sendCommPortRequest}. */
+export interface CommPortRequestOptions {
+  /** 2: JSON line, one JSON line answer. 1: bare JSON then half-close, no answer. */
+  readonly protocol: 1 | 2;
+  readonly timeoutMs: number;
+  readonly maxReplyBytes: number;
+}
+
+/**
+ * Sends one request on a fresh connection to a launcher's comm port. v2 waits
+ * for the one-line answer; v1 resolves once the request is written and the
+ * write side closed (Gateway Provisioners' launchers answer nothing).
+ */
+export function sendCommPortRequest(host: string, port: number, message: string, options: CommPortRequestOptions): Promise<ControlResult> {
+  return new Promise<ControlResult>((resolve) => {
+    let settled = false;
+    const reader = new BoundedLineReader(options.maxReplyBytes);
+    const socket = connect({ host, port });
+    const timer = setTimeout(() => {
+      settle(fail('GL_ERR_CONTROL_TIMEOUT', `launcher comm port ${host}:${port} did not answer within ${options.timeoutMs} ms`, { route: 'comm-port' }));
+      socket.destroy();
+    }, options.timeoutMs);
+    function settle(r: ControlResult): void {
+      if (settled) return;
+      settled = true;
+      resolve(r);
+    }
+    socket.on('error', (cause: NodeJS.ErrnoException) => {
+      settle({
+        ok: false,
+        error: new GatewayError('GL_ERR_CONTROL_FAILED', `could not deliver the control request to ${host}:${port} (${cause.code ?? 'error'})`, {
+          cause,
+          details: { route: 'comm-port', errno: cause.code },
+        }),
+      });
+    });
+    socket.on('close', () => {
+      clearTimeout(timer);
+      settle(fail('GL_ERR_CONTROL_FAILED', 'launcher closed the comm connection without an answer', { route: 'comm-port' }));
+    });
+    if (options.protocol === 1) {
+      socket.end(message);
+      socket.on('finish', () => settle(ok({ ok: true, route: 'comm-port' })));
+      socket.resume();
+      return;
+    }
+    socket.write(`${message}\n`);
+    socket.on('data', (chunk: Buffer) => {
+      const r = reader.push(chunk);
+      if (r.kind === 'line') {
+        settle(parseReply(r.line, 'comm-port'));
+        socket.end();
+      } else if (r.kind === 'overflow') {
+        settle(fail('GL_ERR_CONTROL_FAILED', 'launcher answer exceeds the control reply limit', { route: 'comm-port' }));
+        socket.destroy();
+      }
+    });
+    socket.on('end', () => {
+      const rest = reader.end();
+      if (rest.length > 0) settle(parseReply(rest, 'comm-port'));
+      socket.end();
+    });
+  });
+}

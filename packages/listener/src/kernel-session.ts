@@ -1,0 +1,181 @@
+/**
+ * A kernel whose response was accepted: how to reach its launcher for control
+ * (its open WebSocket, else its comm port), the `seq` source of its v2
+ * requests, and the replay mark of the accepted response.
+ *
+ * Over the WebSocket the launcher answers requests in order, so replies are
+ * matched first-in first-out. A request that times out leaves that order
+ * unknown, so the socket is dropped and later requests use the comm port.
+ *
+ * @module
+ */
+import type { WebSocket, RawData } from 'ws';
+import {
+  type LauncherEvent,
+  type Logger,
+  ClockSeq,
+  GatewayError,
+  fail,
+  openEvent,
+  toBase64,
+} from '@gateway-launchers/common';
+import { type ControlResult, interpretReply } from './control-client.js';
+import type { ControlTarget, ProtocolVersion } from './registration.js';
+
+/** Lifecycle of a session: running, asked to shut down, or reported exited. */
+export type SessionState = 'running' | 'shutting-down' | 'exited';
+
+/** What a session reports to its listener. */
+export interface SessionHooks {
+  /** A valid boxed event arrived on the WebSocket. */
+  readonly onEvent: (session: KernelSession, event: LauncherEvent) => void;
+  /** The WebSocket closed. */
+  readonly onWebSocketClosed: (session: KernelSession) => void;
+}
+
+interface Waiter {
+  readonly settle: (r: ControlResult) => void;
+  readonly timer: NodeJS.Timeout;
+}
+
+function rawToBuffer(data: RawData): Buffer {
+  if (Buffer.isBuffer(data)) return data;
+  if (Array.isArray(data)) return Buffer.concat(data);
+  return Buffer.from(data);
+}
+
+/** One accepted kernel and its control route. */
+export class KernelSession {
+  readonly kernelId: string;
+  readonly protocol: ProtocolVersion;
+  readonly host: string;
+  readonly commPort: number;
+  /** v2: the launcher's ephemeral public key. */
+  readonly launcherPublicKey: Uint8Array | undefined;
+  /** Identifies the accepted response (refuses its replay); undefined for adopted sessions. */
+  readonly mark: Buffer | undefined;
+  /** Strictly increasing `seq` of this kernel's v2 requests, from the clock. */
+  readonly seq = new ClockSeq();
+  state: SessionState = 'running';
+
+  #ws: WebSocket | undefined;
+  #waiting: Waiter[] = [];
+  readonly #log: Logger;
+
+  constructor(init: { target: ControlTarget; launcherPublicKey: Uint8Array | undefined; mark: Buffer | undefined; logger: Logger }) {
+    this.kernelId = init.target.kernelId;
+    this.protocol = init.target.protocol;
+    this.host = init.target.host;
+    this.commPort = init.target.commPort;
+    this.launcherPublicKey = init.launcherPublicKey;
+    this.mark = init.mark;
+    this.#log = init.logger;
+  }
+
+  /** The persistable control target. */
+  get target(): ControlTarget {
+    return {
+      kernelId: this.kernelId,
+      protocol: this.protocol,
+      host: this.host,
+      commPort: this.commPort,
+      ...(this.launcherPublicKey === undefined ? {} : { launcherPublicKey: toBase64(this.launcherPublicKey) }),
+    };
+  }
+
+  /** True while the launcher's WebSocket is open. */
+  get hasWebSocket(): boolean {
+    return this.#ws !== undefined && this.#ws.readyState === this.#ws.OPEN;
+  }
+
+  /** Takes over the launcher's WebSocket after its response was acknowledged. */
+  attachWebSocket(ws: WebSocket, listenerSecretKey: Uint8Array, maxReplyBytes: number, hooks: SessionHooks): void {
+    this.#ws = ws;
+    ws.on('message', (data: RawData) => this.#onMessage(rawToBuffer(data), listenerSecretKey, maxReplyBytes, hooks));
+    ws.on('close', () => {
+      if (this.#ws === ws) this.#ws = undefined;
+      this.#failWaiting('the launcher WebSocket closed before the answer');
+      hooks.onWebSocketClosed(this);
+    });
+    // Kernel-level keepalive finds a dead peer without any timer in the host.
+    const socket = (ws as unknown as { _socket?: { setKeepAlive?: (on: boolean, ms: number) => void } })._socket;
+    socket?.setKeepAlive?.(true, 60_000);
+  }
+
+  /** Sends a sealed request over the WebSocket and waits for the launcher's reply. */
+  requestOverWebSocket(text: string, timeoutMs: number): Promise<ControlResult> {
+    const ws = this.#ws;
+    if (ws === undefined || ws.readyState !== ws.OPEN) return Promise.resolve(fail('GL_ERR_CONTROL_UNAVAILABLE', 'the launcher WebSocket is not open', { route: 'websocket' }));
+    return new Promise<ControlResult>((resolve) => {
+      const waiter: Waiter = {
+        settle: (r) => {
+          clearTimeout(waiter.timer);
+          resolve(r);
+        },
+        timer: setTimeout(() => {
+          this.#waiting = this.#waiting.filter((w) => w !== waiter);
+          resolve(fail('GL_ERR_CONTROL_TIMEOUT', `launcher did not answer within ${timeoutMs} ms`, { route: 'websocket' }));
+          // Replies are matched in order; after a lost one the order is unknown.
+          this.#log.warn({ timeout_ms: timeoutMs }, 'control reply timed out; dropping the launcher WebSocket');
+          ws.terminate();
+        }, timeoutMs),
+      };
+      this.#waiting.push(waiter);
+      ws.send(text, (error) => {
+        if (error === undefined || error === null) return;
+        this.#waiting = this.#waiting.filter((w) => w !== waiter);
+        waiter.settle({ ok: false, error: new GatewayError('GL_ERR_CONTROL_FAILED', 'could not send the control request on the WebSocket', { cause: error, details: { route: 'websocket' } }) });
+      });
+    });
+  }
+
+  /** Closes the WebSocket (going away) and fails waiting requests. */
+  close(reason: string): void {
+    this.#failWaiting(reason, 'GL_ERR_LISTENER_CLOSED');
+    const ws = this.#ws;
+    this.#ws = undefined;
+    if (ws !== undefined) {
+      ws.close(1001, 'listener closing');
+      // Do not wait for a closing handshake a hostile peer may never finish.
+      setImmediate(() => ws.terminate());
+    }
+  }
+
+  #failWaiting(reason: string, code: 'GL_ERR_CONTROL_FAILED' | 'GL_ERR_LISTENER_CLOSED' = 'GL_ERR_CONTROL_FAILED'): void {
+    const waiting = this.#waiting;
+    this.#waiting = [];
+    for (const w of waiting) w.settle(fail(code, reason, { route: 'websocket' }));
+  }
+
+  #onMessage(bytes: Buffer, listenerSecretKey: Uint8Array, maxReplyBytes: number, hooks: SessionHooks): void {
+    if (bytes.length > maxReplyBytes) {
+      this.#log.warn({ size: bytes.length }, 'launcher WebSocket message exceeds the control reply limit; ignored');
+      return;
+    }
+    let value: unknown;
+    try {
+      value = JSON.parse(bytes.toString('utf8'));
+    } catch {
+      this.#log.warn('launcher WebSocket message is not JSON; ignored');
+      return;
+    }
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) return;
+    if ('ok' in value) {
+      const waiter = this.#waiting.shift();
+      if (waiter === undefined) this.#log.warn('unsolicited control reply on the launcher WebSocket; ignored');
+      else waiter.settle(interpretReply(value, 'websocket'));
+      return;
+    }
+    if (this.launcherPublicKey === undefined) return;
+    const event = openEvent(bytes, this.launcherPublicKey, listenerSecretKey);
+    if (!event.ok) {
+      this.#log.warn({ code: event.error.code }, 'launcher event refused');
+      return;
+    }
+    if (event.value.kernel_id !== this.kernelId) {
+      this.#log.warn({ code: 'GL_ERR_KERNEL_ID_MISMATCH' }, 'launcher event names another kernel; refused');
+      return;
+    }
+    hooks.onEvent(this, event.value);
+  }
+}

@@ -1,0 +1,149 @@
+/**
+ * Validation of a response against the registrations (design §4 and §5),
+ * cheapest checks first so a hostile peer costs little: envelope shape and
+ * kernel id before any crypto; inside the box the launch token before any
+ * field rule, so an unauthenticated sender learns nothing but "wrong token".
+ * Validation never changes state: the caller commits an accepted verdict.
+ *
+ * @module
+ */
+import { createHash } from 'node:crypto';
+import nacl from 'tweetnacl';
+import {
+  type ConnectionInfo,
+  type ErrorCode,
+  type KernelFailure,
+  type PortMode,
+  type V1KeyPair,
+  GatewayError,
+  MAX_RESPONSE_BYTES,
+  isValidKernelId,
+  openV1,
+  parseResponseEnvelope,
+  validateConnectionInfo,
+  validateResponsePlaintext,
+} from '@gateway-launchers/common';
+import { type ProtocolVersion, Registration } from './registration.js';
+
+/** What the validator needs to know about the listener's state. */
+export interface RegistryView {
+  /** The pending registration of `kernelId`, if any. */
+  pending(kernelId: string): Registration | undefined;
+  /** The replay mark of the response last accepted for `kernelId`, if any. */
+  acceptedMark(kernelId: string): Buffer | undefined;
+}
+
+/** A response that passed every check, not yet applied. */
+export interface ValidResponse {
+  readonly registration: Registration;
+  readonly protocol: ProtocolVersion;
+  /** Identifies this exact response, to refuse it if it comes again. */
+  readonly mark: Buffer;
+  /** v2: the launcher's ephemeral public key (to seal control requests to). */
+  readonly launcherPublicKey: Uint8Array | undefined;
+  readonly commPort: number | null;
+  readonly pid: number | null;
+  readonly pgid: number | null;
+  readonly mode: PortMode | null;
+  readonly launcherVersion: string | null;
+  /** Exactly one of `connectionInfo` and `failure` is set. */
+  readonly connectionInfo: ConnectionInfo | undefined;
+  readonly failure: KernelFailure | undefined;
+}
+
+/** A refused response: the error, and the kernel id when the envelope named a well-formed one. */
+export type Refusal = { readonly error: GatewayError; readonly kernelId: string | undefined };
+
+/** Validation outcome. */
+export type Verdict = { readonly ok: true; readonly value: ValidResponse } | ({ readonly ok: false } & Refusal);
+
+function refuse(r: { readonly ok: false; readonly error: GatewayError }, kernelId?: string): Verdict {
+  return { ok: false, error: r.error, kernelId };
+}
+
+function refuseWith(code: ErrorCode, message: string, kernelId: string | undefined): Verdict {
+  return { ok: false, error: new GatewayError(code, message, { details: kernelId === undefined ? {} : { kernel_id: kernelId } }), kernelId };
+}
+
+function registrationFor(view: RegistryView, kernelId: string, mark: Buffer, protocol: ProtocolVersion): Registration | Verdict {
+  const last = view.acceptedMark(kernelId);
+  if (last !== undefined && last.equals(mark)) return refuseWith('GL_ERR_RESPONSE_REPLAYED', 'this response was already accepted', kernelId);
+  const reg = view.pending(kernelId);
+  if (reg === undefined) return refuseWith('GL_ERR_UNKNOWN_KERNEL', 'no pending registration for this kernel id', kernelId);
+  if (reg.protocol !== protocol) {
+    return refuseWith('GL_ERR_PROTOCOL_MISMATCH', `kernel is registered for protocol v${reg.protocol}, response is v${protocol}`, kernelId);
+  }
+  return reg;
+}
+
+function parseObject(bytes: Uint8Array): Record<string, unknown> | undefined {
+  try {
+    const v: unknown = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));
+    return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Validates a v2 response envelope (the JSON text, without the newline). */
+export function checkV2Response(input: Buffer, listenerSecretKey: Uint8Array, view: RegistryView): Verdict {
+  const env = parseResponseEnvelope(input);
+  if (!env.ok) return refuse(env);
+  const { kernelId, epk, nonce, box } = env.value;
+  const mark = Buffer.from(epk);
+  const registration = registrationFor(view, kernelId, mark, 2);
+  if (!(registration instanceof Registration)) return registration;
+
+  const plain = nacl.box.open(box, nonce, epk, listenerSecretKey);
+  if (plain === null) return refuseWith('GL_ERR_ENVELOPE_OPEN_FAILED', 'sealed box did not open (wrong key or altered message)', kernelId);
+  if (plain.byteLength > MAX_RESPONSE_BYTES) return refuseWith('GL_ERR_ENVELOPE_TOO_LARGE', 'response plaintext is too large', kernelId);
+  const inner = parseObject(plain);
+  if (inner === undefined) return refuseWith('GL_ERR_ENVELOPE_MALFORMED', 'response plaintext is not a JSON object', kernelId);
+  if (inner.kernel_id !== kernelId) return refuseWith('GL_ERR_KERNEL_ID_MISMATCH', 'inner kernel_id differs from the envelope', kernelId);
+  if (!registration.tokenMatches(inner.token)) return refuseWith('GL_ERR_TOKEN_MISMATCH', 'launch token does not match the registration', kernelId);
+
+  const r = validateResponsePlaintext(inner, { portRange: registration.portRange });
+  if (!r.ok) return refuse(r, kernelId);
+  const p = r.value;
+  const common = { registration, protocol: 2 as const, mark, launcherPublicKey: epk, pid: p.pid, pgid: p.pgid, mode: p.mode, launcherVersion: p.launcher_version };
+  if ('failure' in p) return { ok: true, value: { ...common, commPort: null, connectionInfo: undefined, failure: p.failure } };
+  return { ok: true, value: { ...common, commPort: p.comm_port, connectionInfo: p.conn_info, failure: undefined } };
+}
+
+function optionalPid(v: unknown): number | null {
+  return typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 0x7fffffff ? v : null;
+}
+
+/**
+ * Validates a v1 payload (base64 text, whitespace removed). v1 has no token:
+ * it is only accepted for a registration made with `protocol: 1`.
+ */
+export function checkV1Response(input: Buffer, keyPair: V1KeyPair, view: RegistryView): Verdict {
+  const text = input.toString('latin1').replace(/\s+/g, '');
+  const opened = openV1(text, keyPair);
+  if (!opened.ok) return refuse(opened);
+  const info = opened.value;
+  const kernelId = info.kernel_id;
+  if (!isValidKernelId(kernelId)) return refuseWith('GL_ERR_KERNEL_ID_INVALID', 'v1 connection info has no valid kernel_id', undefined);
+  const mark = createHash('sha256').update(text).digest();
+  const registration = registrationFor(view, kernelId, mark, 1);
+  if (!(registration instanceof Registration)) return registration;
+  const r = validateConnectionInfo(info, { portRange: registration.portRange, extraPorts: { comm_port: info.comm_port } });
+  if (!r.ok) return refuse(r, kernelId);
+  return {
+    ok: true,
+    value: {
+      registration,
+      protocol: 1,
+      mark,
+      launcherPublicKey: undefined,
+      commPort: info.comm_port as number,
+      pid: optionalPid(info.pid),
+      pgid: optionalPid(info.pgid),
+      mode: null,
+      launcherVersion: null,
+      connectionInfo: r.value,
+      failure: undefined,
+    },
+  };
+}

@@ -1,0 +1,133 @@
+/** Small pieces: bounded line reading, protocol sniffing, the upgrade head parser, the work queue. */
+import t from 'tap';
+import { BoundedBuffer, BoundedLineReader } from '../src/line-reader.js';
+import { sniff } from '../src/connection-sniffer.js';
+import { findHeadEnd, parseUpgradeHead } from '../src/http-upgrade.js';
+import { SlicedWorkQueue } from '../src/work-queue.js';
+import { interpretReply, v1Message } from '../src/control-client.js';
+import { shellQuote } from '../src/wait-command.js';
+import { TypedEmitter } from '../src/typed-emitter.js';
+
+t.test('BoundedLineReader returns the first line across chunks and refuses beyond the limit', async (t) => {
+  const r = new BoundedLineReader(10);
+  t.same(r.push(Buffer.from('{"a"')), { kind: 'more' });
+  const line = r.push(Buffer.from(':1}\nrest'));
+  t.equal(line.kind, 'line');
+  if (line.kind === 'line') {
+    t.equal(line.line.toString(), '{"a":1}');
+    t.equal(line.rest.toString(), 'rest');
+  }
+  const big = new BoundedLineReader(10);
+  t.same(big.push(Buffer.alloc(6, 0x61)), { kind: 'more' });
+  t.same(big.push(Buffer.alloc(6, 0x61)), { kind: 'overflow', size: 12 });
+  const exact = new BoundedLineReader(3);
+  t.equal(exact.push(Buffer.from('abc\n')).kind, 'line', 'a line of exactly the limit is accepted');
+  t.equal(new BoundedLineReader(3).push(Buffer.from('abcd\n')).kind, 'overflow');
+  const eof = new BoundedLineReader(10);
+  eof.push(Buffer.from('{"x"'));
+  eof.push(Buffer.from(':2}'));
+  t.equal(eof.end().toString(), '{"x":2}', 'end of stream returns the unterminated line');
+  const b = new BoundedBuffer(4);
+  t.ok(b.push(Buffer.from('ab')));
+  t.ok(b.push(Buffer.from('cd')));
+  t.equal(b.take().toString(), 'abcd');
+  t.notOk(new BoundedBuffer(4).push(Buffer.from('abcde')));
+});
+
+t.test('sniff classifies the first bytes', async (t) => {
+  t.equal(sniff(Buffer.from('{"v":2')), 'v2');
+  t.equal(sniff(Buffer.from('GET / HTTP/1.1')), 'websocket');
+  t.equal(sniff(Buffer.from('GE')), 'more', 'could still be GET');
+  t.equal(sniff(Buffer.from('GE'), true), 'v1', 'ended: a base64 prefix');
+  t.equal(sniff(Buffer.from('GEX')), 'v1');
+  t.equal(sniff(Buffer.from('eyJ2ZXJzaW9uIjog')), 'v1');
+  t.equal(sniff(Buffer.from([0xff, 0x00])), 'unknown');
+  t.equal(sniff(Buffer.from(' {')), 'unknown');
+  t.equal(sniff(Buffer.alloc(0)), 'more');
+  t.equal(sniff(Buffer.alloc(0), true), 'unknown');
+});
+
+t.test('parseUpgradeHead reads a request head and refuses malformed ones', async (t) => {
+  const head = Buffer.from('GET /x?y=1 HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nX-Dup: 1\r\nx-dup: 2\r\n\r\nrest');
+  const end = findHeadEnd(head);
+  t.equal(head.subarray(end).toString(), 'rest');
+  const r = parseUpgradeHead(head.subarray(0, end));
+  t.ok(r.ok);
+  if (r.ok) t.same(r.value, { method: 'GET', url: '/x?y=1', httpVersion: '1.1', headers: { host: 'a', upgrade: 'websocket', 'x-dup': '1, 2' } });
+  t.equal(findHeadEnd(Buffer.from('GET / HTTP/1.1\r\nHost: a\r\n')), -1);
+  for (const bad of ['GET / HTTP/2\r\n\r\n', 'GET nopath HTTP/1.1\r\n\r\n', 'GET / HTTP/1.1\r\nno colon\r\n\r\n', 'GET / HTTP/1.1\r\nbad name: x\r\n\r\n']) {
+    const p = parseUpgradeHead(Buffer.from(bad));
+    t.equal(!p.ok && p.error.code, 'GL_ERR_UPGRADE_INVALID', JSON.stringify(bad));
+  }
+});
+
+t.test('the work queue runs jobs in order, in slices, and holds nothing when idle', async (t) => {
+  const errors: unknown[] = [];
+  const q = new SlicedWorkQueue(5, (e) => errors.push(e));
+  const order: number[] = [];
+  let turns = 0;
+  let counting = true;
+  const countTurns = (): void => {
+    turns++;
+    if (counting) setImmediate(countTurns);
+  };
+  setImmediate(countTurns);
+  for (let i = 0; i < 20; i++) {
+    q.push(() => {
+      const end = performance.now() + 2;
+      while (performance.now() < end);
+      order.push(i);
+      if (i === 3) throw new Error('job failed');
+    });
+  }
+  t.equal(q.length, 20);
+  while (order.length < 20) await new Promise((r) => setImmediate(r));
+  counting = false;
+  t.same(order, Array.from({ length: 20 }, (_, i) => i), 'FIFO');
+  t.ok(turns >= 5, `yielded between slices (${turns} turns for 40 ms of work)`);
+  t.equal(errors.length, 1, 'a throwing job is reported, the rest run');
+  t.equal(q.length, 0);
+});
+
+t.test('control replies and v1 messages', async (t) => {
+  t.same(interpretReply({ ok: true, last_activity: 5, execution_state: 'idle', junk: 1 }, 'comm-port'), { ok: true, value: { ok: true, route: 'comm-port', last_activity: 5, execution_state: 'idle' } });
+  const refused = interpretReply({ ok: false, error: 'GL_ERR_REPLAY' }, 'websocket');
+  t.match(!refused.ok && refused.error, { code: 'GL_ERR_CONTROL_FAILED', details: { launcher_error: 'GL_ERR_REPLAY', route: 'websocket' } });
+  const weird = interpretReply({ ok: false, error: '<script>' }, 'websocket');
+  t.match(!weird.ok && weird.error.details, { launcher_error: 'unknown' }, 'a launcher cannot inject arbitrary text');
+  t.equal(interpretReply([], 'websocket').ok, false);
+  t.same(v1Message({ interrupt: true }), { ok: true, value: '{"signum":2}' });
+  t.same(v1Message({ signal: 'SIGTERM' }), { ok: true, value: '{"signum":15}' });
+  t.same(v1Message({ shutdown: true }), { ok: true, value: '{"shutdown":1}' });
+  t.equal(v1Message({ restart: true }).ok, false);
+});
+
+t.test('shellQuote and the typed emitter', async (t) => {
+  t.equal(shellQuote('abc-1.2:3/x'), 'abc-1.2:3/x');
+  t.equal(shellQuote("it's"), `'it'\\''s'`);
+  t.equal(shellQuote('a b$c'), "'a b$c'");
+  class E extends TypedEmitter<{ ping: { n: number } }> {
+    fire(n: number): void {
+      this.emit('ping', { n });
+    }
+  }
+  const thrown: unknown[] = [];
+  const e = new (class extends E {})();
+  const seen: number[] = [];
+  const fn = (p: { n: number }): void => {
+    seen.push(p.n);
+  };
+  e.on('ping', fn);
+  e.once('ping', (p) => seen.push(p.n * 10));
+  e.on('ping', () => {
+    thrown.push('x');
+    throw new Error('host bug');
+  });
+  e.fire(1);
+  e.fire(2);
+  e.off('ping', fn);
+  e.fire(3);
+  t.same(seen, [1, 10, 2]);
+  t.equal(thrown.length, 3, 'a throwing listener does not stop the others or the emitter');
+  t.equal(e.listenerCount('ping'), 1);
+});
