@@ -297,8 +297,8 @@ export class Launcher implements ControlTarget {
         logger: this.logger,
       });
       if (!kernel.running) return 'kernel-exited';
-      this.#phase('response_acked', { attempts: delivery.attempts, protocol: config.listener.protocol });
-      if (delivery.ws !== undefined && config.listener.protocol === 2) {
+      this.#phase('response_acked', { attempts: delivery.attempts, protocol: config.listener.protocol, ...(delivery.acceptedEarlier === true ? { ack_lost: true } : {}) });
+      if (config.listener.protocol === 2 && config.responseAddress.scheme !== 'tcp') {
         this.#ws = new WsControlChannel(delivery.ws, {
           kernelId: config.kernelId,
           address: config.responseAddress,
@@ -307,7 +307,7 @@ export class Launcher implements ControlTarget {
           open: (t) => this.#openControl(t),
           target: this,
           logger: this.logger,
-        });
+        }, delivery.early);
       }
       return 'acked';
     } catch (e) {

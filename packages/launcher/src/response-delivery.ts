@@ -19,9 +19,20 @@ const RETRYABLE_REFUSALS = new Set(['GL_ERR_TOO_MANY_CONNECTIONS', 'GL_ERR_READ_
 export interface Delivery {
   /** The open WebSocket (ws:// and wss:// addresses), to keep for control. */
   readonly ws?: WebSocket;
+  /** Text frames that arrived right after the ack, before a control channel took the socket. */
+  readonly early?: readonly string[];
   /** Attempts made. */
   readonly attempts: number;
+  /**
+   * The listener answered a retry with `GL_ERR_RESPONSE_REPLAYED`: an earlier
+   * attempt was accepted but its acknowledgement was lost on the way. Only this
+   * launcher holds the ephemeral key of that response, so it counts as acknowledged.
+   */
+  readonly acceptedEarlier?: boolean;
 }
+
+/** Listener answer meaning "this exact response was accepted before". */
+const ALREADY_ACCEPTED = 'GL_ERR_RESPONSE_REPLAYED';
 
 /** Options of {@link deliverResponse}. */
 export interface DeliverOptions {
@@ -35,6 +46,8 @@ export interface DeliverOptions {
   readonly signal?: AbortSignal;
   readonly logger: Logger;
 }
+
+class AcceptedEarlier extends Error {}
 
 class FinalRefusal extends Error {
   constructor(readonly error: GatewayError) {
@@ -72,6 +85,7 @@ function checkAck(text: string): void {
   const a = ack as { ok?: unknown; error?: unknown };
   if (a.ok === true) return;
   const code = typeof a.error === 'string' ? a.error.slice(0, 64) : 'unknown';
+  if (code === ALREADY_ACCEPTED) throw new AcceptedEarlier(code);
   const error = new GatewayError('GL_ERR_RESPONSE_REFUSED', `listener refused the response: ${code}`, { details: { listener_code: code } });
   if (RETRYABLE_REFUSALS.has(code)) throw error;
   throw new FinalRefusal(error);
@@ -96,8 +110,9 @@ async function attemptTcp(o: DeliverOptions, timeoutMs: number): Promise<void> {
   }
 }
 
-async function attemptWs(o: DeliverOptions, timeoutMs: number): Promise<WebSocket> {
+async function attemptWs(o: DeliverOptions, timeoutMs: number): Promise<{ ws: WebSocket; early: string[] }> {
   const { WebSocket } = await import('ws');
+  const early: string[] = [];
   const ws = new WebSocket(o.address.href, { handshakeTimeout: timeoutMs, maxPayload: MAX_CONTROL_REPLY_BYTES, perMessageDeflate: false });
   try {
     const ack = await new Promise<string>((resolve, reject) => {
@@ -105,6 +120,10 @@ async function attemptWs(o: DeliverOptions, timeoutMs: number): Promise<WebSocke
       ws.once('open', () => ws.send(o.text));
       ws.once('message', (data, isBinary) => {
         clearTimeout(timer);
+        // A control request may follow the ack in the same read: keep it for the control channel.
+        ws.on('message', (frame, binary) => {
+          if (!binary) early.push(String(frame));
+        });
         if (isBinary) reject(new GatewayError('GL_ERR_ENVELOPE_MALFORMED', 'binary acknowledgement'));
         else resolve(String(data));
       });
@@ -118,8 +137,11 @@ async function attemptWs(o: DeliverOptions, timeoutMs: number): Promise<WebSocke
       });
     });
     checkAck(ack);
-    ws.removeAllListeners();
-    return ws;
+    ws.removeAllListeners('open');
+    ws.removeAllListeners('error');
+    ws.removeAllListeners('close');
+    ws.on('error', () => {});
+    return { ws, early };
   } catch (e) {
     ws.removeAllListeners();
     ws.on('error', () => {});
@@ -147,9 +169,12 @@ export async function deliverResponse(o: DeliverOptions): Promise<Delivery> {
         await attemptTcp(o, timeoutMs);
         return { attempts };
       }
-      return { ws: await attemptWs(o, timeoutMs), attempts };
+      const { ws, early } = await attemptWs(o, timeoutMs);
+      return { ws, early, attempts };
     } catch (e) {
       if (e instanceof FinalRefusal) throw e.error;
+      if (e instanceof AcceptedEarlier && attempts > 1) return { attempts, acceptedEarlier: true };
+      if (e instanceof AcceptedEarlier) throw new GatewayError('GL_ERR_RESPONSE_REFUSED', 'listener refused the response: GL_ERR_RESPONSE_REPLAYED', { details: { listener_code: ALREADY_ACCEPTED } });
       lastError = e;
       const delay = delays.next().value;
       o.logger.debug({ event: 'response_retry', attempt: attempts, delay_ms: delay, reason: (e as Error).message }, 'response not delivered, retrying');

@@ -43,8 +43,15 @@ export class WsControlChannel {
   readonly #stop = new AbortController();
   readonly #seq = new ClockSeq();
 
-  constructor(ws: WebSocket, private readonly options: WsControlChannelOptions) {
+  /** `ws`: the socket the response was acknowledged on; undefined when that ack was lost and the channel must re-attach first. */
+  constructor(ws: WebSocket | undefined, private readonly options: WsControlChannelOptions, early: readonly string[] = []) {
+    if (ws === undefined) {
+      void this.#reconnect();
+      return;
+    }
+    ws.removeAllListeners('message');
     this.#attach(ws);
+    for (const text of early) void this.#onRequest(ws, text);
   }
 
   #attach(ws: WebSocket): void {
@@ -87,11 +94,18 @@ export class WsControlChannel {
         );
         ws.once('message', (data) => {
           clearTimeout(timer);
+          let acked = false;
           try {
-            resolve((JSON.parse(String(data)) as { ok?: unknown }).ok === true);
+            acked = (JSON.parse(String(data)) as { ok?: unknown }).ok === true;
           } catch {
-            resolve(false);
+            // not an acknowledgement
           }
+          if (acked && !this.#closed) {
+            // Attach in this same turn: a control request may follow the ack in the same read.
+            ws.removeAllListeners();
+            this.#attach(ws);
+          }
+          resolve(acked);
         });
         ws.once('close', () => {
           clearTimeout(timer);
@@ -99,9 +113,7 @@ export class WsControlChannel {
         });
       });
       if (ok && !this.#closed) {
-        ws.removeAllListeners();
         logger.info({ event: 'ws_reattached' }, 'control WebSocket re-attached');
-        this.#attach(ws);
         return;
       }
       ws.removeAllListeners();

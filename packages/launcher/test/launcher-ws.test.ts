@@ -52,6 +52,8 @@ t.test('over ws:// the response, control requests, re-attach and the kernel_exit
   t.equal(r.token, token);
   const epk = opened.value.envelope.epk;
   ws.send(JSON.stringify({ ok: true }));
+  ws.send(controlText('k-ws', { signal: 'SIGCONT' }, epk, keys.secretKey));
+  t.same(JSON.parse(await nextMessage(ws)), { ok: true }, 'a control request right behind the ack is served');
 
   // An interrupt over the WebSocket ends a running cell.
   const cell = kernelClient({ ...r.conn_info, ip: '127.0.0.1' }, 'execute_async', 'import time; time.sleep(60)');
@@ -82,4 +84,43 @@ t.test('over ws:// the response, control requests, re-attach and the kernel_exit
   if (event.ok) t.match(event.value, { event: 'kernel_exit', kernel_id: 'k-ws', exit_code: 0 });
   t.equal((await run.exited).code, 0);
   t.notOk(groupAlive(pgid));
+});
+
+t.test('when the ack of an accepted response is lost, the retry\'s GL_ERR_RESPONSE_REPLAYED counts as acknowledged and the launcher re-attaches', async (t) => {
+  const keys = generateKeyPair();
+  const token = randomBytes(32).toString('base64url');
+  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+  await new Promise<void>((r) => wss.once('listening', () => r()));
+  t.teardown(() => new Promise((r) => wss.close(r)));
+  const port = (wss.address() as { port: number }).port;
+  let connections = 0;
+  let epk: Uint8Array | undefined;
+  const reattached = new Promise<WebSocket>((resolve) => {
+    wss.on('connection', (ws) => {
+      connections++;
+      ws.once('message', (data) => {
+        const text = String(data);
+        if (connections === 1) {
+          const opened = openResponse(text, keys.secretKey);
+          if (opened.ok) epk = opened.value.envelope.epk;
+          ws.terminate(); // accepted, but the ack never arrives
+        } else if (connections === 2) {
+          ws.send(JSON.stringify({ ok: false, error: 'GL_ERR_RESPONSE_REPLAYED' }));
+          ws.close();
+        } else {
+          const env = parseResponseEnvelope(text);
+          if (env.ok && epk !== undefined && openReattach(env.value, epk, keys.secretKey).ok) {
+            ws.send(JSON.stringify({ ok: true }));
+            resolve(ws);
+          }
+        }
+      });
+    });
+  });
+  const run = runLauncher(['--kernel-id', 'k-lost-ack', '--response-address', `ws://127.0.0.1:${port}/`, '--public-key', toBase64(keys.publicKey), ...IPYKERNEL_ARGV], { KERNEL_LAUNCH_TOKEN: token });
+  t.teardown(() => run.child.kill('SIGKILL'));
+  const ws = await reattached;
+  t.ok(run.logs.some((l) => l.event === 'response_acked' && l.ack_lost === true), 'logged as acknowledged with a lost ack');
+  ws.send(controlText('k-lost-ack', { shutdown: true }, epk as Uint8Array, keys.secretKey));
+  t.equal((await run.exited).code, 0, 'the kernel ran and shut down normally');
 });

@@ -47,6 +47,12 @@ export interface InboundSink {
   schedule(job: () => void): void;
   checkV2(body: Buffer): Verdict;
   checkV1(body: Buffer): Verdict;
+  /**
+   * A launcher re-opening its control WebSocket after a drop: true when `body`
+   * is a valid sealed `reattach` for an accepted kernel (same ephemeral key as
+   * its response, increasing seq) and `ws` now belongs to that kernel.
+   */
+  reattach(body: Buffer, ws: WebSocket): boolean;
   /** Applies an accepted response; called after the acknowledgement was written. */
   commit(valid: ValidResponse, ctx: { peer: string; peerAddress: string; transport: ResponseTransport; ws: WebSocket | undefined }): void;
   refused(refusal: InboundRefusal): void;
@@ -219,7 +225,18 @@ export class InboundConnection {
     ws.once('message', (data: RawData, isBinary: boolean) => {
       if (this.#state !== 'websocket') return;
       if (isBinary) return this.#refuse('GL_ERR_ENVELOPE_MALFORMED', 'the response must be a text frame', undefined);
-      this.#verify(rawToBuffer(data), 'v2', 'ws');
+      const body = rawToBuffer(data);
+      this.#state = 'verifying';
+      this.#sink.schedule(() => {
+        if (this.#state !== 'verifying') return;
+        if (this.#sink.reattach(body, ws)) {
+          ws.send(OK_JSON);
+          this.#handOver();
+          return;
+        }
+        this.#state = 'websocket';
+        this.#verify(body, 'v2', 'ws');
+      });
     });
   }
 

@@ -83,6 +83,15 @@ export class KernelSession {
     };
   }
 
+  #reattachSeq = -1;
+
+  /** Records a re-attach `seq`; false when it does not increase (a replayed re-attach). */
+  acceptReattachSeq(seq: number): boolean {
+    if (!(seq > this.#reattachSeq)) return false;
+    this.#reattachSeq = seq;
+    return true;
+  }
+
   /** True while the launcher's WebSocket is open. */
   get hasWebSocket(): boolean {
     return this.#ws !== undefined && this.#ws.readyState === this.#ws.OPEN;

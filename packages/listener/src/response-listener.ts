@@ -38,6 +38,8 @@ import {
   redactConnectionInfo,
   sealControlRequest,
   toBase64,
+  openReattach,
+  parseResponseEnvelope,
 } from '@gateway-launchers/common';
 import { type ControlResult, type KernelControl, createKernelControl, sendCommPortRequest, v1Message } from './control-client.js';
 import { type InboundProtocol, type InboundRefusal, type InboundSink, InboundConnection, normalizeAddress } from './inbound-connection.js';
@@ -292,6 +294,7 @@ export class ResponseListener extends TypedEmitter<ResponseListenerEvents> {
       checkV2: (body) => checkV2Response(body, keyPair.secretKey, this.#view),
       checkV1: (body) => (v1 === undefined ? { ok: false, error: new GatewayError('GL_ERR_V1_NOT_ENABLED', 'v1 payloads are not accepted'), kernelId: undefined } : checkV1Response(body, v1, this.#view)),
       commit: (valid, ctx) => this.#commit(valid, ctx),
+      reattach: (body, ws) => this.#reattach(body, ws),
       refused: (refusal) => this.#refused(refusal),
       released: (conn) => {
         this.#inbound.delete(conn);
@@ -494,6 +497,21 @@ export class ResponseListener extends TypedEmitter<ResponseListenerEvents> {
     if (refusal.kernelId !== undefined && this.#registrations.has(refusal.kernelId)) this.#log.warn(fields, 'response refused');
     else this.#log.debug(fields, 'connection refused');
     this.emit('response-rejected', { code: refusal.code, peer: refusal.peer, protocol: refusal.protocol, kernelId: refusal.kernelId, message: refusal.message });
+  }
+
+  #reattach(body: Buffer, ws: WebSocket): boolean {
+    const env = parseResponseEnvelope(body);
+    if (!env.ok) return false;
+    const session = this.#sessions.get(env.value.kernelId);
+    if (session === undefined || session.launcherPublicKey === undefined || session.hasWebSocket) return false;
+    const opened = openReattach(env.value, session.launcherPublicKey, this.#keyPair.secretKey);
+    if (!opened.ok || !session.acceptReattachSeq(opened.value.seq)) return false;
+    session.attachWebSocket(ws, this.#keyPair.secretKey, this.limits.maxControlReplyBytes, {
+      onEvent: (s, event) => this.#onLauncherEvent(s, event),
+      onWebSocketClosed: (s) => this.#onWebSocketClosed(s),
+    });
+    this.#log.info({ kernel_id: session.kernelId }, 'launcher WebSocket re-attached');
+    return true;
   }
 
   #commit(valid: ValidResponse, ctx: { peer: string; peerAddress: string; transport: ResponseTransport; ws: WebSocket | undefined }): void {

@@ -1,0 +1,117 @@
+import t from 'tap';
+import { spawn } from 'node:child_process';
+import { createServer, connect, type Socket } from 'node:net';
+import { statSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createLogger } from '@gateway-launchers/common';
+import { ResponseListener } from '../src/index.js';
+
+const LAUNCHER = fileURLToPath(new URL('../../launcher/dist/cli.js', import.meta.url));
+const LISTENER_CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
+const KERNEL_CLIENT = fileURLToPath(new URL('../../launcher/test/fixtures/kernel_client.py', import.meta.url));
+const PYTHON = '/usr/bin/python3';
+
+function startLauncher(args: string[], env: Record<string, string>) {
+  const child = spawn(process.execPath, [LAUNCHER, ...args, '--kernel-language', 'python', '--python', PYTHON], {
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let log = '';
+  child.stderr.on('data', (c: Buffer) => (log += c.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, exited, log: () => log };
+}
+
+function pythonClient(connectionFile: string, command: string, code?: string): Promise<Record<string, unknown>> {
+  return new Promise((resolve, reject) => {
+    const c = spawn(PYTHON, [KERNEL_CLIENT, connectionFile, command, ...(code === undefined ? [] : [code])], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    c.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    c.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    c.once('exit', () => {
+      try {
+        resolve(JSON.parse(out.trim().split('\n').at(-1) ?? '') as Record<string, unknown>);
+      } catch {
+        reject(new Error(err.slice(-1500)));
+      }
+    });
+  });
+}
+
+t.test('gateway-listener wait with a real launcher writes a connection file that jupyter_client uses', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'gl-cli-'));
+  const file = join(dir, 'kernel.json');
+  const cli = spawn(process.execPath, [LISTENER_CLI, 'wait', '--kernel-id', 'k-cli', '--host', '127.0.0.1', '--port', '0', '--timeout', '30', '--connection-file', file, '--format', 'json'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  const firstLine = new Promise<Record<string, unknown>>((resolve) =>
+    cli.stdout.on('data', (c: Buffer) => {
+      out += c.toString();
+      const nl = out.indexOf('\n');
+      if (nl >= 0 && !out.slice(0, nl).includes('connection_file')) resolve(JSON.parse(out.slice(0, nl)) as Record<string, unknown>);
+    }),
+  );
+  const cliExit = new Promise<number | null>((resolve) => cli.once('exit', (code) => resolve(code)));
+  const params = (await firstLine) as { env: Record<string, string>; argv: string[] };
+  t.notOk(params.argv.includes(params.env.KERNEL_LAUNCH_TOKEN as string), 'the token is not on the argv');
+  const launcher = startLauncher([], params.env);
+  t.teardown(() => launcher.child.kill('SIGKILL'));
+  t.equal(await cliExit, 0, 'wait exits 0 once the response is accepted');
+  t.equal(statSync(file).mode & 0o777, 0o600, 'connection file mode 0600');
+  const result = await pythonClient(file, 'execute', 'sum(range(10))');
+  t.equal(result.result, '45', 'jupyter_client executes with the written connection file');
+  launcher.child.kill('SIGTERM');
+  t.equal(await launcher.exited, 0);
+});
+
+t.test('a real launcher re-attaches its control WebSocket after a drop; control and kernel-exit keep working', async (t) => {
+  const listener = await ResponseListener.start({ host: '127.0.0.1', port: 0, logger: createLogger({ level: 'silent' }) });
+  t.teardown(() => listener.close());
+  // A cuttable relay between launcher and listener stands in for a network drop.
+  const links = new Set<Socket>();
+  const relay = createServer((inbound) => {
+    const outbound = connect({ host: '127.0.0.1', port: listener.address.port });
+    links.add(inbound).add(outbound);
+    inbound.pipe(outbound).pipe(inbound);
+    const drop = (): void => {
+      inbound.destroy();
+      outbound.destroy();
+    };
+    inbound.on('error', drop).on('close', drop);
+    outbound.on('error', drop).on('close', drop);
+  });
+  await new Promise<void>((r) => relay.listen(0, '127.0.0.1', () => r()));
+  t.teardown(() => new Promise((r) => relay.close(r)));
+  const relayPort = (relay.address() as { port: number }).port;
+
+  const launch = listener.register('k-reattach', { transport: 'ws', timeoutMs: 30_000 });
+  const exits: unknown[] = [];
+  listener.on('kernel-exit', (e) => exits.push(e));
+  const launcher = startLauncher([], { ...launch.env, KERNEL_RESPONSE_ADDRESS: `ws://127.0.0.1:${relayPort}/` });
+  t.teardown(() => launcher.child.kill('SIGKILL'));
+  const response = await launch.response;
+  t.equal(response.transport, 'ws');
+  t.equal(listener.stats().webSockets, 1);
+  // Drop the link once the launcher holds the acknowledgement.
+  for (let i = 0; i < 200 && !/response_acked/.test(launcher.log()); i++) await new Promise((r) => setTimeout(r, 25));
+  for (const s of links) s.destroy();
+  links.clear();
+  const deadline = Date.now() + 15_000;
+  while (Date.now() < deadline && !/ws_reattached/.test(launcher.log())) await new Promise((r) => setTimeout(r, 50));
+  t.match(launcher.log(), /ws_reattached/, 'the launcher reconnected and re-attached');
+  t.equal(listener.stats().webSockets, 1, 'the listener attached the new socket to the kernel');
+
+  const signal = await listener.control('k-reattach').signal('SIGCONT');
+  t.ok(signal.ok, 'a control request goes out over the re-attached socket');
+  if (signal.ok) t.equal(signal.value.route, 'websocket');
+  const down = await listener.control('k-reattach').shutdown();
+  t.ok(down.ok);
+  t.equal(await launcher.exited, 0);
+  const until = Date.now() + 5_000;
+  while (exits.length === 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+  t.match(exits[0], { kernelId: 'k-reattach', exitCode: 0 }, 'kernel-exit arrives over the re-attached socket');
+});
