@@ -20,6 +20,14 @@ function run(cmd, args) {
   return r.status ?? 1;
 }
 
+// A fresh Debian machine lacks the real ipykernel, jupyter_client and the
+// independent crypto implementations the tests use: install them (no-op when present).
+if (run('bash', ['scripts/install-system-deps.sh']) !== 0) {
+  console.log('system dependencies missing (see above)');
+  console.log('0 passed, 1 failed');
+  process.exit(1);
+}
+
 if (run('npm', ['run', '--silent', 'typecheck']) !== 0) {
   console.log('typecheck failed');
   console.log('0 passed, 1 failed');
