@@ -24,7 +24,7 @@ Runs a listener, a gateway-launcher process and a real ipykernel end to end.
   --transport T         tcp (host:port, default) or ws (ws://host:port/)
   --kernel-language L   launcher preset (default python)
   --python PATH         Python with ipykernel (default /usr/bin/python3)
-  --mode M              direct (default); proxy is not available yet
+  --mode M              direct (default) or proxy (the launcher binds the ports and relays)
   --verbose             show the launcher's JSON logs
   -h, --help            this text`;
 

@@ -4,9 +4,9 @@ import { fileURLToPath } from 'node:url';
 
 const DEMO = fileURLToPath(new URL('../dist/demo.js', import.meta.url));
 
-for (const transport of ['tcp', 'ws']) {
-  t.test(`the demo runs a real kernel end to end over ${transport} and exits 0`, async (t) => {
-    const r = spawnSync(process.execPath, [DEMO, '--transport', transport], { encoding: 'utf8', timeout: 60_000 });
+for (const [transport, mode] of [['tcp', 'direct'], ['ws', 'direct'], ['tcp', 'proxy']] as const) {
+  t.test(`the demo runs a real kernel end to end over ${transport} in ${mode} mode and exits 0`, async (t) => {
+    const r = spawnSync(process.execPath, [DEMO, '--transport', transport, '--mode', mode], { encoding: 'utf8', timeout: 60_000 });
     t.equal(r.status, 0, r.stderr);
     t.match(r.stdout, /executed a cell: stdout "hello from a kernel started by gateway-launcher on .*", result 42/);
     t.match(r.stdout, /the cell ended with KeyboardInterrupt/);
