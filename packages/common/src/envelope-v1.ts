@@ -53,7 +53,7 @@ export interface V1KeyPair {
 
 /** Generates a v1 key pair (default 2048 bits; GP uses 1024). */
 export async function generateV1KeyPair(modulusLength = 2048): Promise<V1KeyPair> {
-  const { publicKey, privateKey } = await generateKeyPairAsync('rsa', { modulusLength });
+  const { privateKey } = await generateKeyPairAsync('rsa', { modulusLength });
   return v1KeyPairFromPrivateKey(privateKey);
 }
 

@@ -7,7 +7,10 @@
  * @module
  */
 import { readFile, readdir, readlink } from 'node:fs/promises';
-import { connect } from 'node:net';
+import { connect, isIP } from 'node:net';
+import type { KernelProcess } from './kernel-process.js';
+import { sleep } from './backoff.js';
+import { localKernelHost } from './kernel-control-channel.js';
 
 const LISTEN = '0A';
 
@@ -114,4 +117,36 @@ export async function portsAccepting(host: string, ports: readonly number[], tim
     });
   const results = await Promise.all(ports.map(probe));
   return results.every(Boolean);
+}
+
+/**
+ * Readiness poll interval. Each poll reads /proc/net/tcp (whose cost grows
+ * with the host's socket count); 10 ms keeps the added latency small while
+ * leaving the CPU to the starting kernel.
+ */
+const READY_POLL_MS = 10;
+
+/**
+ * Waits until `kernel` listens on all of `ports` (bound on `bindIp`), exits,
+ * or `deadline` (a `performance.now()` value) passes.
+ */
+export async function waitUntilListening(kernel: KernelProcess, ports: readonly number[], bindIp: string, deadline: number, useProc: boolean): Promise<'ready' | 'exited' | 'timeout'> {
+  const exited = kernel.exited.then(() => 'exited' as const);
+  const stop = new AbortController();
+  void exited.then(() => stop.abort());
+  const poll = async (): Promise<'ready' | 'timeout'> => {
+    while (performance.now() < deadline && !stop.signal.aborted) {
+      const pid = kernel.pid;
+      if (pid !== undefined) {
+        const ok = useProc ? await kernelListening(ports, pid, pid, isIP(bindIp) !== 4) : await portsAccepting(localKernelHost(bindIp), ports);
+        if (ok) return 'ready';
+      }
+      await sleep(READY_POLL_MS, stop.signal);
+    }
+    return 'timeout';
+  };
+  const result = await Promise.race([exited, poll()]);
+  stop.abort();
+  // A kernel that died in the same instant is not ready.
+  return result === 'ready' && !kernel.running ? 'exited' : result;
 }

@@ -10,7 +10,7 @@
  * @module
  */
 import { randomUUID } from 'node:crypto';
-import { isIP, type Server } from 'node:net';
+import type { Server } from 'node:net';
 import {
   type BoxKeyPair,
   type ConnectionInfo,
@@ -34,14 +34,14 @@ import type { LauncherConfig } from './config.js';
 import { ConnectionFileDir } from './connection-file.js';
 import { CommServer, type ControlTarget } from './comm-server.js';
 import { ControlAuthenticator } from './control-auth.js';
-import { controlRequest, localKernelHost } from './kernel-control-channel.js';
+import { controlRequest } from './kernel-control-channel.js';
 import { KernelProcess, type KernelExit, exitStatusOf } from './kernel-process.js';
-import { kernelListening, portsAccepting, procAvailable } from './kernel-readiness.js';
+import { procAvailable, waitUntilListening } from './kernel-readiness.js';
+import { stopKernelGracefully } from './kernel-stop.js';
 import { substituteConnectionFile } from './kernel-argv.js';
 import { kernelAddresses } from './network.js';
 import { selectPorts } from './port-selector.js';
 import { deliverResponse } from './response-delivery.js';
-import { sleep } from './backoff.js';
 import { WsControlChannel } from './ws-control-channel.js';
 import type { KernelProxy } from './kernel-proxy.js';
 import { LAUNCHER_VERSION } from './version.js';
@@ -51,14 +51,6 @@ export type LauncherState = 'starting' | 'reporting' | 'running' | 'stopping' | 
 
 /** Extra time a failure response gets past the launch deadline. */
 const FAILURE_REPORT_GRACE_MS = 5_000;
-/**
- * Readiness poll interval. Each poll reads /proc/net/tcp (whose cost grows
- * with the host's socket count); 10 ms keeps the added latency small while
- * leaving the CPU to the starting kernel.
- */
-const READY_POLL_MS = 10;
-/** Longest wait for a kernel to go after SIGKILL. */
-const KILL_WAIT_MS = 5_000;
 
 const PORT_CLASH_RE = /Address already in use|EADDRINUSE/i;
 /** Proxy mode: where the kernel binds, behind the relay. */
@@ -225,26 +217,8 @@ export class Launcher implements ControlTarget {
     }
   }
 
-  async #waitReady(kernel: KernelProcess, info: ConnectionInfo, deadline: number, useProc: boolean): Promise<'ready' | 'exited' | 'timeout'> {
-    const ports = [info.shell_port, info.iopub_port, info.stdin_port, info.control_port, info.hb_port];
-    const exited = kernel.exited.then(() => 'exited' as const);
-    const stop = new AbortController();
-    void exited.then(() => stop.abort());
-    const poll = async (): Promise<'ready' | 'timeout'> => {
-      while (performance.now() < deadline && !stop.signal.aborted) {
-        const pid = kernel.pid;
-        if (pid !== undefined) {
-          const ok = useProc ? await kernelListening(ports, pid, pid, isIP(this.#kernelBindIp) !== 4) : await portsAccepting(localKernelHost(this.#kernelBindIp), ports);
-          if (ok) return 'ready';
-        }
-        await sleep(READY_POLL_MS, stop.signal);
-      }
-      return 'timeout';
-    };
-    const result = await Promise.race([exited, poll()]);
-    stop.abort();
-    // A kernel that died in the same instant is not ready.
-    return result === 'ready' && !kernel.running ? 'exited' : result;
+  #waitReady(kernel: KernelProcess, info: ConnectionInfo, deadline: number, useProc: boolean): Promise<'ready' | 'exited' | 'timeout'> {
+    return waitUntilListening(kernel, [info.shell_port, info.iopub_port, info.stdin_port, info.control_port, info.hb_port], this.#kernelBindIp, deadline, useProc);
   }
 
   #startCommServer(server: Server): void {
@@ -538,24 +512,8 @@ export class Launcher implements ControlTarget {
   }
 
   async #stopKernel(kernel: KernelProcess | undefined): Promise<void> {
-    if (kernel === undefined || !kernel.running) return;
-    const grace = this.config.shutdownGraceMs;
-    const gone = (ms: number): Promise<boolean> => Promise.race([kernel.exited.then(() => true), sleep(ms).then(() => !kernel.running)]);
-    if (this.#info !== undefined) {
-      // The kernel gets the grace period to answer, and once it has answered, the grace period again to exit.
-      const answered = await Promise.race([controlRequest(this.#info, this.#kernelBindIp, 'shutdown_request', { restart: false }, grace), kernel.exited.then(() => false)]);
-      this.logger.debug({ event: 'shutdown_request_sent', answered, ms: this.#ms() }, 'shutdown_request sent on the control channel');
-      if (!kernel.running || (answered && (await gone(grace)))) return;
-    }
-    if (kernel.running) {
-      kernel.signalGroup('SIGTERM');
-      if (await gone(grace)) return;
-    }
-    if (kernel.running) {
-      this.logger.warn({ event: 'kernel_killed' }, 'kernel ignored SIGTERM; sending SIGKILL');
-      kernel.signalGroup('SIGKILL');
-      await gone(KILL_WAIT_MS);
-    }
+    if (kernel === undefined) return;
+    await stopKernelGracefully(kernel, { info: this.#info, bindIp: this.#kernelBindIp, graceMs: this.config.shutdownGraceMs, logger: this.logger });
   }
 
   async #cleanup(): Promise<void> {

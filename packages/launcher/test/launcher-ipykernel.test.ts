@@ -2,7 +2,7 @@ import t from 'tap';
 import { existsSync } from 'node:fs';
 import { isFailureResponse, type ResponseSuccess } from '@gateway-launchers/common';
 import { Receiver } from './helpers/receiver.js';
-import { IPYKERNEL_ARGV, controlText, groupAlive, kernelClient, runLauncher, sendComm, waitFor } from './helpers/launcher-process.js';
+import { IPYKERNEL_ARGV, controlText, groupAlive, kernelClient, runLauncher, sendComm } from './helpers/launcher-process.js';
 
 const RANGE = '25000..26000';
 
