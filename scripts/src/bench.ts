@@ -8,10 +8,23 @@
  * 3. Launcher peak RSS (VmHWM) while supervising a kernel.
  * 4. Listener with 1,000 simultaneous synthetic launches (senders in a child process),
  *    without and with 1,000 idle sockets held open.
+ * 5. Proxy mode (scripts/src/bench-proxy.ts): launch latency, relay round-trip
+ *    overhead and iopub throughput direct vs proxied on one kernel, launcher CPU
+ *    and RSS, experimental relay variants (scripts/src/bench-relay.ts).
+ *
+ * Environment:
+ * - `BENCH_SECTIONS=launch,modules,load,proxy` (default: all) runs only the named
+ *   sections: `launch` = 1–3, `modules` = process start and module load, `load` = 4,
+ *   `proxy` = 5. docs/benchmarks.md is rewritten in place: the part before
+ *   "## Proxy mode" only when launch, modules and load all ran, the "## Proxy mode"
+ *   section only when proxy ran; whatever did not run is kept from the existing file.
+ * - `BENCH_RUNS` (10) kernel runs per kind, also the proxy launch runs; `BENCH_LOAD` (1000);
+ *   `BENCH_PROXY_RT` (1000) round trips per path; `BENCH_PROXY_REPS` (3) throughput
+ *   repetitions; `BENCH_PROXY_VARIANTS` (mirror,loop,nowait,pyzmq; empty for none).
  *
  * @module
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -24,6 +37,8 @@ import { type ConnectionInfo, createLogger } from '@gateway-launchers/common';
 import { ResponseListener } from '@gateway-launchers/listener';
 import { KernelClient } from './jupyter-client.js';
 import type { SenderJob, SenderResult } from './bench-senders.js';
+import { proxyMarkdown, proxySection, proxySummary, type ProxyResult } from './bench-proxy.js';
+import { cpuMs, exitOf, f0, f1, median, mmm, pct, procNetTcpLines, vmHwmKiB, withTimeout } from './bench-util.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const LAUNCHER = join(ROOT, 'packages/launcher/dist/cli.js');
@@ -31,62 +46,12 @@ const SENDERS = join(ROOT, 'scripts/dist/bench-senders.js');
 const PYTHON = '/usr/bin/python3';
 const RUNS = Number(process.env.BENCH_RUNS ?? 10);
 const LOAD_N = Number(process.env.BENCH_LOAD ?? 1000);
+const RELAY = join(ROOT, 'scripts/dist/bench-relay.js');
+const SECTIONS = new Set((process.env.BENCH_SECTIONS ?? 'launch,modules,load,proxy').split(',').map((x) => x.trim()));
+for (const s of SECTIONS) if (!['launch', 'modules', 'load', 'proxy'].includes(s)) throw new Error(`BENCH_SECTIONS: unknown section ${s}`);
 
 const quiet = createLogger({ name: 'bench-listener', level: 'warn' });
 
-// ---------------------------------------------------------------- statistics
-function sorted(xs: readonly number[]): number[] {
-  return [...xs].sort((a, b) => a - b);
-}
-function pct(xs: readonly number[], p: number): number {
-  const s = sorted(xs);
-  if (s.length === 0) return NaN;
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
-}
-function median(xs: readonly number[]): number {
-  const s = sorted(xs);
-  if (s.length === 0) return NaN;
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
-const f0 = (x: number): string => (Number.isFinite(x) ? x.toFixed(0) : 'n/a');
-const f1 = (x: number): string => (Number.isFinite(x) ? x.toFixed(1) : 'n/a');
-const mmm = (xs: readonly number[], fmt = f0): string => (xs.length === 0 ? 'n/a' : `${fmt(median(xs))} (${fmt(Math.min(...xs))}–${fmt(Math.max(...xs))})`);
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([p, new Promise<T>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms)))]).finally(() => clearTimeout(timer));
-}
-
-function exitOf(child: ChildProcess): Promise<{ code: number | null; signal: string | null; at: number }> {
-  return new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal, at: performance.now() })));
-}
-
-/** utime + stime of a process, in ms (from /proc/<pid>/stat, USER_HZ = 100). */
-function cpuMs(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12])) * 10;
-}
-
-function procNetTcpLines(): number {
-  let n = 0;
-  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
-    try {
-      n += readFileSync(file, 'latin1').split('\n').length - 2;
-    } catch {
-      // absent
-    }
-  }
-  return n;
-}
-
-function vmHwmKiB(pid: number): number {
-  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m === null ? NaN : Number(m[1]);
-}
 
 async function freePorts(n: number): Promise<number[]> {
   const servers = await Promise.all(
@@ -310,13 +275,13 @@ async function main(): Promise<void> {
   const br: BareRun[] = [];
   const failures: string[] = [];
   // One warm-up pair (page cache, .pyc), not counted.
-  try {
+  if (SECTIONS.has('launch')) try {
     await launcherRun(listener, -1);
     await bareRun(dir, -1);
   } catch (e) {
     failures.push(`warm-up: ${(e as Error).message}`);
   }
-  for (let i = 0; i < RUNS; i++) {
+  for (let i = 0; i < (SECTIONS.has('launch') ? RUNS : 0); i++) {
     try {
       lr.push(await launcherRun(listener, i));
     } catch (e) {
@@ -330,19 +295,24 @@ async function main(): Promise<void> {
     process.stdout.write(`\rkernel runs: ${i + 1}/${RUNS}`);
   }
   process.stdout.write('\n');
+  let proxy: ProxyResult | undefined;
+  if (SECTIONS.has('proxy')) {
+    proxy = await proxySection({ listener, launcher: LAUNCHER, relayJs: RELAY, python: PYTHON, runs: RUNS, progress: (s) => process.stdout.write(`\r${s}`.padEnd(60)) });
+    process.stdout.write('\n');
+  }
   await listener.close();
   rmSync(dir, { recursive: true, force: true });
 
-  const ml = await moduleLoad();
+  const ml = SECTIONS.has('modules') ? await moduleLoad() : { nodeBare: [], launcherImport: [], launcherImportWall: [], pythonBare: [], ipykernelImport: [], nodeHwm: [], importHwm: [] };
 
   // 4: listener under load.
   const loadResults: LoadResult[] = [];
-  try {
+  if (SECTIONS.has('load')) try {
     await loadRun(Math.min(100, LOAD_N), 0); // warm-up (JIT of the listener's paths), not counted
   } catch (e) {
     failures.push(`load warm-up: ${(e as Error).message}`);
   }
-  for (const idle of [0, LOAD_N]) {
+  for (const idle of SECTIONS.has('load') ? [0, LOAD_N] : []) {
     try {
       loadResults.push(await loadRun(LOAD_N, idle));
     } catch (e) {
@@ -352,7 +322,6 @@ async function main(): Promise<void> {
   const load1 = loadavg();
 
   // ---- report
-  const respMed = median(lr.map((r) => r.responseMs));
   const readyMed = median(lr.map((r) => r.readyMs));
   const bareMed = median(br.map((r) => r.readyMs));
   const shutMed = median(lr.map((r) => r.shutdownMs));
@@ -367,7 +336,7 @@ async function main(): Promise<void> {
   const cpuWait = lr.filter((r) => r.cpuAtSpawnMs !== undefined).map((r) => r.cpuAtReadyMs - r.cpuAtSpawnMs!);
   const ok = (cond: boolean): string => (cond ? 'met' : '**missed**');
 
-  const rows: Array<[string, string, string, string]> = [
+  const rows: Array<[string, string, string, string]> = !SECTIONS.has('launch') ? [] : [
     ['launcher start → response resolved (ms)', mmm(lr.map((r) => r.responseMs)), '', ''],
     ['launcher start → kernel_info_reply (ms)', mmm(lr.map((r) => r.readyMs)), '', ''],
     ['bare ipykernel start → kernel_info_reply (ms)', mmm(br.map((r) => r.readyMs)), '', ''],
@@ -384,6 +353,7 @@ async function main(): Promise<void> {
     rows.push([`${tag}: send→ack p50 / p99 / max (ms)`, `${f0(l.sendP50)} / ${f0(l.sendP99)} / ${f0(l.sendMax)}`, '', '']);
     rows.push([`${tag}: host event-loop lag p99 / max (ms)`, `${f1(l.lagP99)} / ${f1(l.lagMax)}`, '', '']);
   }
+  if (proxy !== undefined) rows.push(...proxySummary(proxy).rows);
   const w = [Math.max(...rows.map((r) => r[0].length)), Math.max(...rows.map((r) => r[1].length)), 8, 10];
   console.log(`\n${'measurement'.padEnd(w[0]!)}  ${'median (min–max)'.padEnd(w[1]!)}  ${'target'.padEnd(w[2]!)}  status`);
   for (const r of rows) console.log(`${r[0].padEnd(w[0]!)}  ${r[1].padEnd(w[1]!)}  ${r[2].padEnd(w[2]!)}  ${r[3].replaceAll('*', '')}`);
@@ -459,8 +429,24 @@ Peak RSS (VmHWM) for scale: empty node process ${f1(median(ml.nodeHwm))} MiB; no
 
 ${analysis({ cpuWait: median(cpuWait), cpu: median(lr.map((r) => r.cpuAtReadyMs)), lready: median(lready), tcpLines, spawned: median(spawned), nodeBare: median(ml.nodeBare), imp: median(ml.launcherImport), spawnToReady: median(spawnToReady), bare: bareMed, readyToResponse: median(readyToResponse), responseToInfo: median(responseToInfo), overhead: readyMed - bareMed, shutOverhead: shutMed - bareShutMed, hwm: Math.max(...hwm), hwmMed: median(hwm), nodeHwm: median(ml.nodeHwm), importHwm: median(ml.importHwm), load: loadResults })}
 `;
+  const docPath = join(ROOT, 'docs/benchmarks.md');
+  let existing = '';
+  try {
+    existing = readFileSync(docPath, 'utf8');
+  } catch {
+    // first run
+  }
+  const cut = existing.indexOf('\n## Proxy mode');
+  const oldMain = cut < 0 ? existing : existing.slice(0, cut + 1);
+  const oldProxy = cut < 0 ? '' : existing.slice(cut + 1);
+  const fullMain = SECTIONS.has('launch') && SECTIONS.has('modules') && SECTIONS.has('load');
+  const mainPart = fullMain || oldMain === '' ? md : oldMain;
+  const proxyPart = proxy !== undefined
+    ? proxyMarkdown(proxy, { date: started.toISOString(), machine: `${machine.nproc} CPUs (${machine.model}), ${machine.memGiB.toFixed(1)} GiB, node ${machine.node}, python ${machine.python}`, load0: load0.map((x) => x.toFixed(2)).join(' / '), load1: load1.map((x) => x.toFixed(2)).join(' / ') })
+    : oldProxy;
+  if (proxy !== undefined && proxy.failures.length > 0) console.log(`proxy failures:\n  ${proxy.failures.join('\n  ')}`);
   mkdirSync(join(ROOT, 'docs'), { recursive: true });
-  writeFileSync(join(ROOT, 'docs/benchmarks.md'), md);
+  writeFileSync(docPath, `${mainPart.replace(/\n+$/, '\n')}${proxyPart === '' ? '' : `\n${proxyPart}`}`);
   console.log('\nwrote docs/benchmarks.md');
 }
 

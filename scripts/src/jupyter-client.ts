@@ -24,6 +24,12 @@ function url(info: ConnectionInfo, port: number): string {
   return `${info.transport}://${isIP(info.ip) === 6 ? `[${info.ip}]` : info.ip}:${port}`;
 }
 
+/** Options of {@link KernelClient}'s constructor. */
+export interface KernelClientOptions {
+  /** Connect and subscribe the iopub socket (default true); false leaves iopub unconnected. */
+  readonly iopub?: boolean;
+}
+
 /** A client connected to one kernel's shell, iopub and control channels. */
 export class KernelClient {
   readonly #signer: MessageSigner;
@@ -34,7 +40,7 @@ export class KernelClient {
   readonly #iopubWaiters = new Map<string, (msg: JupyterMessage) => void>();
   #closed = false;
 
-  constructor(readonly info: ConnectionInfo, timeoutMs = 30_000) {
+  constructor(readonly info: ConnectionInfo, timeoutMs = 30_000, options: KernelClientOptions = {}) {
     const ipv6 = isIP(info.ip) === 6;
     this.#signer = new MessageSigner(info.key, info.signature_scheme);
     this.#shell = new zmq.Dealer({ linger: 0, receiveTimeout: timeoutMs, ipv6 });
@@ -42,9 +48,11 @@ export class KernelClient {
     this.#iopub = new zmq.Subscriber({ linger: 0, ipv6 });
     this.#shell.connect(url(info, info.shell_port));
     this.#control.connect(url(info, info.control_port));
-    this.#iopub.connect(url(info, info.iopub_port));
-    this.#iopub.subscribe();
-    void this.#readIopub();
+    if (options.iopub !== false) {
+      this.#iopub.connect(url(info, info.iopub_port));
+      this.#iopub.subscribe();
+      void this.#readIopub();
+    }
   }
 
   async #readIopub(): Promise<void> {
@@ -96,6 +104,12 @@ export class KernelClient {
     await Promise.race([idleSeen, new Promise((r) => setTimeout(r, 2_000))]);
     this.#iopubWaiters.delete(msgId);
     return { status: String(reply.content.status), stdout, result, error, firstOutputMs };
+  }
+
+  /** Sends execute_request on shell and waits for the execute_reply only (no iopub bookkeeping); returns the request's msg_id and the reply. */
+  async executeReply(code: string): Promise<{ msgId: string; reply: JupyterMessage }> {
+    const { reply, msgId } = await this.#request(this.#shell, 'execute_request', { code, silent: false, store_history: false, user_expressions: {}, allow_stdin: false, stop_on_error: true });
+    return { msgId, reply };
   }
 
   /** Sends shutdown_request on the control channel and waits for the reply. */

@@ -23,8 +23,15 @@ export type Channel = (typeof CHANNELS)[number];
 /** A port per channel. */
 export type ChannelPorts = Record<Channel, number>;
 
-/** Messages a relay buffers per socket and direction before zmq applies its drop/block rule. */
-const RELAY_HWM = 100_000;
+/**
+ * Messages a relay socket buffers per direction before zmq applies its
+ * drop/block rule: zmq's own default, so a stalled client leaves its backlog
+ * in the kernel (as in direct mode) instead of in the launcher. zmq counts
+ * messages, not bytes: 1000 large iopub outputs would still be a lot of
+ * memory, which is why it is not raised (measured: a 100k limit let a
+ * non-reading subscriber grow the launcher by 400 MiB).
+ */
+const RELAY_HWM = 1_000;
 /** Backend reconnect interval: a restarted kernel is reached within this many ms of binding. */
 const BACKEND_RECONNECT_MS = 10;
 
