@@ -2,10 +2,12 @@
 # Installs the Debian packages the tests and the demo use, when missing:
 # the real ipykernel and jupyter_client (for /usr/bin/python3), pycryptodome
 # and PyNaCl (independent implementations for cross-language test vectors),
-# iproute2 and nftables (cross-host tests in network namespaces).
+# iproute2 and nftables (cross-host tests in network namespaces), R with
+# IRkernel (the r preset and the YARN R recipe) and openssh-server (the SSH
+# recipe runs a throwaway sshd on 127.0.0.1).
 set -euo pipefail
 
-packages=(python3-ipykernel python3-jupyter-client python3-pycryptodome python3-nacl iproute2 nftables)
+packages=(python3-ipykernel python3-jupyter-client python3-pycryptodome python3-nacl iproute2 nftables r-base-core r-cran-irkernel openssh-server)
 missing=()
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then

@@ -34,6 +34,13 @@ if (run('npm', ['run', '--silent', 'typecheck']) !== 0) {
   process.exit(1);
 }
 
+// The deployment recipe tests run the single-file launcher from outside the repository.
+if (run('node', ['scripts/bundle.mjs']) !== 0) {
+  console.log('bundle failed');
+  console.log('0 passed, 1 failed');
+  process.exit(1);
+}
+
 const files = extra.length > 0 ? extra : ['packages', 'scripts'].flatMap((dir) => findTests(join(root, dir)));
 const resultsDir = join(root, '.tap', 'test-results');
 rmSync(resultsDir, { recursive: true, force: true });

@@ -11,6 +11,9 @@
  */
 import nacl from 'tweetnacl';
 import { fromBase64, toBase64 } from './base64.js';
+import { isCanonicalBoxPublicKey } from './box-key.js';
+
+export { decodeBoxPublicKey, isCanonicalBoxPublicKey } from './box-key.js';
 import { type Result, fail, ok } from './errors.js';
 import { isValidKernelId } from './kernel-id.js';
 import { MAX_CONTROL_BYTES, MAX_RESPONSE_BYTES } from './limits.js';
@@ -35,30 +38,6 @@ export function generateKeyPair(): BoxKeyPair {
 /** The key pair whose secret key is `secretKey` (to restore a persisted pair). */
 export function keyPairFromSecretKey(secretKey: Uint8Array): BoxKeyPair {
   return nacl.box.keyPair.fromSecretKey(secretKey);
-}
-
-/**
- * True when `key` is the canonical encoding of an X25519 public key: a
- * u-coordinate below 2^255 - 19, top bit clear. X25519 ignores the top bit and
- * reduces modulo p, so any other encoding names the same key as a canonical
- * one; refusing them keeps "same bytes" equal to "same key" (a replayed
- * response cannot pass as new by flipping the top bit of its `epk`).
- */
-export function isCanonicalBoxPublicKey(key: Uint8Array): boolean {
-  if (key.length !== nacl.box.publicKeyLength) return false;
-  const top = key[31]!;
-  if ((top & 0x80) !== 0) return false;
-  if (top !== 0x7f) return true;
-  // p = 2^255 - 19 is ed ff … ff 7f little-endian: the key is below p unless
-  // bytes 1..30 are all ff and byte 0 is at least ed.
-  for (let i = 30; i >= 1; i--) if (key[i] !== 0xff) return true;
-  return key[0]! < 0xed;
-}
-
-/** Decodes a base64 32-byte X25519 public key in canonical form, or `undefined`. */
-export function decodeBoxPublicKey(text: string): Uint8Array | undefined {
-  const key = fromBase64(text.trim(), nacl.box.publicKeyLength);
-  return key !== undefined && isCanonicalBoxPublicKey(key) ? key : undefined;
 }
 
 /** The wire form of a sealed response. */

@@ -17,3 +17,4 @@ export * from './envelope-v1.js';
 export * from './wire.js';
 export * from './logging.js';
 export * from './launcher-options.js';
+export * from './box-key.js';

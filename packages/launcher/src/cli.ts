@@ -5,7 +5,8 @@
  *
  * @module
  */
-import { createLogger, isGatewayError } from '@gateway-launchers/common';
+import { isGatewayError } from '@gateway-launchers/common/errors';
+import { DeferredLogger } from './deferred-logger.js';
 import { parseArgs } from './cli-args.js';
 import { buildConfig } from './config.js';
 import { Launcher } from './launcher.js';
@@ -30,8 +31,14 @@ async function main(): Promise<number> {
     process.stderr.write(`gateway-launcher: ${e.message} [${e.code}]\n`);
     return USAGE_EXIT;
   }
-  const logger = createLogger({ name: 'gateway-launcher', kernelId: config.kernelId, level: config.logLevel });
-  const launcher = new Launcher(config, logger);
+  // pino is loaded once the kernel is spawned (or at exit): until then lines are buffered.
+  const logger = new DeferredLogger();
+  let attached: Promise<void> | undefined;
+  const attachLogger = (): Promise<void> =>
+    (attached ??= import('@gateway-launchers/common/logging').then(({ createLogger }) =>
+      logger.attach(createLogger({ name: 'gateway-launcher', kernelId: config.kernelId, level: config.logLevel })),
+    ));
+  const launcher = new Launcher(config, logger, process.env, { kernelSpawned: () => void attachLogger() });
   const onSignal = (signal: NodeJS.Signals): void => {
     logger.info({ event: 'signal', signal }, `received ${signal}`);
     void launcher.stop(signal);
@@ -40,11 +47,15 @@ async function main(): Promise<number> {
   const emergency = (err: unknown): void => {
     logger.fatal({ event: 'crash', err: err instanceof Error ? err.message : String(err) }, 'launcher crashed; killing the kernel');
     launcher.abort();
+    // Synchronous exit: buffered lines go to stderr as they are, rather than waiting for pino.
+    if (logger.attached === undefined) process.stderr.write(`gateway-launcher: crashed: ${err instanceof Error ? err.message : String(err)}\n`);
     process.exit(1);
   };
   process.on('uncaughtException', emergency);
   process.on('unhandledRejection', emergency);
-  return launcher.run();
+  const status = await launcher.run();
+  await attachLogger();
+  return status;
 }
 
 main().then(

@@ -7,7 +7,10 @@
  * @module
  */
 import type { Server, Socket } from 'node:net';
-import { type ControlAction, type ControlReply, type Logger, type Result, type V1Request, IDLE_TIMEOUT_MS, MAX_CONTROL_BYTES, isGatewayError, parseV1Request } from '@gateway-launchers/common';
+import { type ControlAction, type ControlReply, type V1Request, parseV1Request } from '@gateway-launchers/common/control-message';
+import { type Result, isGatewayError } from '@gateway-launchers/common/errors';
+import { IDLE_TIMEOUT_MS, MAX_CONTROL_BYTES } from '@gateway-launchers/common/limits';
+import type { LauncherLogger } from './deferred-logger.js';
 import { readLine } from './line-io.js';
 
 /** What the comm server asks the launcher to do. */
@@ -24,7 +27,7 @@ export interface CommServerOptions {
   /** v2: opens and authenticates a request. */
   readonly open: (text: string) => Result<ControlAction>;
   readonly target: ControlTarget;
-  readonly logger: Logger;
+  readonly logger: LauncherLogger;
   readonly idleTimeoutMs?: number;
 }
 

@@ -8,20 +8,14 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import type { KeyObject } from 'node:crypto';
-import {
-  GatewayError,
-  LAUNCHER_OPTIONS,
-  type PortRange,
-  type ResponseAddress,
-  assertKernelId,
-  decodeBoxPublicKey,
-  decodeRsaPublicKey,
-  parsePortRange,
-  parseResponseAddress,
-  isValidHost,
-  DEFAULT_LAUNCH_TIMEOUT_S,
-  SHUTDOWN_GRACE_MS,
-} from '@gateway-launchers/common';
+import { type ResponseAddress, parseResponseAddress, isValidHost } from '@gateway-launchers/common/address';
+import { decodeBoxPublicKey } from '@gateway-launchers/common/box-key';
+import { decodeRsaPublicKey } from '@gateway-launchers/common/envelope-v1';
+import { GatewayError } from '@gateway-launchers/common/errors';
+import { assertKernelId } from '@gateway-launchers/common/kernel-id';
+import { LAUNCHER_OPTIONS } from '@gateway-launchers/common/launcher-options';
+import { DEFAULT_LAUNCH_TIMEOUT_S, SHUTDOWN_GRACE_MS } from '@gateway-launchers/common/limits';
+import { type PortRange, parsePortRange } from '@gateway-launchers/common/port-range';
 import { type KernelLanguage, buildKernelArgv } from './kernel-argv.js';
 import { type ClusterInitMode, type ClusterType, clusterInit } from './spark-init.js';
 

@@ -7,7 +7,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type ConnectionInfo, toConnectionFile } from '@gateway-launchers/common';
+import { type ConnectionInfo, toConnectionFile } from '@gateway-launchers/common/connection-info';
 
 /** A private directory holding one connection file at a time. */
 export class ConnectionFileDir {

@@ -5,7 +5,9 @@
  *
  * @module
  */
-import { type ControlAction, type Result, SeqGuard, fail, ok, openControlRequest } from '@gateway-launchers/common';
+import type { ControlAction } from '@gateway-launchers/common/control-message';
+import { SeqGuard, openControlRequest } from '@gateway-launchers/common/envelope-v2';
+import { type Result, fail, ok } from '@gateway-launchers/common/errors';
 
 /** Opens and checks control requests for one kernel. */
 export class ControlAuthenticator {

@@ -4,7 +4,8 @@
  *
  * @packageDocumentation
  */
-export { Launcher, type LauncherState } from './launcher.js';
+export { Launcher, type LauncherState, type LauncherHooks } from './launcher.js';
+export { DeferredLogger, type LauncherLogger } from './deferred-logger.js';
 export { type LauncherConfig, type ListenerKey, buildConfig, resolveOptions, parseListenerKey } from './config.js';
 export { parseArgs, buildParser, type ParsedArgs } from './cli-args.js';
 export { selectPorts, type HeldPorts, type SelectPortsOptions } from './port-selector.js';

@@ -7,7 +7,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { isIP } from 'node:net';
-import { type ConnectionInfo, MessageSigner, createMessage, parseMessage, serializeMessage } from '@gateway-launchers/common';
+import type { ConnectionInfo } from '@gateway-launchers/common/connection-info';
+import { MessageSigner, createMessage, parseMessage, serializeMessage } from '@gateway-launchers/common/wire';
 
 /** Address the launcher uses to reach the kernel it started. */
 export function localKernelHost(kernelBindIp: string): string {

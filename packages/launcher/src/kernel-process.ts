@@ -7,7 +7,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { constants } from 'node:os';
-import { STDERR_TAIL_BYTES } from '@gateway-launchers/common';
+import { STDERR_TAIL_BYTES } from '@gateway-launchers/common/limits';
 
 /** How the kernel ended. */
 export interface KernelExit {
@@ -117,6 +117,16 @@ export class KernelProcess {
   /** The last 8 KiB of the kernel's stderr. */
   stderrTail(): string {
     return this.#tail.toString();
+  }
+
+  /** Sends `signal` to the kernel process alone (not its children); false when it is gone. */
+  signalKernel(signal: NodeJS.Signals | number): boolean {
+    if (this.#child.pid === undefined || this.#exit !== undefined) return false;
+    try {
+      return this.#child.kill(signal);
+    } catch {
+      return false;
+    }
   }
 
   /** Sends `signal` to the kernel's whole process group; false when it is gone. */

@@ -14,7 +14,8 @@
 import { randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
 import * as zmq from 'zeromq';
-import { GatewayError, type PortRange, formatPortRange } from '@gateway-launchers/common';
+import { GatewayError } from '@gateway-launchers/common/errors';
+import { type PortRange, formatPortRange } from '@gateway-launchers/common/port-range';
 
 /** The five kernel channels. */
 export const CHANNELS = ['shell', 'iopub', 'stdin', 'control', 'hb'] as const;

@@ -6,7 +6,8 @@
  *
  * @module
  */
-import type { ConnectionInfo, Logger } from '@gateway-launchers/common';
+import type { ConnectionInfo } from '@gateway-launchers/common/connection-info';
+import type { LauncherLogger } from './deferred-logger.js';
 import { sleep } from './backoff.js';
 import { controlRequest } from './kernel-control-channel.js';
 import type { KernelProcess } from './kernel-process.js';
@@ -22,7 +23,7 @@ export interface KernelStopOptions {
   readonly bindIp: string;
   /** ms the kernel gets to answer, again to exit, and after SIGTERM. */
   readonly graceMs: number;
-  readonly logger: Logger;
+  readonly logger: LauncherLogger;
 }
 
 /** Stops `kernel`; resolves once it has exited (or the last wait ran out). */

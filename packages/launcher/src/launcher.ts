@@ -11,29 +11,19 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:net';
-import {
-  type BoxKeyPair,
-  type ConnectionInfo,
-  type ControlAction,
-  type ControlReply,
-  type Logger,
-  type ResponsePlaintext,
-  type Result,
-  type V1Request,
-  ANY_PORT_RANGE,
-  GatewayError,
-  fail,
-  MAX_PORT_CLASH_RETRIES,
-  isGatewayError,
-  type PreparedSeal,
-  prepareSeal,
-  sealResponse,
-  sealV1,
-} from '@gateway-launchers/common';
+import type { ConnectionInfo } from '@gateway-launchers/common/connection-info';
+import type { ControlAction, ControlReply, V1Request } from '@gateway-launchers/common/control-message';
+import { sealV1 } from '@gateway-launchers/common/envelope-v1';
+import type { BoxKeyPair, PreparedSeal } from '@gateway-launchers/common/envelope-v2';
+import { type Result, GatewayError, fail, isGatewayError } from '@gateway-launchers/common/errors';
+import { MAX_PORT_CLASH_RETRIES } from '@gateway-launchers/common/limits';
+import type { LauncherLogger } from './deferred-logger.js';
+import { ANY_PORT_RANGE } from '@gateway-launchers/common/port-range';
+import type { ResponsePlaintext } from '@gateway-launchers/common/response-message';
 import type { LauncherConfig } from './config.js';
 import { ConnectionFileDir } from './connection-file.js';
 import { CommServer, type ControlTarget } from './comm-server.js';
-import { ControlAuthenticator } from './control-auth.js';
+import type { ControlAuthenticator } from './control-auth.js';
 import { controlRequest } from './kernel-control-channel.js';
 import { KernelProcess, type KernelExit, exitStatusOf } from './kernel-process.js';
 import { procAvailable, waitUntilListening } from './kernel-readiness.js';
@@ -42,9 +32,28 @@ import { substituteConnectionFile } from './kernel-argv.js';
 import { kernelAddresses } from './network.js';
 import { selectPorts } from './port-selector.js';
 import { deliverResponse } from './response-delivery.js';
-import { WsControlChannel } from './ws-control-channel.js';
+import type { WsControlChannel } from './ws-control-channel.js';
 import type { KernelProxy } from './kernel-proxy.js';
 import { LAUNCHER_VERSION } from './version.js';
+
+/**
+ * What is only needed once the kernel runs — tweetnacl (sealing, control
+ * authentication) and `ws` — is loaded after the kernel is spawned, while it
+ * boots, so that none of it delays the kernel.
+ */
+function loadV2() {
+  return Promise.all([import('@gateway-launchers/common/envelope-v2'), import('./control-auth.js'), import('./ws-control-channel.js')]).then(([envelope, auth, ws]) => ({
+    ...envelope,
+    ControlAuthenticator: auth.ControlAuthenticator,
+    WsControlChannel: ws.WsControlChannel,
+  }));
+}
+
+/** Hooks a host of the launcher (the CLI) can pass. */
+export interface LauncherHooks {
+  /** Called once the first kernel process is spawned: the moment to load what start-up deferred. */
+  readonly kernelSpawned?: () => void;
+}
 
 /** Lifecycle states. */
 export type LauncherState = 'starting' | 'reporting' | 'running' | 'stopping' | 'exited';
@@ -87,8 +96,9 @@ export class Launcher implements ControlTarget {
 
   constructor(
     private readonly config: LauncherConfig,
-    private readonly logger: Logger,
+    private readonly logger: LauncherLogger,
     env: NodeJS.ProcessEnv = process.env,
+    private readonly hooks: LauncherHooks = {},
   ) {
     this.#addresses = kernelAddresses(config.ip);
     this.#kernelBindIp = config.mode === 'proxy' ? PROXY_KERNEL_HOST : this.#addresses.bind;
@@ -100,6 +110,22 @@ export class Launcher implements ControlTarget {
   /** Current lifecycle state. */
   get state(): LauncherState {
     return this.#state;
+  }
+
+  #v2Loaded: ReturnType<typeof loadV2> | undefined;
+  #spawnedOnce = false;
+
+  /** The protocol v2 modules, loaded on first use. */
+  #v2(): ReturnType<typeof loadV2> {
+    return (this.#v2Loaded ??= loadV2());
+  }
+
+  /** After the first spawn: start loading the deferred modules while the kernel boots. */
+  #afterSpawn(): void {
+    if (this.#spawnedOnce) return;
+    this.#spawnedOnce = true;
+    this.hooks.kernelSpawned?.();
+    if (this.config.listener.protocol === 2) void this.#v2();
   }
 
   #isStopping(): boolean {
@@ -193,7 +219,8 @@ export class Launcher implements ControlTarget {
       this.#kernel = kernel;
       this.#phase('kernel_spawned', { pid: kernel.pid, argv0: config.kernelArgv[0] });
       // The slow, key-agreement half of sealing runs while the kernel boots.
-      if (config.listener.protocol === 2 && this.#prepared === undefined) this.#prepared = prepareSeal(config.listener.publicKey);
+      this.#afterSpawn();
+      if (config.listener.protocol === 2 && this.#prepared === undefined) this.#prepared = (await this.#v2()).prepareSeal(config.listener.publicKey);
       const outcome = await this.#waitReady(kernel, info, deadline, useProc);
       if (outcome === 'ready') {
         this.#phase('kernel_ready');
@@ -253,10 +280,11 @@ export class Launcher implements ControlTarget {
         mode: config.mode,
         launcher_version: LAUNCHER_VERSION,
       };
-      const sealed = sealResponse(plaintext, config.listener.publicKey, this.#prepared);
+      const v2 = await this.#v2();
+      const sealed = v2.sealResponse(plaintext, config.listener.publicKey, this.#prepared);
       this.#prepared = undefined;
       this.#ephemeral.keys = sealed.ephemeral;
-      this.#auth = new ControlAuthenticator(config.kernelId, config.listener.publicKey, sealed.ephemeral.secretKey);
+      this.#auth = new v2.ControlAuthenticator(config.kernelId, config.listener.publicKey, sealed.ephemeral.secretKey);
       text = sealed.text;
     } else {
       text = sealV1({ ...reported, pid, pgid: pid, comm_port: this.#comm!.port, kernel_id: config.kernelId }, config.listener.publicKey);
@@ -273,7 +301,7 @@ export class Launcher implements ControlTarget {
       if (!kernel.running) return 'kernel-exited';
       this.#phase('response_acked', { attempts: delivery.attempts, protocol: config.listener.protocol, ...(delivery.acceptedEarlier === true ? { ack_lost: true } : {}) });
       if (config.listener.protocol === 2 && config.responseAddress.scheme !== 'tcp') {
-        this.#ws = new WsControlChannel(delivery.ws, {
+        this.#ws = new (await this.#v2()).WsControlChannel(delivery.ws, {
           kernelId: config.kernelId,
           address: config.responseAddress,
           listenerPublicKey: config.listener.publicKey,
@@ -306,7 +334,7 @@ export class Launcher implements ControlTarget {
       mode: config.mode,
       launcher_version: LAUNCHER_VERSION,
     };
-    const sealed = sealResponse(plaintext, config.listener.publicKey);
+    const sealed = (await this.#v2()).sealResponse(plaintext, config.listener.publicKey);
     try {
       const d = await deliverResponse({
         address: config.responseAddress,
@@ -422,6 +450,7 @@ export class Launcher implements ControlTarget {
     this.#proxy!.connectBackend({ shell, iopub, stdin, control, hb }, PROXY_KERNEL_HOST);
     const kernel = KernelProcess.spawn(substituteConnectionFile(this.config.kernelArgv, this.#dir!.path), { env: this.#kernelEnv });
     this.#kernel = kernel;
+    this.#afterSpawn();
     this.#phase('kernel_spawned', { pid: kernel.pid, argv0: this.config.kernelArgv[0], kernel_ports: ports });
     // The response does not wait for readiness here; operators still see when the kernel listens.
     void procAvailable()
@@ -474,7 +503,8 @@ export class Launcher implements ControlTarget {
       return controlRequest(this.#info, this.#kernelBindIp, 'interrupt_request', {}, 2_000);
     }
     const ok = kernel.signalGroup('SIGINT');
-    if (ok && this.#sparkJobsCancellable()) kernel.signalGroup('SIGUSR2');
+    // Only the kernel has the job-cancelling handler; its children (a JVM, a shell) would die of SIGUSR2.
+    if (ok && this.#sparkJobsCancellable()) kernel.signalKernel('SIGUSR2');
     return ok;
   }
 
@@ -494,7 +524,7 @@ export class Launcher implements ControlTarget {
     const kernel = this.#kernel;
     if (kernel === undefined) return;
     kernel.signalGroup(request.signum);
-    if (request.signum === 2 && this.#sparkJobsCancellable()) kernel.signalGroup('SIGUSR2');
+    if (request.signum === 2 && this.#sparkJobsCancellable()) kernel.signalKernel('SIGUSR2');
   }
 
   /**

@@ -5,7 +5,7 @@
  * @module
  */
 import type { Socket } from 'node:net';
-import { GatewayError } from '@gateway-launchers/common';
+import { GatewayError } from '@gateway-launchers/common/errors';
 
 /**
  * Reads up to the first `\n`, or to end of stream when `untilEnd` allows it,

@@ -7,7 +7,8 @@
  * @module
  */
 import { createServer, type Server } from 'node:net';
-import { GatewayError, type PortRange, formatPortRange } from '@gateway-launchers/common';
+import { GatewayError } from '@gateway-launchers/common/errors';
+import { type PortRange, formatPortRange } from '@gateway-launchers/common/port-range';
 
 /** Ports held by listening sockets until {@link HeldPorts.release}. */
 export interface HeldPorts {

@@ -8,7 +8,10 @@
  */
 import { connect, type Socket } from 'node:net';
 import type { WebSocket } from 'ws';
-import { GatewayError, IDLE_TIMEOUT_MS, MAX_CONTROL_REPLY_BYTES, type ResponseAddress, type Logger } from '@gateway-launchers/common';
+import type { ResponseAddress } from '@gateway-launchers/common/address';
+import { GatewayError } from '@gateway-launchers/common/errors';
+import { IDLE_TIMEOUT_MS, MAX_CONTROL_REPLY_BYTES } from '@gateway-launchers/common/limits';
+import type { LauncherLogger } from './deferred-logger.js';
 import { backoffDelays, sleep } from './backoff.js';
 import { readLine } from './line-io.js';
 
@@ -44,7 +47,7 @@ export interface DeliverOptions {
   readonly deadline: number;
   /** Aborts the delivery (e.g. the kernel died: a failure response goes instead). */
   readonly signal?: AbortSignal;
-  readonly logger: Logger;
+  readonly logger: LauncherLogger;
 }
 
 class AcceptedEarlier extends Error {}

@@ -8,19 +8,12 @@
  * @module
  */
 import type { WebSocket } from 'ws';
-import {
-  type BoxKeyPair,
-  type ControlAction,
-  type Result,
-  type LauncherEvent,
-  type Logger,
-  type ResponseAddress,
-  ClockSeq,
-  IDLE_TIMEOUT_MS,
-  MAX_CONTROL_REPLY_BYTES,
-  sealEvent,
-  sealReattach,
-} from '@gateway-launchers/common';
+import type { ResponseAddress } from '@gateway-launchers/common/address';
+import type { ControlAction, LauncherEvent } from '@gateway-launchers/common/control-message';
+import { type BoxKeyPair, ClockSeq, sealEvent, sealReattach } from '@gateway-launchers/common/envelope-v2';
+import type { Result } from '@gateway-launchers/common/errors';
+import { IDLE_TIMEOUT_MS, MAX_CONTROL_REPLY_BYTES } from '@gateway-launchers/common/limits';
+import type { LauncherLogger } from './deferred-logger.js';
 import type { ControlTarget } from './comm-server.js';
 import { backoffDelays, sleep } from './backoff.js';
 
@@ -33,7 +26,7 @@ export interface WsControlChannelOptions {
   /** Opens and authenticates a control request. */
   readonly open: (text: string) => Result<ControlAction>;
   readonly target: ControlTarget;
-  readonly logger: Logger;
+  readonly logger: LauncherLogger;
 }
 
 /** Serves control over a WebSocket and keeps it connected. */

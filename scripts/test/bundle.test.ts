@@ -1,0 +1,111 @@
+import t from 'tap';
+import { readFileSync, readdirSync, statSync, existsSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { isFailureResponse, type ResponseSuccess } from '@gateway-launchers/common';
+import { Receiver } from '../../packages/launcher/test/helpers/receiver.js';
+import { LAUNCHER_CLI, controlText, groupAlive, kernelClient, sendComm } from '../../packages/launcher/test/helpers/launcher-process.js';
+import { BUNDLE_DIR, BUNDLE_FILE, PYTHON, ROOT, ensureBundle, installBundle, startProcess } from './helpers/deploy.js';
+
+const RANGE = '47000..48000';
+
+function dirSize(p: string): number {
+  return statSync(p).isDirectory() ? readdirSync(p).reduce((n, f) => n + dirSize(join(p, f)), 0) : statSync(p).size;
+}
+
+t.test('npm run bundle makes one ESM file that imports only Node built-ins and zeromq, plus zeromq runtime files', async (t) => {
+  ensureBundle();
+  const text = readFileSync(BUNDLE_FILE, 'utf8');
+  t.ok(text.startsWith('#!/usr/bin/env node\n'), 'runs as a script');
+  t.ok(statSync(BUNDLE_FILE).mode & 0o100, 'executable');
+  const specifiers = new Set([...text.matchAll(/(?:\bfrom\s*|\bimport\s*\(\s*|\brequire\s*\(\s*)["']([^"']+)["']/g)].map((m) => m[1] as string));
+  const foreign = [...specifiers].filter((s) => !s.startsWith('node:') && s !== 'zeromq' && !['fs', 'path', 'os', 'net', 'crypto', 'events', 'stream', 'util', 'url', 'http', 'https', 'tls', 'zlib', 'buffer', 'child_process', 'worker_threads', 'module', 'assert', 'tty', 'string_decoder', 'diagnostics_channel', 'async_hooks', 'timers', 'perf_hooks', 'readline', 'process', 'dns', 'v8', 'bufferutil', 'utf-8-validate'].includes(s));
+  t.same(foreign, [], 'no package is left to resolve at run time except zeromq');
+  t.notOk(text.includes(ROOT), 'no path of the build machine is baked in');
+  const zmq = join(BUNDLE_DIR, 'node_modules/zeromq');
+  const manifest = JSON.parse(readFileSync(join(zmq, 'build/manifest.json'), 'utf8')) as Record<string, string>;
+  t.ok(Object.keys(manifest).length > 0, 'the addon manifest lists the shipped addons');
+  for (const addon of Object.values(manifest)) t.ok(existsSync(join(zmq, 'build', addon)), `${addon} shipped`);
+  t.ok(existsSync(join(BUNDLE_DIR, 'node_modules/cmake-ts/build/loader.js')), "zeromq's addon loader shipped");
+  t.match(readFileSync(join(BUNDLE_DIR, 'THIRD_PARTY_LICENSES.txt'), 'utf8'), /pino .* — MIT[\s\S]*zeromq .* — MIT AND MPL-2\.0/, 'licences collected');
+  t.comment(`bundle: gateway-launcher.mjs ${(statSync(BUNDLE_FILE).size / 1024).toFixed(0)} KiB; node_modules (zeromq + loader + addons) ${(dirSize(join(BUNDLE_DIR, 'node_modules')) / 1024 / 1024).toFixed(1)} MiB`);
+});
+
+t.test('the bundle, copied outside the repository, runs a real ipykernel from launch to shutdown', async (t) => {
+  const { home, cleanup } = installBundle();
+  t.teardown(cleanup);
+  t.ok(relative(ROOT, home).startsWith('..'), `installed outside the repository (${home})`);
+  const receiver = await Receiver.start(RANGE);
+  t.teardown(() => receiver.close());
+  // Only node, the bundle and the kernel's Python: no NODE_PATH, cwd outside the repository.
+  const run = startProcess(
+    [process.execPath, join(home, 'gateway-launcher.mjs'), '--kernel-id', 'k-bundle', '--response-address', receiver.address, '--public-key', receiver.publicKey, '--port-range', RANGE, '--kernel-language', 'python', '--python', PYTHON],
+    { PATH: '/usr/bin:/bin', HOME: process.env.HOME, LOG_LEVEL: 'debug', KERNEL_LAUNCH_TOKEN: receiver.token },
+    home,
+  );
+  t.teardown(() => run.child.kill('SIGKILL'));
+  const { plaintext, epk } = await receiver.next();
+  t.notOk(isFailureResponse(plaintext), 'success response');
+  const r = plaintext as ResponseSuccess;
+  const out = await kernelClient({ ...r.conn_info, ip: '127.0.0.1' }, 'execute', 'print("from the bundle"); 6*7').result;
+  t.equal(out.stdout, 'from the bundle\n');
+  t.equal(out.result, '42');
+  const pgid = r.pid;
+  t.same(JSON.parse(await sendComm(r.comm_port, controlText('k-bundle', { shutdown: true }, epk, receiver.keys.secretKey))), { ok: true });
+  const exit = await run.exited;
+  t.equal(exit.code, 0, 'launcher exits with the kernel status');
+  t.notOk(groupAlive(pgid), 'kernel process group gone');
+  // shutdown_request travels over zeromq: the shipped addon loaded from the bundle's node_modules.
+  t.match(run.logs.find((l) => l.event === 'shutdown_request_sent'), { answered: true }, 'the kernel answered shutdown_request sent through the bundled zeromq');
+});
+
+t.test('the bundle loads zeromq only when it needs it, and proxy mode (which relays through zeromq) works from it', async (t) => {
+  const text = readFileSync(BUNDLE_FILE, 'utf8');
+  t.notMatch(text, /^import[^;]*from\s*["']zeromq["']/m, 'no top-level static import of zeromq: direct mode starts without the native addon');
+  const { home, cleanup } = installBundle();
+  t.teardown(cleanup);
+  const receiver = await Receiver.start(RANGE);
+  t.teardown(() => receiver.close());
+  const run = startProcess(
+    [process.execPath, join(home, 'gateway-launcher.mjs'), '--kernel-id', 'k-bundle-proxy', '--response-address', receiver.address, '--public-key', receiver.publicKey, '--port-range', RANGE, '--mode', 'proxy', '--kernel-language', 'python', '--python', PYTHON],
+    { PATH: '/usr/bin:/bin', HOME: process.env.HOME, LOG_LEVEL: 'info', KERNEL_LAUNCH_TOKEN: receiver.token },
+    home,
+  );
+  t.teardown(() => run.child.kill('SIGKILL'));
+  const { plaintext, epk } = await receiver.next();
+  t.notOk(isFailureResponse(plaintext), `success response: ${run.output().slice(-1000)}`);
+  const r = plaintext as ResponseSuccess;
+  t.equal(r.mode, 'proxy');
+  const out = await kernelClient({ ...r.conn_info, ip: '127.0.0.1' }, 'execute', '1+1').result;
+  t.equal(out.result, '2', 'a cell runs through the bundled relay');
+  await sendComm(r.comm_port, controlText('k-bundle-proxy', { shutdown: true }, epk, receiver.keys.secretKey));
+  t.equal((await run.exited).code, 0);
+});
+
+/** ms from process start to `kernel_spawned`, for a kernel that exits at once. */
+async function spawnedMs(script: string, receiver: Receiver): Promise<number> {
+  const run = startProcess(
+    [process.execPath, script, '--kernel-id', 'k-start', '--response-address', receiver.address, '--public-key', receiver.publicKey, '--', '/bin/sh', '-c', 'exit 3', 'sh', '{connection_file}'],
+    { PATH: '/usr/bin:/bin', LOG_LEVEL: 'info', KERNEL_LAUNCH_TOKEN: receiver.token },
+  );
+  await run.exited;
+  await receiver.next(); // the failure response, so the next run starts clean
+  const ms = run.logs.find((l) => l.event === 'kernel_spawned')?.ms;
+  if (typeof ms !== 'number') throw new Error(`no kernel_spawned event: ${run.output()}`);
+  return ms;
+}
+
+t.test('start-up to kernel_spawned: the bundle is not slower than the unbundled launcher', async (t) => {
+  const { home, cleanup } = installBundle();
+  t.teardown(cleanup);
+  const receiver = await Receiver.start();
+  t.teardown(() => receiver.close());
+  const bundled: number[] = [];
+  const unbundled: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    bundled.push(await spawnedMs(join(home, 'gateway-launcher.mjs'), receiver));
+    unbundled.push(await spawnedMs(LAUNCHER_CLI, receiver));
+  }
+  const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+  t.comment(`kernel_spawned ms since process start, 5 runs each: bundled ${bundled.join(', ')} (median ${median(bundled)}); unbundled ${unbundled.join(', ')} (median ${median(unbundled)})`);
+  t.ok(median(bundled) <= median(unbundled) * 1.25 + 20, `bundled median ${median(bundled)} ms vs unbundled ${median(unbundled)} ms`);
+});
