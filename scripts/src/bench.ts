@@ -18,6 +18,7 @@
  *   `proxy` = 5. docs/benchmarks.md is rewritten in place: the part before
  *   "## Proxy mode" only when launch, modules and load all ran, the "## Proxy mode"
  *   section only when proxy ran; whatever did not run is kept from the existing file.
+ * - `BENCH_LAUNCHER=bundle|dist` (bundle): the single-file launcher `npm run bundle` makes, or the unbundled tsc output.
  * - `BENCH_RUNS` (10) kernel runs per kind, also the proxy launch runs; `BENCH_LOAD` (1000);
  *   `BENCH_PROXY_RT` (1000) round trips per path; `BENCH_PROXY_REPS` (3) throughput
  *   repetitions; `BENCH_PROXY_VARIANTS` (mirror,loop,nowait,pyzmq; empty for none).
@@ -41,7 +42,9 @@ import { proxyMarkdown, proxySection, proxySummary, type ProxyResult } from './b
 import { cpuMs, exitOf, f0, f1, median, mmm, pct, procNetTcpLines, vmHwmKiB, withTimeout } from './bench-util.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const LAUNCHER = join(ROOT, 'packages/launcher/dist/cli.js');
+/** Which launcher build is measured: `bundle` (default, what deployments ship) or `dist` (unbundled tsc output). */
+const LAUNCHER_BUILD = process.env.BENCH_LAUNCHER === 'dist' ? 'dist' : 'bundle';
+const LAUNCHER = LAUNCHER_BUILD === 'dist' ? join(ROOT, 'packages/launcher/dist/cli.js') : join(ROOT, 'bundle/gateway-launcher.mjs');
 const SENDERS = join(ROOT, 'scripts/dist/bench-senders.js');
 const PYTHON = '/usr/bin/python3';
 const RUNS = Number(process.env.BENCH_RUNS ?? 10);
@@ -391,7 +394,7 @@ ${rows.map((r) => `| ${r[0]} | ${r[1]} | ${r[2]} | ${r[3]} |`).join('\n')}
 ${failures.length > 0 ? `\nFailed runs (not counted): ${failures.map((f) => `\`${f}\``).join(', ')}\n` : ''}
 How each figure is taken:
 
-- **launcher start → response resolved**: from \`spawn(node packages/launcher/dist/cli.js … --kernel-language python --python ${PYTHON})\` to the host's \`launch.response\` promise resolving.
+- **launcher start → response resolved**: from \`spawn(node ${LAUNCHER_BUILD === 'dist' ? 'packages/launcher/dist/cli.js' : 'bundle/gateway-launcher.mjs'} … --kernel-language python --python ${PYTHON})\` to the host's \`launch.response\` promise resolving (launcher build: ${LAUNCHER_BUILD}; \`BENCH_LAUNCHER=dist\` measures the unbundled one).
 - **launcher start → kernel_info_reply**: same start, until the TypeScript client (scripts/src/jupyter-client.ts, zeromq.js) connected to the returned connection info gets its first \`kernel_info_reply\`.
 - **bare**: \`${PYTHON} -m ipykernel_launcher -f <file>\` with a connection file written by the bench (five free ports); the client connects right after spawn and sends one \`kernel_info_request\`, which zeromq delivers once the kernel has bound its shell port.
 - **shutdown**: launcher — \`listener.control(id).shutdown()\` until the launcher process exits; bare — \`shutdown_request\` on the control channel until the python process exits. Both after the same four small cells.
