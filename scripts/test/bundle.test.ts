@@ -42,7 +42,7 @@ t.test('the bundle, copied outside the repository, runs a real ipykernel from la
     { PATH: '/usr/bin:/bin', HOME: process.env.HOME, LOG_LEVEL: 'debug', KERNEL_LAUNCH_TOKEN: receiver.token },
     home,
   );
-  t.teardown(() => run.child.kill('SIGKILL'));
+  t.teardown(() => run.stop());
   const { plaintext, epk } = await receiver.next();
   t.notOk(isFailureResponse(plaintext), 'success response');
   const r = plaintext as ResponseSuccess;
@@ -70,7 +70,7 @@ t.test('the bundle loads zeromq only when it needs it, and proxy mode (which rel
     { PATH: '/usr/bin:/bin', HOME: process.env.HOME, LOG_LEVEL: 'info', KERNEL_LAUNCH_TOKEN: receiver.token },
     home,
   );
-  t.teardown(() => run.child.kill('SIGKILL'));
+  t.teardown(() => run.stop());
   const { plaintext, epk } = await receiver.next();
   t.notOk(isFailureResponse(plaintext), `success response: ${run.output().slice(-1000)}`);
   const r = plaintext as ResponseSuccess;

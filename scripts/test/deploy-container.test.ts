@@ -104,7 +104,7 @@ t.test('the entrypoint, given the pod environment, starts a real ipykernel, repo
   // The image's ENV (Dockerfile), then the pod's env; nothing else of ours.
   const imageEnv = { PATH: `${process.execPath.replace(/\/node$/, '')}:/usr/bin:/bin`, HOME: process.env.HOME!, KERNEL_LANGUAGE: 'python', KERNEL_PYTHON: PYTHON, GATEWAY_LAUNCHER: join(home, 'gateway-launcher.mjs') };
   const run = startProcess([join(home, 'container/entrypoint.sh')], { ...imageEnv, ...containerEnv(objects), LOG_LEVEL: 'debug' });
-  t.teardown(() => run.child.kill('SIGKILL'));
+  t.teardown(() => run.stop());
   const { plaintext } = await receiver.next();
   t.notOk(isFailureResponse(plaintext), 'success response');
   const r = plaintext as ResponseSuccess;

@@ -58,7 +58,7 @@ t.test('ssh kernelspec: the kernel runs on the remote host, the token never on a
   const launch = { KERNEL_ID: kernelId, KERNEL_RESPONSE_ADDRESS: receiver.address, KERNEL_PUBLIC_KEY: receiver.publicKey, KERNEL_PORT_RANGE: RANGE, KERNEL_LAUNCH_TOKEN: receiver.token, KERNEL_USERNAME: "o'brien" };
   const sshOpts = `-p ${port} -i ${key} -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR`;
   const run = startProcess(spec.argv, hostEnv(spec, launch, { GATEWAY_SSH_OPTS: sshOpts }));
-  t.teardown(() => run.child.kill('SIGKILL'));
+  t.teardown(() => run.stop());
 
   const { plaintext } = await receiver.next();
   t.notOk(isFailureResponse(plaintext), `success response: ${run.output().slice(-1500)}`);

@@ -95,7 +95,7 @@ t.test('the local kernelspec, started as a host starts it, runs a real kernel', 
   const receiver = await Receiver.start();
   t.teardown(() => receiver.close());
   const run = startProcess(spec.argv, hostEnv(spec, { KERNEL_ID: 'k-local', KERNEL_RESPONSE_ADDRESS: receiver.address, KERNEL_PUBLIC_KEY: receiver.publicKey, KERNEL_PORT_RANGE: '0..0', KERNEL_LAUNCH_TOKEN: receiver.token }));
-  t.teardown(() => run.child.kill('SIGKILL'));
+  t.teardown(() => run.stop());
   const { plaintext, epk } = await receiver.next();
   t.notOk(isFailureResponse(plaintext));
   const r = plaintext as ResponseSuccess;
@@ -127,7 +127,7 @@ t.test("the Gateway Provisioners kernelspec, with GP's placeholders filled, answ
   const port = (server.address() as { port: number }).port;
   const argv = gpFormat(spec.argv, { kernel_id: 'k-gp', port_range: '51000..52000', response_address: `127.0.0.1:${port}`, public_key: keys.publicKeyBase64 });
   const run = startProcess(argv, hostEnv(spec, {}));
-  t.teardown(() => run.child.kill('SIGKILL'));
+  t.teardown(() => run.stop());
   const opened = openV1(await payload, keys);
   t.ok(opened.ok, 'GP-format payload');
   if (!opened.ok) return;

@@ -12,9 +12,7 @@ t.test('a real ipykernel started by the launcher executes code with the sealed c
   const run = runLauncher(['--kernel-id', 'k-exec', '--response-address', receiver.address, '--public-key', receiver.publicKey, '--port-range', RANGE, ...IPYKERNEL_ARGV], {
     KERNEL_LAUNCH_TOKEN: receiver.token,
   });
-  t.teardown(() => {
-    run.child.kill('SIGKILL');
-  });
+  t.teardown(() => run.stop());
   const { plaintext, epk } = await receiver.next();
   t.notOk(isFailureResponse(plaintext), 'success response');
   const r = plaintext as ResponseSuccess;

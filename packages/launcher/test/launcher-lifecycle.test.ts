@@ -19,7 +19,7 @@ t.test('SIGTERM to the launcher stops the kernel group, removes the file and exi
   const receiver = await Receiver.start();
   t.teardown(() => receiver.close());
   const run = runLauncher([...v2Args(receiver, 'k-term'), ...IPYKERNEL_ARGV], { KERNEL_LAUNCH_TOKEN: receiver.token });
-  t.teardown(() => run.child.kill('SIGKILL'));
+  t.teardown(() => run.stop());
   await receiver.next();
   const pgid = run.logs.find((l) => l.event === 'kernel_spawned')?.pid as number;
   const file = run.logs.find((l) => l.event === 'ports_selected')?.connection_file as string;
@@ -41,7 +41,7 @@ t.test('a kernel that cannot start sends a failure response naming the error wit
   t.teardown(() => receiver.close());
   const t0 = performance.now();
   const run = runLauncher([...v2Args(receiver, 'k-bad'), '--', PYTHON, '-m', 'no_such_module', '-f', '{connection_file}'], { KERNEL_LAUNCH_TOKEN: receiver.token });
-  t.teardown(() => run.child.kill('SIGKILL'));
+  t.teardown(() => run.stop());
   const { plaintext } = await receiver.next(5_000);
   t.ok(performance.now() - t0 < 3000, 'failure response within 3 s');
   t.ok(isFailureResponse(plaintext));
@@ -56,7 +56,7 @@ t.test('a missing kernel executable is reported as a failure, not a hang', async
   const receiver = await Receiver.start();
   t.teardown(() => receiver.close());
   const run = runLauncher([...v2Args(receiver, 'k-noexe'), '--', '/nonexistent/kernel', '{connection_file}'], { KERNEL_LAUNCH_TOKEN: receiver.token });
-  t.teardown(() => run.child.kill('SIGKILL'));
+  t.teardown(() => run.stop());
   const { plaintext } = await receiver.next(5_000);
   t.ok(isFailureResponse(plaintext));
   t.match((plaintext as ResponseFailure).failure.stderr_tail, /ENOENT|cannot start kernel/);
@@ -75,7 +75,7 @@ t.test('a response address that starts listening 2 s late still gets the respons
   const run = runLauncher(['--kernel-id', 'k-late', '--response-address', `127.0.0.1:${port}`, '--public-key', receiver.publicKey, ...IPYKERNEL_ARGV], {
     KERNEL_LAUNCH_TOKEN: receiver.token,
   });
-  t.teardown(() => run.child.kill('SIGKILL'));
+  t.teardown(() => run.stop());
   await new Promise((r) => setTimeout(r, 2000));
   await receiver.listen(port);
   t.teardown(() => receiver.close());
@@ -93,7 +93,7 @@ t.test('a kernel that dies because its port was taken is restarted on fresh port
   t.teardown(() => receiver.close());
   const marker = join(mkdtempSync(join(tmpdir(), 'gl-clash-')), 'marker');
   const run = runLauncher([...v2Args(receiver, 'k-clash'), '--', PYTHON, CLASH_ONCE, marker, '{connection_file}'], { KERNEL_LAUNCH_TOKEN: receiver.token });
-  t.teardown(() => run.child.kill('SIGKILL'));
+  t.teardown(() => run.stop());
   const { plaintext } = await receiver.next(20_000);
   t.notOk(isFailureResponse(plaintext), 'ready after the retry');
   const selections = run.logs.filter((l) => l.event === 'ports_selected');
@@ -120,7 +120,7 @@ t.test('a range with only a few free ports still works, and an exhausted range f
   const receiver = await Receiver.start(range);
   t.teardown(() => receiver.close());
   const run = runLauncher([...v2Args(receiver, 'k-few', ['--port-range', range]), ...IPYKERNEL_ARGV], { KERNEL_LAUNCH_TOKEN: receiver.token, MIN_PORT_RANGE_SIZE: '0' });
-  t.teardown(() => run.child.kill('SIGKILL'));
+  t.teardown(() => run.stop());
   const { plaintext } = await receiver.next(20_000);
   t.notOk(isFailureResponse(plaintext), 'launched with the six free ports');
   const r = plaintext as ResponseSuccess;
@@ -131,7 +131,7 @@ t.test('a range with only a few free ports still works, and an exhausted range f
   const receiver2 = await Receiver.start(range);
   t.teardown(() => receiver2.close());
   const run2 = runLauncher([...v2Args(receiver2, 'k-none', ['--port-range', range]), ...IPYKERNEL_ARGV], { KERNEL_LAUNCH_TOKEN: receiver2.token, MIN_PORT_RANGE_SIZE: '0' });
-  t.teardown(() => run2.child.kill('SIGKILL'));
+  t.teardown(() => run2.stop());
   const failed = await receiver2.next(10_000);
   t.ok(isFailureResponse(failed.plaintext), 'failure response');
   t.match((failed.plaintext as ResponseFailure).failure.stderr_tail, /only \d of the 6 ports needed are free/);
@@ -144,7 +144,7 @@ t.test('--ip ::1 works end to end over IPv6', async (t) => {
   const receiver = await Receiver.start();
   t.teardown(() => receiver.close());
   const run = runLauncher([...v2Args(receiver, 'k-v6', ['--ip', '::1', '--kernel-language', 'python', '--python', PYTHON])], { KERNEL_LAUNCH_TOKEN: receiver.token });
-  t.teardown(() => run.child.kill('SIGKILL'));
+  t.teardown(() => run.stop());
   const { plaintext } = await receiver.next(20_000);
   t.notOk(isFailureResponse(plaintext), `ready: ${isFailureResponse(plaintext) ? plaintext.failure.stderr_tail : ''}`);
   const r = plaintext as ResponseSuccess;
@@ -162,7 +162,7 @@ t.test('the launch token file is read when KERNEL_LAUNCH_TOKEN is absent', async
   const tokenFile = join(mkdtempSync(join(tmpdir(), 'gl-token-')), 'token');
   writeFileSync(tokenFile, `${receiver.token}\n`, { mode: 0o600 });
   const run = runLauncher([...v2Args(receiver, 'k-tokfile', ['--launch-token-file', tokenFile]), '--', PYTHON, '-m', 'no_such_module', '{connection_file}']);
-  t.teardown(() => run.child.kill('SIGKILL'));
+  t.teardown(() => run.stop());
   const { plaintext } = await receiver.next(5_000);
   t.equal(plaintext.token, receiver.token);
   await run.exited;

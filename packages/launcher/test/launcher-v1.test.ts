@@ -21,7 +21,7 @@ t.test('with an RSA key the launcher speaks Gateway Provisioners v1 end to end',
   const port = (server.address() as { port: number }).port;
   const payload = new Promise<string>((resolve) => (gotPayload = resolve));
   const run = runLauncher(['--RemoteProcessProxy.kernel-id', 'k-v1', '--RemoteProcessProxy.response-address', `127.0.0.1:${port}`, '--RemoteProcessProxy.public-key', keys.publicKeyBase64, '--RemoteProcessProxy.port-range', '26100..27100', ...IPYKERNEL_ARGV]);
-  t.teardown(() => run.child.kill('SIGKILL'));
+  t.teardown(() => run.stop());
   const opened = openV1(await payload, keys);
   t.ok(opened.ok, 'our v1 decoder opens what the launcher sent');
   if (!opened.ok) return;

@@ -42,7 +42,7 @@ t.test('over ws:// the response, control requests, re-attach and the kernel_exit
   const run = runLauncher(['--kernel-id', 'k-ws', '--response-address', `ws://127.0.0.1:${port}/kernels`, '--public-key', toBase64(keys.publicKey), ...IPYKERNEL_ARGV], {
     KERNEL_LAUNCH_TOKEN: token,
   });
-  t.teardown(() => run.child.kill('SIGKILL'));
+  t.teardown(() => run.stop());
   const ws = await first;
   const opened = openResponse(await nextMessage(ws), keys.secretKey);
   t.ok(opened.ok, 'the first frame is the sealed response');
@@ -118,7 +118,7 @@ t.test('when the ack of an accepted response is lost, the retry\'s GL_ERR_RESPON
     });
   });
   const run = runLauncher(['--kernel-id', 'k-lost-ack', '--response-address', `ws://127.0.0.1:${port}/`, '--public-key', toBase64(keys.publicKey), ...IPYKERNEL_ARGV], { KERNEL_LAUNCH_TOKEN: token });
-  t.teardown(() => run.child.kill('SIGKILL'));
+  t.teardown(() => run.stop());
   const ws = await reattached;
   t.ok(run.logs.some((l) => l.event === 'response_acked' && l.ack_lost === true), 'logged as acknowledged with a lost ack');
   ws.send(controlText('k-lost-ack', { shutdown: true }, epk as Uint8Array, keys.secretKey));

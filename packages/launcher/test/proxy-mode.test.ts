@@ -33,7 +33,7 @@ async function startProxied(t: Test, kernelId: string, extra: string[] = [], arg
   const run = runLauncher(['--kernel-id', kernelId, '--response-address', receiver.address, '--public-key', receiver.publicKey, '--port-range', RANGE, '--mode', 'proxy', ...extra, ...argv], {
     KERNEL_LAUNCH_TOKEN: receiver.token,
   });
-  t.teardown(() => run.child.kill('SIGKILL'));
+  t.teardown(() => run.stop());
   const { plaintext, epk } = await receiver.next(20_000);
   if (isFailureResponse(plaintext)) throw new Error(`kernel failed: ${plaintext.failure.stderr_tail}`);
   // The response goes out before the kernel listens; jupyter_client's standalone wait_for_ready
@@ -172,7 +172,7 @@ t.test('proxy mode skips public ports taken by others and survives a loopback po
     KERNEL_LAUNCH_TOKEN: receiver.token,
     MIN_PORT_RANGE_SIZE: '0',
   });
-  t.teardown(() => run.child.kill('SIGKILL'));
+  t.teardown(() => run.stop());
   const { plaintext } = await receiver.next(20_000);
   t.notOk(isFailureResponse(plaintext));
   const r = plaintext as ResponseSuccess;

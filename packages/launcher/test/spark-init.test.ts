@@ -93,7 +93,7 @@ t.test('eager spark kernel: the session exists before the response, and an inter
     PYTHONPATH: STANDINS,
     STANDIN_LOG: log,
   });
-  t.teardown(() => run.child.kill('SIGKILL'));
+  t.teardown(() => run.stop());
   const { plaintext, epk } = await receiver.next();
   t.notOk(isFailureResponse(plaintext));
   t.same(events(log), ['getOrCreate'], 'created before the kernel was reported ready');
@@ -124,7 +124,7 @@ t.test('eager mode fails the launch with the reason when the session cannot be c
     PYTHONPATH: STANDINS,
     STANDIN_FAIL: 'no YARN queue',
   });
-  t.teardown(() => run.child.kill('SIGKILL'));
+  t.teardown(() => run.stop());
   const { plaintext } = await receiver.next();
   t.ok(isFailureResponse(plaintext), 'a failure response, not a timeout');
   const failure = (plaintext as ResponseFailure).failure;

@@ -24,6 +24,15 @@ function startLauncher(args: string[], env: Record<string, string>) {
   return { child, exited, log: () => log };
 }
 
+/** SIGTERM lets the launcher stop its kernel; SIGKILL only if it does not exit in 5 s. */
+async function stopLauncher(l: ReturnType<typeof startLauncher>): Promise<void> {
+  if (l.child.exitCode !== null || l.child.signalCode !== null) return;
+  l.child.kill('SIGTERM');
+  const timer = setTimeout(() => l.child.kill('SIGKILL'), 5_000);
+  await l.exited;
+  clearTimeout(timer);
+}
+
 function pythonClient(connectionFile: string, command: string, code?: string): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) => {
     const c = spawn(PYTHON, [KERNEL_CLIENT, connectionFile, command, ...(code === undefined ? [] : [code])], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -59,7 +68,7 @@ t.test('gateway-listener wait with a real launcher writes a connection file that
   const params = (await firstLine) as { env: Record<string, string>; argv: string[] };
   t.notOk(params.argv.includes(params.env.KERNEL_LAUNCH_TOKEN as string), 'the token is not on the argv');
   const launcher = startLauncher([], params.env);
-  t.teardown(() => launcher.child.kill('SIGKILL'));
+  t.teardown(() => stopLauncher(launcher));
   t.equal(await cliExit, 0, 'wait exits 0 once the response is accepted');
   t.equal(statSync(file).mode & 0o777, 0o600, 'connection file mode 0600');
   const result = await pythonClient(file, 'execute', 'sum(range(10))');
@@ -92,7 +101,7 @@ t.test('a real launcher re-attaches its control WebSocket after a drop; control 
   const exits: unknown[] = [];
   listener.on('kernel-exit', (e) => exits.push(e));
   const launcher = startLauncher([], { ...launch.env, KERNEL_RESPONSE_ADDRESS: `ws://127.0.0.1:${relayPort}/` });
-  t.teardown(() => launcher.child.kill('SIGKILL'));
+  t.teardown(() => stopLauncher(launcher));
   const response = await launch.response;
   t.equal(response.transport, 'ws');
   t.equal(listener.stats().webSockets, 1);

@@ -3,11 +3,12 @@
  * temp directory outside the repository, kernelspecs rendered by the shipped
  * installer, and processes started the way a host would start them.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { spawnWithLogs } from '../../../packages/launcher/test/helpers/launcher-process.js';
 
 export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export const BUNDLE_DIR = join(ROOT, 'bundle');
@@ -73,39 +74,19 @@ export interface KernelSpec {
   metadata?: Record<string, unknown>;
 }
 
-/** A process started as a host starts a kernelspec's argv, with its stderr kept and JSON log lines parsed. */
+/** A process started as a host starts a kernelspec's argv, with its output kept and JSON log lines parsed. */
 export interface HostProcess {
   child: ChildProcess;
   logs: Array<Record<string, unknown>>;
   output: () => string;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** SIGTERM (a launcher stops its kernel), SIGKILL after 5 s. */
+  stop: () => Promise<void>;
 }
 
 export function startProcess(argv: readonly string[], env: NodeJS.ProcessEnv, cwd?: string): HostProcess {
-  const child = spawn(argv[0] as string, argv.slice(1), { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-  const logs: Array<Record<string, unknown>> = [];
-  let raw = '';
-  let pending = '';
-  const onData = (chunk: Buffer): void => {
-    raw += chunk.toString('utf8');
-    pending += chunk.toString('utf8');
-    let nl;
-    while ((nl = pending.indexOf('\n')) >= 0) {
-      const line = pending.slice(0, nl);
-      pending = pending.slice(nl + 1);
-      if (line.startsWith('{')) {
-        try {
-          logs.push(JSON.parse(line) as Record<string, unknown>);
-        } catch {
-          // not a log line
-        }
-      }
-    }
-  };
-  child.stderr!.on('data', onData);
-  child.stdout!.on('data', onData);
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-  return { child, logs, output: () => raw, exited };
+  const run = spawnWithLogs(argv, env, { ...(cwd === undefined ? {} : { cwd }), captureStdout: true });
+  return { child: run.child, logs: run.logs, output: run.stderr, exited: run.exited, stop: run.stop };
 }
 
 /** The environment a host gives a kernelspec's process: a minimal base, the kernelspec's env, then the launch's. */

@@ -17,21 +17,24 @@ export interface LauncherRun {
   child: ChildProcess;
   /** Parsed JSON log lines so far. */
   logs: Array<Record<string, unknown>>;
-  /** Raw stderr so far. */
+  /** Raw output so far (stderr, and stdout when captured). */
   stderr: () => string;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; ms: number }>;
+  /** Ends the process as an operator would: SIGTERM (a launcher stops its kernel), SIGKILL after 5 s. */
+  stop: () => Promise<void>;
 }
 
-export function runLauncher(args: readonly string[], env: NodeJS.ProcessEnv = {}): LauncherRun {
+/**
+ * Spawns `argv` with pipes, keeps its output and parses the JSON log lines
+ * (pino) it writes; stdout is parsed too with `captureStdout`.
+ */
+export function spawnWithLogs(argv: readonly string[], env: NodeJS.ProcessEnv, options: { cwd?: string; captureStdout?: boolean } = {}): LauncherRun {
   const t0 = performance.now();
-  const child = spawn(process.execPath, [LAUNCHER_CLI, ...args], {
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: 'debug', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(argv[0] as string, argv.slice(1), { env, cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   const logs: Array<Record<string, unknown>> = [];
   let raw = '';
   let pending = '';
-  child.stderr!.on('data', (chunk: Buffer) => {
+  const onData = (chunk: Buffer): void => {
     raw += chunk.toString('utf8');
     pending += chunk.toString('utf8');
     let nl;
@@ -46,12 +49,25 @@ export function runLauncher(args: readonly string[], env: NodeJS.ProcessEnv = {}
         }
       }
     }
-  });
-  child.stdout!.resume();
+  };
+  child.stderr!.on('data', onData);
+  if (options.captureStdout === true) child.stdout!.on('data', onData);
+  else child.stdout!.resume();
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; ms: number }>((resolve) =>
     child.once('exit', (code, signal) => resolve({ code, signal, ms: performance.now() - t0 })),
   );
-  return { child, logs, stderr: () => raw, exited };
+  const stop = async (): Promise<void> => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+    await exited;
+    clearTimeout(timer);
+  };
+  return { child, logs, stderr: () => raw, exited, stop };
+}
+
+export function runLauncher(args: readonly string[], env: NodeJS.ProcessEnv = {}): LauncherRun {
+  return spawnWithLogs([process.execPath, LAUNCHER_CLI, ...args], { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: 'debug', ...env });
 }
 
 export function writeConnectionFile(info: ConnectionInfo): string {
