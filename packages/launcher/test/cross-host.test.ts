@@ -13,13 +13,10 @@
 import t from 'tap';
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { createLogger, type ConnectionInfo } from '@gateway-launchers/common';
 import { ResponseListener, type KernelExitEvent, type LaunchResponse } from '@gateway-launchers/listener';
-import { KERNEL_CLIENT, LAUNCHER_CLI, PYTHON } from './helpers/launcher-process.js';
+import { LAUNCHER_CLI, PYTHON, kernelClient as runKernelClient } from './helpers/launcher-process.js';
 
 /** Firewall opening inside the namespace: inbound TCP only to these ports. */
 const FW_LO = 40000;
@@ -76,7 +73,6 @@ function main(): void {
   const NS_IP = `169.254.${octet}.2`;
 
   const children = new Set<ChildProcess>();
-  const tempDirs: string[] = [];
   let cleaned = false;
 
   /** Synchronous, idempotent: safe in teardown and in process 'exit'. */
@@ -99,7 +95,6 @@ function main(): void {
     // Deleting the namespace removes the veth pair (both ends) and its nftables ruleset.
     spawnSync('ip', ['netns', 'del', NS], { stdio: 'ignore' });
     spawnSync('ip', ['link', 'del', VETH_HOST], { stdio: 'ignore' }); // in case the ns was never made
-    for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
   }
   process.on('exit', cleanup);
   // A runner timeout kills with SIGTERM: clean up first.
@@ -166,9 +161,8 @@ function main(): void {
   async function launch(kernelId: string, opts: { transport: 'tcp' | 'ws'; portRange?: string; env?: Record<string, string> }): Promise<Launched> {
     const reg = listener.register(kernelId, { portRange: opts.portRange ?? RANGE, timeoutMs: 20_000, transport: opts.transport });
     const child = inNs(
-      // --shutdown-grace 5: ipykernel needs more than the default 1 s to exit after
-      // shutdown_request on a loaded machine (parallel test files), and then the
-      // launcher escalates to SIGTERM and exits 143.
+      // --shutdown-grace 5 (default 3): generous for a loaded machine running test
+      // files in parallel; a kernel still slower would be SIGTERMed (exit 143).
       [process.execPath, LAUNCHER_CLI, ...reg.argv, '--ip', NS_IP, '--kernel-language', 'python', '--python', PYTHON, '--shutdown-grace', '5'],
       { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: 'info', ...reg.env, ...opts.env },
     );
@@ -185,36 +179,12 @@ function main(): void {
     }
   }
 
-  /** Runs fixtures/kernel_client.py on the host against `info`. */
+  /** Runs fixtures/kernel_client.py on the host against `info`; the child is killed at cleanup if still running. */
   function kernelClient(info: ConnectionInfo, command: string, code: string): { result: Promise<Record<string, unknown>>; sent: Promise<void> } {
-    const dir = mkdtempSync(join(tmpdir(), 'gl-xhost-'));
-    tempDirs.push(dir);
-    const file = join(dir, 'conn.json');
-    writeFileSync(file, JSON.stringify(info), { mode: 0o600 });
-    const child = spawn(PYTHON, [KERNEL_CLIENT, file, command, code], { stdio: ['ignore', 'pipe', 'pipe'] });
-    children.add(child);
-    let out = '';
-    let err = '';
-    let onSent: () => void = () => {};
-    const sent = new Promise<void>((r) => (onSent = r));
-    child.stdout!.on('data', (c: Buffer) => {
-      out += c.toString();
-      if (out.includes('"sent"')) onSent();
-    });
-    child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
-    const result = new Promise<Record<string, unknown>>((resolve, reject) =>
-      child.once('exit', (status) => {
-        children.delete(child);
-        rmSync(dir, { recursive: true, force: true });
-        const lines = out.trim().split('\n');
-        try {
-          resolve(JSON.parse(lines[lines.length - 1] ?? '') as Record<string, unknown>);
-        } catch {
-          reject(new Error(`kernel_client ${command} failed (${String(status)}): ${err.slice(-2000)}`));
-        }
-      }),
-    );
-    return { result, sent };
+    const run = runKernelClient(info, command, code);
+    children.add(run.child);
+    void run.result.finally(() => children.delete(run.child)).catch(() => {});
+    return run;
   }
 
   const kernelPorts = (r: LaunchResponse): number[] => {

@@ -1,9 +1,9 @@
 /** Spawning the real `gateway-launcher` (built JS) and talking to it, for tests. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { connect } from 'node:net';
-import { writeFileSync, mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ClockSeq, type ControlAction, type ConnectionInfo, sealControlRequest } from '@gateway-launchers/common';
 
@@ -70,14 +70,15 @@ export function runLauncher(args: readonly string[], env: NodeJS.ProcessEnv = {}
   return spawnWithLogs([process.execPath, LAUNCHER_CLI, ...args], { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: 'debug', ...env });
 }
 
+/** Writes `info` as a connection file (0600) in a new temp directory; returns its path. */
 export function writeConnectionFile(info: ConnectionInfo): string {
   const dir = mkdtempSync(join(tmpdir(), 'gl-test-'));
   const file = join(dir, 'conn.json');
-  writeFileSync(file, JSON.stringify(info));
+  writeFileSync(file, JSON.stringify(info), { mode: 0o600 });
   return file;
 }
 
-/** Runs kernel_client.py; resolves its last JSON line. */
+/** Runs kernel_client.py (real jupyter_client); resolves its last JSON line and removes its connection file. */
 export function kernelClient(info: ConnectionInfo, command: string, ...args: string[]): { result: Promise<Record<string, unknown>>; sent: Promise<void>; child: ChildProcess } {
   const file = writeConnectionFile(info);
   const child = spawn(PYTHON, [KERNEL_CLIENT, file, command, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -92,6 +93,7 @@ export function kernelClient(info: ConnectionInfo, command: string, ...args: str
   child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
   const result = new Promise<Record<string, unknown>>((resolve, reject) =>
     child.once('exit', (status) => {
+      rmSync(dirname(file), { recursive: true, force: true });
       const lines = out.trim().split('\n');
       try {
         resolve(JSON.parse(lines[lines.length - 1] ?? '') as Record<string, unknown>);
