@@ -167,3 +167,26 @@ t.test('the launch token file is read when KERNEL_LAUNCH_TOKEN is absent', async
   t.equal(plaintext.token, receiver.token);
   await run.exited;
 });
+
+t.test('a response no listener acknowledges within --launch-timeout ends the launch: non-zero exit, kernel stopped', async (t) => {
+  const port = await new Promise<number>((resolve) => {
+    const s: Server = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => resolve(p));
+    });
+  });
+  const receiver = new Receiver(); // keys and token only: nothing listens on the port
+  const run = runLauncher(['--kernel-id', 'k-nolistener', '--response-address', `127.0.0.1:${port}`, '--public-key', receiver.publicKey, '--launch-timeout', '3', ...IPYKERNEL_ARGV], {
+    KERNEL_LAUNCH_TOKEN: receiver.token,
+  });
+  t.teardown(() => run.stop());
+  const exit = await run.exited;
+  t.equal(exit.code, 1, 'exit status 1');
+  const failed = run.logs.find((l) => l.event === 'launcher_failed');
+  t.equal(failed?.code, 'GL_ERR_RESPONSE_UNDELIVERED', 'the reason is logged with its code');
+  t.match(String(failed?.err), /not acknowledged by 127\.0\.0\.1:\d+ before the launch timeout/);
+  const pgid = run.logs.find((l) => l.event === 'kernel_spawned')?.pid as number;
+  t.notOk(groupAlive(pgid), 'the kernel was stopped');
+  t.ok(exit.ms < 3_000 + 10_000, `gave up after ${Math.round(exit.ms)} ms`);
+});
