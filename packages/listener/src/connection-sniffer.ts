@@ -12,10 +12,6 @@ export type SniffResult = 'v2' | 'websocket' | 'v1' | 'unknown' | 'more';
 
 const GET = Buffer.from('GET ', 'latin1');
 
-function isBase64Byte(b: number): boolean {
-  return (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a) || (b >= 0x30 && b <= 0x39) || b === 0x2b || b === 0x2f;
-}
-
 /**
  * Classifies the first bytes of a connection. With `ended`, the stream has
  * ended, so a prefix that could still become `GET ` is classified as it stands.
@@ -31,5 +27,12 @@ export function sniff(head: Buffer, ended = false): SniffResult {
       if (!ended) return 'more';
     }
   }
-  return isBase64Byte(first) ? 'v1' : 'unknown';
+  // A GP v1 payload is base64 of a JSON object, so it starts with "eyJ" (base64 of '{"').
+  // Anything else (an HTTP health probe, a scanner) is not taken for a v1 launcher.
+  const n = Math.min(head.length, V1_PREFIX.length);
+  if (!head.subarray(0, n).equals(V1_PREFIX.subarray(0, n))) return 'unknown';
+  if (n < V1_PREFIX.length) return ended ? 'unknown' : 'more';
+  return 'v1';
 }
+
+const V1_PREFIX = Buffer.from('eyJ');

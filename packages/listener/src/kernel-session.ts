@@ -92,6 +92,24 @@ export class KernelSession {
     return true;
   }
 
+  #queue: Promise<unknown> = Promise.resolve();
+
+  /** Runs `task` after every task queued before it (control requests go out one at a time). */
+  serialize<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(task, task);
+    this.#queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Detaches and terminates the current WebSocket, failing what waits on it. */
+  dropWebSocket(reason: string): void {
+    const ws = this.#ws;
+    if (ws === undefined) return;
+    this.#ws = undefined;
+    this.#failWaiting(reason);
+    ws.terminate();
+  }
+
   /** True while the launcher's WebSocket is open. */
   get hasWebSocket(): boolean {
     return this.#ws !== undefined && this.#ws.readyState === this.#ws.OPEN;
@@ -102,7 +120,9 @@ export class KernelSession {
     this.#ws = ws;
     ws.on('message', (data: RawData) => this.#onMessage(rawToBuffer(data), listenerSecretKey, maxReplyBytes, hooks));
     ws.on('close', () => {
-      if (this.#ws === ws) this.#ws = undefined;
+      // A replaced socket closing late must not touch its successor's requests.
+      if (this.#ws !== ws) return;
+      this.#ws = undefined;
       this.#failWaiting('the launcher WebSocket closed before the answer');
       hooks.onWebSocketClosed(this);
     });

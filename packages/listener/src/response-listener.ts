@@ -503,9 +503,12 @@ export class ResponseListener extends TypedEmitter<ResponseListenerEvents> {
     const env = parseResponseEnvelope(body);
     if (!env.ok) return false;
     const session = this.#sessions.get(env.value.kernelId);
-    if (session === undefined || session.launcherPublicKey === undefined || session.hasWebSocket) return false;
+    if (session === undefined || session.launcherPublicKey === undefined) return false;
     const opened = openReattach(env.value, session.launcherPublicKey, this.#keyPair.secretKey);
     if (!opened.ok || !session.acceptReattachSeq(opened.value.seq)) return false;
+    // Only the launcher holds the key this opened with: its new socket replaces
+    // an old one that may still look open (half-open after a network drop).
+    session.dropWebSocket('replaced by the launcher\'s re-attach');
     session.attachWebSocket(ws, this.#keyPair.secretKey, this.limits.maxControlReplyBytes, {
       onEvent: (s, event) => this.#onLauncherEvent(s, event),
       onWebSocketClosed: (s) => this.#onWebSocketClosed(s),
@@ -596,10 +599,17 @@ export class ResponseListener extends TypedEmitter<ResponseListenerEvents> {
     if (session.state !== 'running' && this.#sessions.get(session.kernelId) === session) this.#sessions.delete(session.kernelId);
   }
 
-  async #sendControl(kernelId: string, action: ControlAction): Promise<ControlResult> {
-    if (this.closed) return fail('GL_ERR_LISTENER_CLOSED', 'the listener is closed', { kernel_id: kernelId });
+  #sendControl(kernelId: string, action: ControlAction): Promise<ControlResult> {
+    if (this.closed) return Promise.resolve(fail('GL_ERR_LISTENER_CLOSED', 'the listener is closed', { kernel_id: kernelId }));
     const session = this.#sessions.get(kernelId);
-    if (session === undefined) return fail('GL_ERR_CONTROL_UNAVAILABLE', `no launcher known for kernel ${kernelId}`, { kernel_id: kernelId });
+    if (session === undefined) return Promise.resolve(fail('GL_ERR_CONTROL_UNAVAILABLE', `no launcher known for kernel ${kernelId}`, { kernel_id: kernelId }));
+    // One request at a time per launcher, each sealed when it goes out: the
+    // launcher refuses a seq lower than one it has seen, so two requests on
+    // two comm-port connections must not overtake each other.
+    return session.serialize(() => this.#sendControlNow(session, kernelId, action));
+  }
+
+  async #sendControlNow(session: KernelSession, kernelId: string, action: ControlAction): Promise<ControlResult> {
     const limits = this.limits;
     let result: ControlResult;
     if (session.protocol === 1) {

@@ -5,10 +5,11 @@
  * kernel-exit events.
  */
 import t, { type Test } from 'tap';
-import { generateKeyPair } from '@gateway-launchers/common';
+import { createServer, type AddressInfo } from 'node:net';
+import { SeqGuard, decodeBoxPublicKey, generateKeyPair, openControlRequest } from '@gateway-launchers/common';
 import type { ResponseListener } from '../src/response-listener.js';
 import type { ListenerLimits } from '../src/listener-options.js';
-import { FakeLauncher, type FakeLauncherOptions, startListener } from './fixtures/fake-launcher.js';
+import { FakeLauncher, type FakeLauncherOptions, sealFakeResponse, sendLine, startListener } from './fixtures/fake-launcher.js';
 
 async function launched(
   t: Test,
@@ -159,4 +160,47 @@ t.test('a host restarted with its persisted key pair keeps control of a running 
   const r = await stranger.adopt(persisted).interrupt();
   t.equal(!r.ok && r.error.code, 'GL_ERR_CONTROL_FAILED', 'a host with another key pair is refused by the launcher');
   t.same(fake.refusals, ['GL_ERR_ENVELOPE_OPEN_FAILED']);
+});
+
+t.test('concurrent control calls go out one at a time, so a slow first request is not overtaken and refused as a replay', async (t) => {
+  const l = await startListener();
+  t.teardown(() => l.close());
+  const launch = l.register('kernel-serial', { transport: 'tcp' });
+  // A comm port that sits on its first request for 300 ms, as a slow network path would.
+  const seen: Array<{ seq: number; action: string }> = [];
+  const arrived: number[] = [];
+  const answered: number[] = [];
+  let first = true;
+  let ephemeralSecret: Uint8Array = new Uint8Array(32);
+  const listenerPk = decodeBoxPublicKey(launch.publicKey) as Uint8Array;
+  const guard = new SeqGuard();
+  const server = createServer((socket) => {
+    const delay = first ? 300 : 0;
+    first = false;
+    let buf = '';
+    socket.on('data', (c: Buffer) => {
+      buf += c.toString();
+      if (!buf.includes('\n')) return;
+      arrived.push(performance.now());
+      setTimeout(() => {
+        const req = openControlRequest(buf.trim(), listenerPk, ephemeralSecret);
+        if (!req.ok || !guard.accept(req.value.seq)) return void socket.end(`${JSON.stringify({ ok: false, error: req.ok ? 'GL_ERR_REPLAY' : req.error.code })}\n`);
+        seen.push({ seq: req.value.seq, action: Object.keys(req.value.request)[0] as string });
+        answered.push(performance.now());
+        socket.end('{"ok":true}\n');
+      }, delay);
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  t.teardown(() => new Promise((r) => server.close(r)));
+  const sealed = sealFakeResponse({ kernelId: 'kernel-serial', token: launch.launchToken as string, publicKey: launch.publicKey, commPort: (server.address() as AddressInfo).port });
+  ephemeralSecret = sealed.ephemeral.secretKey;
+  t.same(await sendLine(launch.responseAddress, sealed.text), { ok: true });
+  await launch.response;
+  const control = l.control('kernel-serial');
+  const results = await Promise.all([control.interrupt(), control.signal('SIGCONT'), control.signal('SIGUSR1')]);
+  for (const r of results) t.equal(r.ok, true, 'every call succeeded');
+  t.ok(arrived.every((at, i) => i === 0 || at >= (answered[i - 1] as number)), 'each request went out only after the previous one was answered');
+  t.same(seen.map((s) => s.action), ['interrupt', 'signal', 'signal'], 'in call order');
+  t.ok(seen.every((s, i) => i === 0 || s.seq > (seen[i - 1] as { seq: number }).seq), 'seq increases in arrival order');
 });

@@ -80,19 +80,25 @@ t.test('gateway-listener wait with a real launcher writes a connection file that
 t.test('a real launcher re-attaches its control WebSocket after a drop; control and kernel-exit keep working', async (t) => {
   const listener = await ResponseListener.start({ host: '127.0.0.1', port: 0, logger: createLogger({ level: 'silent' }) });
   t.teardown(() => listener.close());
-  // A cuttable relay between launcher and listener stands in for a network drop.
-  const links = new Set<Socket>();
+  // A relay between launcher and listener stands in for the network. Cutting it
+  // drops only the launcher's side: the listener's socket stays half-open, as
+  // after a NAT timeout, and must not block the launcher's re-attach.
+  const pairs: Array<{ inbound: Socket; outbound: Socket }> = [];
   const relay = createServer((inbound) => {
     const outbound = connect({ host: '127.0.0.1', port: listener.address.port });
-    links.add(inbound).add(outbound);
+    pairs.push({ inbound, outbound });
     inbound.pipe(outbound).pipe(inbound);
-    const drop = (): void => {
-      inbound.destroy();
-      outbound.destroy();
-    };
-    inbound.on('error', drop).on('close', drop);
-    outbound.on('error', drop).on('close', drop);
+    inbound.on('error', () => outbound.destroy());
+    outbound.on('error', () => inbound.destroy());
   });
+  const cut = (): void => {
+    for (const { inbound, outbound } of pairs.splice(0)) {
+      inbound.unpipe(outbound);
+      outbound.unpipe(inbound);
+      inbound.destroy();
+      t.teardown(() => outbound.destroy());
+    }
+  };
   await new Promise<void>((r) => relay.listen(0, '127.0.0.1', () => r()));
   t.teardown(() => new Promise((r) => relay.close(r)));
   const relayPort = (relay.address() as { port: number }).port;
@@ -107,8 +113,7 @@ t.test('a real launcher re-attaches its control WebSocket after a drop; control 
   t.equal(listener.stats().webSockets, 1);
   // Drop the link once the launcher holds the acknowledgement.
   for (let i = 0; i < 200 && !/response_acked/.test(launcher.log()); i++) await new Promise((r) => setTimeout(r, 25));
-  for (const s of links) s.destroy();
-  links.clear();
+  cut();
   const deadline = Date.now() + 15_000;
   while (Date.now() < deadline && !/ws_reattached/.test(launcher.log())) await new Promise((r) => setTimeout(r, 50));
   t.match(launcher.log(), /ws_reattached/, 'the launcher reconnected and re-attached');

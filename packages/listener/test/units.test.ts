@@ -38,8 +38,12 @@ t.test('sniff classifies the first bytes', async (t) => {
   t.equal(sniff(Buffer.from('{"v":2')), 'v2');
   t.equal(sniff(Buffer.from('GET / HTTP/1.1')), 'websocket');
   t.equal(sniff(Buffer.from('GE')), 'more', 'could still be GET');
-  t.equal(sniff(Buffer.from('GE'), true), 'v1', 'ended: a base64 prefix');
-  t.equal(sniff(Buffer.from('GEX')), 'v1');
+  t.equal(sniff(Buffer.from('GE'), true), 'unknown', 'ended: neither GET nor a v1 payload');
+  t.equal(sniff(Buffer.from('GEX')), 'unknown');
+  t.equal(sniff(Buffer.from('HEAD / HTTP/1.1')), 'unknown', 'an HTTP health probe is not a v1 launcher');
+  t.equal(sniff(Buffer.from('POST /')), 'unknown');
+  t.equal(sniff(Buffer.from('ey')), 'more', 'could still be a v1 payload');
+  t.equal(sniff(Buffer.from('ey'), true), 'unknown');
   t.equal(sniff(Buffer.from('eyJ2ZXJzaW9uIjog')), 'v1');
   t.equal(sniff(Buffer.from([0xff, 0x00])), 'unknown');
   t.equal(sniff(Buffer.from(' {')), 'unknown');
