@@ -126,6 +126,21 @@ export class InboundConnection {
     return this.#state;
   }
 
+  /** True while the peer has sent nothing at all (a slowloris candidate). */
+  get idle(): boolean {
+    return this.#state === 'sniffing' && this.#sniffed.length === 0;
+  }
+
+  /**
+   * Closes an idle connection to make room for a new one when the listener is
+   * at its connection cap: idle peers cannot crowd out launchers that send.
+   */
+  evict(): void {
+    this.#refuse('GL_ERR_READ_TIMEOUT', 'closed while idle: the listener was at its connection cap and admitted a newer connection', undefined, 408);
+    this.destroy();
+    this.#release(); // now, not at 'close': the slot is what the new connection needs
+  }
+
   /** Closes at once (listener closing). */
   destroy(): void {
     this.#ws?.terminate();

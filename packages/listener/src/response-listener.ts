@@ -471,7 +471,17 @@ export class ResponseListener extends TypedEmitter<ResponseListenerEvents> {
       return;
     }
     if (this.#inbound.size >= this.limits.maxPendingConnections) {
-      // Refused at once, before reading a byte: the cap bounds what a flood costs.
+      // At the cap, the oldest connection that has sent nothing makes room: a
+      // peer holding idle sockets cannot keep launchers that send out.
+      for (const c of this.#inbound) {
+        if (c.idle) {
+          c.evict();
+          break;
+        }
+      }
+    }
+    if (this.#inbound.size >= this.limits.maxPendingConnections) {
+      // Every connection is busy sending: refused at once, before reading a byte; the cap bounds what a flood costs.
       const address = normalizeAddress(socket.remoteAddress);
       const peer = `${address.includes(':') ? `[${address}]` : address}:${socket.remotePort ?? 0}`;
       socket.resume(); // discard, so that closing does not reset the answer away

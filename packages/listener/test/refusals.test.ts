@@ -223,7 +223,7 @@ t.test('refuses a malformed WebSocket upgrade with HTTP 400 and GL_ERR_UPGRADE_I
   await assertUnharmed(t, s, 'GL_ERR_UPGRADE_INVALID');
 });
 
-t.test('refuses connections beyond the unauthenticated cap with GL_ERR_TOO_MANY_CONNECTIONS', async (t) => {
+t.test('refuses connections beyond the unauthenticated cap with GL_ERR_TOO_MANY_CONNECTIONS when every slot is busy sending', async (t) => {
   const s = await setup(t, { limits: { maxPendingConnections: 3 } });
   const { host, port } = addressOf(s.launch.responseAddress);
   const idle = await Promise.all(
@@ -231,6 +231,7 @@ t.test('refuses connections beyond the unauthenticated cap with GL_ERR_TOO_MANY_
       const c = connect({ host, port });
       c.on('error', () => {});
       await once(c, 'connect');
+      c.write('{'); // started a response, never finishes it
       return c;
     }),
   );
@@ -240,5 +241,29 @@ t.test('refuses connections beyond the unauthenticated cap with GL_ERR_TOO_MANY_
   t.equal(s.rejected.at(-1)?.code, 'GL_ERR_TOO_MANY_CONNECTIONS');
   for (const c of idle) c.destroy();
   while (s.listener.stats().unauthenticatedConnections > 0) await new Promise((r) => setTimeout(r, 5));
-  await assertUnharmed(t, s, 'GL_ERR_TOO_MANY_CONNECTIONS');
+  // The busy peers' own refusals come after the cap's; the registration is what matters.
+  t.ok(s.listener.isPending('kernel-under-test'), 'the registration is still pending');
+  t.same(await sendValidResponse(s.launch), { ok: true }, 'a real launch afterwards is acknowledged');
+  t.equal((await s.launch.response).kernelId, 'kernel-under-test');
+});
+
+t.test('at the connection cap, the oldest idle connection makes room for a launcher that sends', async (t) => {
+  const s = await setup(t, { limits: { maxPendingConnections: 3 } });
+  const { host, port } = addressOf(s.launch.responseAddress);
+  const answers: string[] = [];
+  const idle = await Promise.all(
+    [1, 2, 3].map(async () => {
+      const c = connect({ host, port });
+      c.on('error', () => {});
+      c.on('data', (d: Buffer) => answers.push(d.toString()));
+      await once(c, 'connect');
+      return c;
+    }),
+  );
+  t.teardown(() => idle.forEach((c) => c.destroy()));
+  while (s.listener.stats().unauthenticatedConnections < 3) await new Promise((r) => setTimeout(r, 5));
+  t.same(await sendValidResponse(s.launch), { ok: true }, 'the real launch is accepted while idle peers fill the cap');
+  await s.launch.response;
+  while (answers.length === 0) await new Promise((r) => setTimeout(r, 5));
+  t.same(answerOf(answers[0] as string), { ok: false, error: 'GL_ERR_READ_TIMEOUT' }, 'an idle peer was closed with GL_ERR_READ_TIMEOUT');
 });
