@@ -1,7 +1,7 @@
 import t, { type Test } from 'tap';
 import { spawnSync } from 'node:child_process';
 import { createServer } from 'node:net';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateV1KeyPair, isFailureResponse, openV1, type ResponseSuccess, type ConnectionInfo } from '@gateway-launchers/common';
@@ -184,4 +184,30 @@ t.test('run.sh refuses to submit without SPARK_HOME, without a kernel id, or wit
     t.equal(r.status, 1, `${name}: exit 1`);
     t.match(r.stderr, re, name);
   }
+});
+
+t.test('run.sh keeps a user-supplied value inside its word of SPARK_OPTS: no argument injection into spark-submit', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'gl-yarn-opts-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  mkdirSync(join(dir, 'spark/bin'), { recursive: true });
+  const record = join(dir, 'argv.txt');
+  writeFileSync(join(dir, 'spark/bin/spark-submit'), `#!/bin/sh\nfor a in "$@"; do printf '%s\\0' "$a"; done > '${record}'\n`, { mode: 0o755 });
+  writeFileSync(join(dir, 'archive.tar.gz'), '');
+  const r = spawnSync(join(home, 'yarn/run.sh'), ['--kernel-language', 'python'], {
+    env: {
+      PATH: process.env.PATH,
+      SPARK_HOME: join(dir, 'spark'),
+      GATEWAY_LAUNCHER_ARCHIVE: join(dir, 'archive.tar.gz'),
+      KERNEL_ID: 'k-opts',
+      KERNEL_USERNAME: 'bob --proxy-user root *',
+      SPARK_OPTS: '--conf spark.yarn.appMasterEnv.PYTHONUSERBASE=/home/${KERNEL_USERNAME}/.local --conf "spark.app.note=two words"',
+    },
+    encoding: 'utf8',
+  });
+  t.equal(r.status, 0, r.stderr);
+  const argv = readFileSync(record, 'utf8').split('\0').slice(0, -1);
+  t.ok(argv.includes('spark.yarn.appMasterEnv.PYTHONUSERBASE=/home/bob --proxy-user root */.local'), 'the expanded value stayed one word, unglobbed');
+  t.ok(argv.includes('spark.app.note=two words'), 'quotes in SPARK_OPTS still group words');
+  t.notOk(argv.includes('--proxy-user'), 'no --proxy-user was injected');
+  t.notOk(argv.includes('root'), 'no stray word from the value');
 });

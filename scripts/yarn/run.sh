@@ -12,7 +12,7 @@
 #   KERNEL_* (not secret)       forwarded to the launcher as spark.yarn.appMasterEnv.*
 #   KERNEL_LAUNCH_TOKEN         forwarded as a file (--files), never on a command line
 #   SPARK_OPTS                  extra spark-submit options from the kernelspec (shell words: quotes and
-#                               ${VAR} work, as in Gateway Provisioners' kernelspecs); its --archives and
+#                               ${VAR} work; an expanded value is never split into more words); its --archives and
 #                               --files are merged with ours. There is deliberately no per-user variant
 #                               (KERNEL_EXTRA_SPARK_OPTS): a notebook user could pass --proxy-user with it.
 #   GATEWAY_LAUNCHER_ARCHIVE    the bundle as .tar.gz (default: gateway-launcher.tar.gz next to this script)
@@ -54,8 +54,16 @@ esac
 archives="$archive#gateway-launcher"
 files=""
 opts=()
-# SPARK_OPTS is the operator's (kernelspec env), so it is parsed as shell words.
+# SPARK_OPTS is the operator's (kernelspec env), so it is parsed as shell words,
+# with its quotes and ${VAR} references. What a reference expands to is never
+# split into more words nor globbed (IFS empty, set -f): a user-supplied value
+# such as KERNEL_USERNAME='bob --proxy-user root' stays inside its one word.
+set -f
+saved_ifs="$IFS"
+IFS=''
 eval "words=(${SPARK_OPTS:-})"
+IFS="$saved_ifs"
+set +f
 i=0
 while [ $i -lt ${#words[@]} ]; do
   w="${words[$i]}"
