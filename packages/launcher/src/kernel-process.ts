@@ -6,8 +6,12 @@
  * @module
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { constants } from 'node:os';
 import { STDERR_TAIL_BYTES } from '@gateway-launchers/common/limits';
+
+/** util-linux's `setpriv`, when present: it sets the kernel's parent-death signal, then execs it. */
+const PDEATHSIG_WRAPPER = process.platform === 'linux' ? ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => existsSync(p)) : undefined;
 
 /** How the kernel ended. */
 export interface KernelExit {
@@ -88,9 +92,16 @@ export class KernelProcess {
     });
   }
 
-  /** Starts `argv` in a new process group (session). Spawn failures surface through {@link exited}. */
+  /**
+   * Starts `argv` in a new process group (session). Spawn failures surface
+   * through {@link exited}. On Linux with util-linux's `setpriv`, the kernel is
+   * started with a parent-death signal (SIGKILL): if the launcher itself is
+   * killed outright (YARN's NodeManager sends SIGKILL 250 ms after SIGTERM by
+   * default), the kernel does not live on as an orphan. `setpriv` execs the
+   * kernel, so the pid is the kernel's.
+   */
   static spawn(argv: readonly string[], options: KernelSpawnOptions): KernelProcess {
-    const [file, ...args] = argv;
+    const [file, ...args] = PDEATHSIG_WRAPPER === undefined ? argv : [PDEATHSIG_WRAPPER, '--pdeathsig', 'KILL', '--', ...argv];
     const child = spawn(file as string, args, {
       env: options.env,
       detached: true, // setsid: own process group, so group signals reach the kernel's children too

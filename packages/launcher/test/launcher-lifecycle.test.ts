@@ -59,7 +59,7 @@ t.test('a missing kernel executable is reported as a failure, not a hang', async
   t.teardown(() => run.stop());
   const { plaintext } = await receiver.next(5_000);
   t.ok(isFailureResponse(plaintext));
-  t.match((plaintext as ResponseFailure).failure.stderr_tail, /ENOENT|cannot start kernel/);
+  t.match((plaintext as ResponseFailure).failure.stderr_tail, /ENOENT|cannot start kernel|No such file or directory/);
   t.not((await run.exited).code, 0);
 });
 
@@ -189,4 +189,17 @@ t.test('a response no listener acknowledges within --launch-timeout ends the lau
   const pgid = run.logs.find((l) => l.event === 'kernel_spawned')?.pid as number;
   t.notOk(groupAlive(pgid), 'the kernel was stopped');
   t.ok(exit.ms < 3_000 + 10_000, `gave up after ${Math.round(exit.ms)} ms`);
+});
+
+t.test('a launcher killed outright (SIGKILL) takes its kernel with it', { skip: existsSync('/usr/bin/setpriv') ? false : 'util-linux setpriv is not installed' }, async (t) => {
+  const receiver = await Receiver.start();
+  t.teardown(() => receiver.close());
+  const run = runLauncher([...v2Args(receiver, 'k-sigkill'), '--', PYTHON, '-c', 'import time; time.sleep(60)', '{connection_file}'], { KERNEL_LAUNCH_TOKEN: receiver.token });
+  t.teardown(() => run.stop());
+  await waitFor(() => run.logs.some((l) => l.event === 'kernel_spawned'), 10_000);
+  const pid = run.logs.find((l) => l.event === 'kernel_spawned')?.pid as number;
+  t.ok(groupAlive(pid), 'the kernel runs');
+  run.child.kill('SIGKILL');
+  await run.exited;
+  t.ok(await waitFor(() => !groupAlive(pid), 3_000), 'the kernel died with its launcher');
 });
