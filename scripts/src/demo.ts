@@ -70,6 +70,15 @@ async function main(): Promise<number> {
     stdio: ['ignore', values.verbose ? 'inherit' : 'ignore', values.verbose ? 'inherit' : 'ignore'],
   });
   const launcherExit = new Promise<number | null>((resolve) => launcher.once('exit', (code) => resolve(code)));
+  // Every wait on the launcher is bounded: after 10 s it is killed (SIGTERM, then SIGKILL), never left behind.
+  const launcherGone = async (): Promise<number | null> => {
+    const timer = setTimeout(() => launcher.kill('SIGTERM'), 10_000);
+    const hard = setTimeout(() => launcher.kill('SIGKILL'), 15_000);
+    const code = await launcherGone();
+    clearTimeout(timer);
+    clearTimeout(hard);
+    return code;
+  };
   try {
     const response = await launch.response;
     mark('response accepted');
@@ -99,7 +108,7 @@ async function main(): Promise<number> {
     }
 
     const shutdown = await listener.control(kernelId).shutdown();
-    const code = await launcherExit;
+    const code = await launcherGone();
     mark('shutdown');
     say(`shutdown ${shutdown.ok ? 'acknowledged' : 'failed'}; launcher exited with status ${String(code)}`);
 
@@ -114,7 +123,7 @@ async function main(): Promise<number> {
   } catch (e) {
     console.error(`demo failed: ${(e as Error).message}`);
     launcher.kill('SIGTERM');
-    await launcherExit;
+    await launcherGone();
     await listener.close();
     return 1;
   }
