@@ -74,7 +74,7 @@ async function main(): Promise<number> {
   const launcherGone = async (): Promise<number | null> => {
     const timer = setTimeout(() => launcher.kill('SIGTERM'), 10_000);
     const hard = setTimeout(() => launcher.kill('SIGKILL'), 15_000);
-    const code = await launcherGone();
+    const code = await launcherExit;
     clearTimeout(timer);
     clearTimeout(hard);
     return code;
