@@ -201,6 +201,29 @@ export function openControlRequest(input: string | Uint8Array, listenerPublicKey
   return validateControlRequest(opened.value);
 }
 
+/**
+ * The X25519 shared key of a key pair and a peer's public key
+ * (`nacl.box.before`): compute it once where many messages are opened.
+ */
+export function sharedKey(peerPublicKey: Uint8Array, ownSecretKey: Uint8Array): Uint8Array {
+  return nacl.box.before(peerPublicKey, ownSecretKey);
+}
+
+/**
+ * {@link openControlRequest} with a precomputed {@link sharedKey}: a refused
+ * request then costs a symmetric check (~30 µs), not a scalar multiplication
+ * (~0.6 ms), so garbage on the comm port cannot load the launcher.
+ */
+export function openControlRequestShared(input: string | Uint8Array, shared: Uint8Array): Result<ControlRequest> {
+  const boxed = parseBoxed(input, MAX_CONTROL_BYTES);
+  if (!boxed.ok) return boxed;
+  const plain = nacl.box.open.after(boxed.value.box, boxed.value.nonce, shared);
+  if (plain === null) return fail('GL_ERR_ENVELOPE_OPEN_FAILED', 'sealed box did not open (wrong key or altered message)');
+  const opened = parseJsonObject(plain, MAX_CONTROL_BYTES);
+  if (!opened.ok) return opened;
+  return validateControlRequest(opened.value);
+}
+
 /** Seals an event (launcher side) to the listener's public key. */
 export function sealEvent(event: LauncherEvent, listenerPublicKey: Uint8Array, launcherSecretKey: Uint8Array): string {
   const msg: BoxedMessage = { v: 2, ...sealBox(event, listenerPublicKey, launcherSecretKey) };

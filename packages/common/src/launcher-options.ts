@@ -21,6 +21,8 @@ export interface LauncherOptionSpec {
   readonly default?: string | number | boolean;
   /** Allowed values. */
   readonly choices?: readonly string[];
+  /** Numbers: smallest and largest allowed value, and whether it must be whole. */
+  readonly range?: { readonly min: number; readonly max: number; readonly integer?: boolean };
   /** Help group. */
   readonly group: 'Kernel' | 'Response' | 'Ports' | 'Process' | 'Spark' | 'Logging';
   /** One or two sentences for `--help` and the docs. */
@@ -66,8 +68,8 @@ export const LAUNCHER_OPTIONS: readonly LauncherOptionSpec[] = [
     describe: 'File holding the one-time launch token (protocol v2), for when KERNEL_LAUNCH_TOKEN cannot be set. The token is never taken from the command line.',
   },
   {
-    name: 'launch-timeout', type: 'number', env: ['KERNEL_LAUNCH_TIMEOUT'], default: 30, group: 'Response',
-    describe: 'Seconds to keep retrying delivery of the response before giving up and stopping the kernel.',
+    name: 'launch-timeout', type: 'number', env: ['KERNEL_LAUNCH_TIMEOUT'], default: 30, range: { min: 1, max: 86_400 }, group: 'Response',
+    describe: 'Seconds, counted from the launcher\'s start, for the whole launch: the kernel listening on its ports and the response acknowledged. Then the launcher gives up and stops the kernel. Raise it for kernels that start slowly (eager Spark).',
   },
   {
     name: 'port-range', type: 'string', env: ['KERNEL_PORT_RANGE'], aliases: ['RemoteProcessProxy.port-range'], default: '0..0', group: 'Ports',
@@ -75,18 +77,18 @@ export const LAUNCHER_OPTIONS: readonly LauncherOptionSpec[] = [
   },
   {
     name: 'ip', type: 'string', env: ['KERNEL_IP'], group: 'Ports',
-    describe: 'Address to bind and report. Default: bind all addresses, report the first non-loopback IPv4 address.',
+    describe: 'IP address to bind and report (a local address of this host, IPv4 or IPv6; 0.0.0.0 or :: bind all). Default: bind all addresses, report the first non-loopback IPv4 address.',
   },
   {
     name: 'mode', type: 'string', env: ['KERNEL_PORT_MODE'], choices: ['direct', 'proxy'], default: 'direct', group: 'Ports',
     describe: "'direct': the kernel binds the ports; 'proxy': the launcher binds them and relays to a kernel on loopback.",
   },
   {
-    name: 'restart-on-crash', type: 'number', env: ['KERNEL_RESTART_ON_CRASH'], default: 0, group: 'Process',
+    name: 'restart-on-crash', type: 'number', env: ['KERNEL_RESTART_ON_CRASH'], default: 0, range: { min: 0, max: 100, integer: true }, group: 'Process',
     describe: 'proxy mode: restart a crashed kernel behind the same ports up to this many times.',
   },
   {
-    name: 'shutdown-grace', type: 'number', env: ['KERNEL_SHUTDOWN_GRACE'], default: 3, group: 'Process',
+    name: 'shutdown-grace', type: 'number', env: ['KERNEL_SHUTDOWN_GRACE'], default: 3, range: { min: 0.1, max: 3_600 }, group: 'Process',
     describe: 'Seconds a kernel gets to answer shutdown_request and, once it has, again to exit; then SIGTERM, and the same again before SIGKILL.',
   },
   {

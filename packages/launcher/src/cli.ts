@@ -13,6 +13,12 @@ import { Launcher } from './launcher.js';
 
 const USAGE_EXIT = 2;
 
+// A reader of our stderr that goes away (a closed pipe, a dropped SSH session)
+// must not take the launcher, and with it the kernel's supervision, down: logs
+// are lost, supervision goes on.
+process.stderr.on('error', () => {});
+process.stdout.on('error', () => {});
+
 async function main(): Promise<number> {
   let parsed;
   try {
@@ -45,10 +51,14 @@ async function main(): Promise<number> {
   };
   for (const s of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(s, onSignal);
   const emergency = (err: unknown): void => {
-    logger.fatal({ event: 'crash', err: err instanceof Error ? err.message : String(err) }, 'launcher crashed; killing the kernel');
+    // The kernel first: nothing below may keep it from being stopped.
     launcher.abort();
-    // Synchronous exit: buffered lines go to stderr as they are, rather than waiting for pino.
-    if (logger.attached === undefined) process.stderr.write(`gateway-launcher: crashed: ${err instanceof Error ? err.message : String(err)}\n`);
+    try {
+      logger.fatal({ event: 'crash', err: err instanceof Error ? err.message : String(err) }, 'launcher crashed; killed the kernel');
+      if (logger.attached === undefined) process.stderr.write(`gateway-launcher: crashed: ${err instanceof Error ? err.message : String(err)}\n`);
+    } catch {
+      // stderr itself may be what failed
+    }
     process.exit(1);
   };
   process.on('uncaughtException', emergency);

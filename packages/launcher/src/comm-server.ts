@@ -13,6 +13,9 @@ import { IDLE_TIMEOUT_MS, MAX_CONTROL_BYTES } from '@gateway-launchers/common/li
 import type { LauncherLogger } from './deferred-logger.js';
 import { readLine } from './line-io.js';
 
+/** Concurrent comm-port connections served. */
+const MAX_COMM_CONNECTIONS = 64;
+
 /** What the comm server asks the launcher to do. */
 export interface ControlTarget {
   /** Performs a v2 action and says how it went. */
@@ -39,7 +42,7 @@ export class CommServer {
     private readonly server: Server,
     private readonly options: CommServerOptions,
   ) {
-    server.on('connection', (socket) => this.#serve(socket));
+    server.on('connection', (socket) => this.#admit(socket));
     server.on('error', (err) => options.logger.warn({ event: 'comm_error', err: err.message }, 'comm port error'));
   }
 
@@ -48,9 +51,27 @@ export class CommServer {
     return (this.server.address() as { port: number }).port;
   }
 
+  /**
+   * Requests are tiny and answered at once, so more connections than the cap
+   * are a flood: the oldest one that has sent nothing makes room (an idle
+   * peer never keeps an interrupt out); when all are sending, the new one is closed.
+   */
+  #admit(socket: Socket): void {
+    socket.on('error', () => {});
+    if (this.#sockets.size >= MAX_COMM_CONNECTIONS) {
+      const idle = [...this.#sockets].find((s) => s.bytesRead === 0);
+      if (idle === undefined) {
+        socket.destroy();
+        return;
+      }
+      idle.destroy();
+      this.#sockets.delete(idle);
+    }
+    void this.#serve(socket);
+  }
+
   async #serve(socket: Socket): Promise<void> {
     this.#sockets.add(socket);
-    socket.on('error', () => {});
     socket.once('close', () => this.#sockets.delete(socket));
     const { logger, protocol } = this.options;
     const peer = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;

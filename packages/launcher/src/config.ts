@@ -7,8 +7,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
+import { isLocalAddress, localAddresses } from './network.js';
 import type { KeyObject } from 'node:crypto';
-import { type ResponseAddress, parseResponseAddress, isValidHost } from '@gateway-launchers/common/address';
+import { type ResponseAddress, parseResponseAddress } from '@gateway-launchers/common/address';
 import { decodeBoxPublicKey } from '@gateway-launchers/common/box-key';
 import { decodeRsaPublicKey } from '@gateway-launchers/common/envelope-v1';
 import { GatewayError } from '@gateway-launchers/common/errors';
@@ -83,6 +84,10 @@ export function resolveOptions(flags: Readonly<Record<string, unknown>>, env: No
     if (value !== undefined && spec.type === 'number') {
       const n = typeof value === 'number' ? value : Number(value);
       if (!Number.isFinite(n) || n < 0) throw usage(`${source} must be a non-negative number, got '${String(value)}'`);
+      const r = spec.range;
+      if (r !== undefined && (n < r.min || n > r.max || (r.integer === true && !Number.isInteger(n)))) {
+        throw usage(`${source} must be ${r.integer === true ? 'a whole number' : 'a number'} from ${r.min} to ${r.max}, got '${String(value)}'`);
+      }
       value = n;
     }
     if (value !== undefined && spec.choices !== undefined && !spec.choices.includes(String(value))) {
@@ -151,7 +156,11 @@ export function buildConfig(raw: RawOptions, afterDashDash: readonly string[], e
   }
   const portRange = parsePortRange(str(raw, 'port-range'));
   const ip = str(raw, 'ip');
-  if (ip !== undefined && !isValidHost(ip)) throw usage(`--ip '${ip}' is neither an IP address nor a host name`);
+  if (ip !== undefined) {
+    // ZMQ binds addresses, not names; and binding an address this host does not have fails late, in the kernel.
+    if (isIP(ip) === 0) throw usage(`--ip '${ip}' is not an IP address (the kernel binds it; host names cannot be bound)`);
+    if (!isLocalAddress(ip)) throw usage(`--ip '${ip}' is not an address of this host (local addresses: ${localAddresses().join(', ')})`);
+  }
   const language = str(raw, 'kernel-language') as KernelLanguage | undefined;
   const mode = (str(raw, 'mode') ?? 'direct') as 'direct' | 'proxy';
   for (const arg of afterDashDash) {

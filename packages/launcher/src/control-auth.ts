@@ -6,22 +6,26 @@
  * @module
  */
 import type { ControlAction } from '@gateway-launchers/common/control-message';
-import { SeqGuard, openControlRequest } from '@gateway-launchers/common/envelope-v2';
+import { SeqGuard, openControlRequestShared, sharedKey } from '@gateway-launchers/common/envelope-v2';
 import { type Result, fail, ok } from '@gateway-launchers/common/errors';
 
 /** Opens and checks control requests for one kernel. */
 export class ControlAuthenticator {
   readonly #guard = new SeqGuard();
+  /** The key agreement is done once, not per request: refusing garbage stays cheap. */
+  readonly #shared: Uint8Array;
 
   constructor(
     private readonly kernelId: string,
-    private readonly listenerPublicKey: Uint8Array,
-    private readonly launcherSecretKey: Uint8Array,
-  ) {}
+    listenerPublicKey: Uint8Array,
+    launcherSecretKey: Uint8Array,
+  ) {
+    this.#shared = sharedKey(listenerPublicKey, launcherSecretKey);
+  }
 
   /** Returns the requested action, or why the request is refused. */
   open(text: string): Result<ControlAction> {
-    const opened = openControlRequest(text, this.listenerPublicKey, this.launcherSecretKey);
+    const opened = openControlRequestShared(text, this.#shared);
     if (!opened.ok) return opened;
     const req = opened.value;
     if (req.kernel_id !== this.kernelId) return fail('GL_ERR_KERNEL_ID_MISMATCH', 'control request names another kernel');

@@ -71,12 +71,18 @@ export class KernelProcess {
 
   private constructor(child: ChildProcess, stderr: NodeJS.WritableStream) {
     this.#child = child;
+    let forward = true;
     child.stderr?.on('data', (chunk: Buffer) => {
       this.#tail.push(chunk);
-      stderr.write(chunk);
+      // After a write error (our stderr's reader is gone) the tail is still kept for failure reports.
+      if (forward) {
+        stderr.write(chunk, (err) => {
+          if (err) forward = false;
+        });
+      }
     });
     this.exited = new Promise((resolve) => {
-      child.once('error', (err: NodeJS.ErrnoException) => {
+      child.on('error', (err: NodeJS.ErrnoException) => {
         // Only spawn failures reach here before 'exit'; later errors (kill) are ignored.
         if (child.pid === undefined && this.#exit === undefined) {
           this.#exit = { exitCode: null, signal: null, spawnError: `${err.code ?? 'error'}: ${err.message}` };

@@ -16,7 +16,7 @@ import type { ControlAction, ControlReply, V1Request } from '@gateway-launchers/
 import { sealV1 } from '@gateway-launchers/common/envelope-v1';
 import type { BoxKeyPair, PreparedSeal } from '@gateway-launchers/common/envelope-v2';
 import { type Result, GatewayError, fail, isGatewayError } from '@gateway-launchers/common/errors';
-import { MAX_PORT_CLASH_RETRIES } from '@gateway-launchers/common/limits';
+import { MAX_PORT_CLASH_RETRIES, MAX_RESPONSE_BYTES, STDERR_TAIL_BYTES } from '@gateway-launchers/common/limits';
 import type { LauncherLogger } from './deferred-logger.js';
 import { ANY_PORT_RANGE } from '@gateway-launchers/common/port-range';
 import type { ResponsePlaintext } from '@gateway-launchers/common/response-message';
@@ -64,7 +64,7 @@ const FAILURE_REPORT_GRACE_MS = 5_000;
 const PORT_CLASH_RE = /Address already in use|EADDRINUSE/i;
 /** Proxy mode: where the kernel binds, behind the relay. */
 const PROXY_KERNEL_HOST = '127.0.0.1';
-/** Proxy mode: longest wait for a restart to put a new kernel behind the ports. */
+/** Proxy mode: longest wait for a restart to put a new kernel behind the ports, on top of three shutdown grace periods. */
 const RESTART_TIMEOUT_MS = 30_000;
 /** Proxy mode: a kernel that dies of a port clash within this long of its start is started again on fresh loopback ports. */
 const CLASH_WINDOW_MS = 30_000;
@@ -77,8 +77,6 @@ export class Launcher implements ControlTarget {
   #comm: CommServer | undefined;
   #ws: WsControlChannel | undefined;
   #stopping: Promise<void> | undefined;
-  /** Process start: phase times and the launch deadline count from when node started. */
-  readonly #t0 = 0;
   readonly #addresses: { bind: string; report: string };
   readonly #ephemeral: { keys?: BoxKeyPair } = {};
   #auth: ControlAuthenticator | undefined;
@@ -91,6 +89,9 @@ export class Launcher implements ControlTarget {
   /** Proxy mode: a restart request waiting for the next kernel to be spawned. */
   #restartWaiter: ((ok: boolean) => void) | undefined;
   #crashRestarts = 0;
+  #stopReason = '';
+  /** Proxy mode: whether the current kernel has been seen listening (a later port clash is not a start-up clash). */
+  #kernelReady = false;
   /** v2: ephemeral key pair and shared key computed while the kernel starts. */
   #prepared: PreparedSeal | undefined;
 
@@ -133,7 +134,8 @@ export class Launcher implements ControlTarget {
   }
 
   #ms(): number {
-    return Math.round(performance.now() - this.#t0);
+    // performance.now() counts from process start: phase times and the launch deadline do too.
+    return Math.round(performance.now());
   }
 
   #phase(event: string, fields: Record<string, unknown> = {}, msg = event.replaceAll('_', ' ')): void {
@@ -142,7 +144,7 @@ export class Launcher implements ControlTarget {
 
   /** Runs the lifecycle; resolves to the exit status the process should end with. */
   async run(): Promise<number> {
-    const deadline = this.#t0 + this.config.launchTimeoutMs;
+    const deadline = this.config.launchTimeoutMs;
     try {
       this.#dir = new ConnectionFileDir(this.config.kernelId, this.config.connectionDir);
       if (this.config.mode === 'proxy') return await this.#runProxy(deadline);
@@ -155,7 +157,7 @@ export class Launcher implements ControlTarget {
       const delivered = await this.#reportReady(kernel, deadline, { ...this.#info!, ip: this.#addresses.report });
       if (delivered === 'kernel-exited') {
         const exit = await kernel.exited;
-        return await this.#reportFailure(exit, kernel.stderrTail(), deadline);
+        return await this.#reportFailure(exit, this.#failureReason(kernel), deadline);
       }
       if (this.#state === 'reporting') this.#state = 'running';
       const exit = await kernel.exited;
@@ -165,8 +167,11 @@ export class Launcher implements ControlTarget {
     } catch (e) {
       const err = isGatewayError(e) ? e : new GatewayError('GL_ERR_KERNEL_START_FAILED', `launcher failed: ${(e as Error).message}`, { cause: e });
       this.logger.error({ event: 'launcher_failed', code: err.code, err: err.message }, err.message);
+      const reported = this.#state === 'running' || this.#state === 'stopping' || err.code === 'GL_ERR_RESPONSE_UNDELIVERED' || err.code === 'GL_ERR_RESPONSE_REFUSED';
       await this.stop('launcher failure');
       const exit = this.#kernel?.exit;
+      // Nothing reached the host yet: tell it why, so it fails in seconds rather than at its timeout.
+      if (!reported) await this.#reportFailure(exit, `${err.code}: ${err.message}`, deadline);
       return exit !== undefined && exitStatusOf(exit) !== 0 ? exitStatusOf(exit) : 1;
     } finally {
       await this.#cleanup();
@@ -217,6 +222,7 @@ export class Launcher implements ControlTarget {
       if (this.#isStopping()) return { kind: 'failed', exit: undefined, reason: 'launcher stopped before the kernel started' };
       const kernel = KernelProcess.spawn(substituteConnectionFile(config.kernelArgv, this.#dir!.path), { env: this.#kernelEnv });
       this.#kernel = kernel;
+      if (this.#isStopping()) void this.#stopKernel(kernel);
       this.#phase('kernel_spawned', { pid: kernel.pid, argv0: config.kernelArgv[0] });
       // The slow, key-agreement half of sealing runs while the kernel boots.
       this.#afterSpawn();
@@ -298,7 +304,7 @@ export class Launcher implements ControlTarget {
         signal: abort.signal,
         logger: this.logger,
       });
-      if (!kernel.running) return 'kernel-exited';
+      // Acknowledged: from here a kernel exit is reported as such (kernel_exit), not as a failed start.
       this.#phase('response_acked', { attempts: delivery.attempts, protocol: config.listener.protocol, ...(delivery.acceptedEarlier === true ? { ack_lost: true } : {}) });
       if (config.listener.protocol === 2 && config.responseAddress.scheme !== 'tcp') {
         this.#ws = new (await this.#v2()).WsControlChannel(delivery.ws, {
@@ -318,6 +324,12 @@ export class Launcher implements ControlTarget {
     }
   }
 
+  /** Why a kernel ended before its response was acknowledged: a stop the launcher was asked for, or the kernel's own stderr. */
+  #failureReason(kernel: KernelProcess): string {
+    const tail = kernel.stderrTail();
+    return this.#isStopping() ? `the launcher was stopped (${this.#stopReason}) before the host acknowledged the response\n${tail}` : tail;
+  }
+
   async #reportFailure(exit: KernelExit | undefined, reason: string, deadline: number): Promise<number> {
     const { config } = this;
     const status = exit === undefined ? 1 : exitStatusOf(exit) === 0 ? 1 : exitStatusOf(exit);
@@ -325,16 +337,25 @@ export class Launcher implements ControlTarget {
       // v1 has no failure response; the host finds out by its own timeout.
       return status;
     }
-    const plaintext: ResponsePlaintext = {
-      kernel_id: config.kernelId,
-      token: config.listener.launchToken,
-      failure: { exit_code: exit?.exitCode ?? null, signal: exit?.signal ?? null, stderr_tail: reason.slice(-8192) },
-      pid: this.#kernel?.pid ?? 0,
-      pgid: this.#kernel?.pid ?? 0,
-      mode: config.mode,
-      launcher_version: LAUNCHER_VERSION,
-    };
-    const sealed = (await this.#v2()).sealResponse(plaintext, config.listener.publicKey);
+    const v2 = await this.#v2();
+    // Control characters escape to six bytes each in JSON; keep the tail printable and the sealed text within the listener's limit.
+    let tail = reason.replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, '\uFFFD').slice(-STDERR_TAIL_BYTES);
+    let plaintext: ResponsePlaintext;
+    let sealed;
+    for (;;) {
+      plaintext = {
+        kernel_id: config.kernelId,
+        token: config.listener.launchToken,
+        failure: { exit_code: exit?.exitCode ?? null, signal: exit?.signal ?? null, stderr_tail: tail },
+        pid: this.#kernel?.pid ?? 0,
+        pgid: this.#kernel?.pid ?? 0,
+        mode: config.mode,
+        launcher_version: LAUNCHER_VERSION,
+      };
+      sealed = v2.sealResponse(plaintext, config.listener.publicKey);
+      if (Buffer.byteLength(sealed.text) < MAX_RESPONSE_BYTES || tail.length === 0) break;
+      tail = tail.slice(Math.floor(tail.length / 2));
+    }
     try {
       const d = await deliverResponse({
         address: config.responseAddress,
@@ -344,7 +365,7 @@ export class Launcher implements ControlTarget {
         logger: this.logger,
       });
       d.ws?.terminate();
-      this.#phase('failure_reported', { exit_code: plaintext.failure.exit_code, signal: plaintext.failure.signal });
+      this.#phase('failure_reported', { exit_code: exit?.exitCode ?? null, signal: exit?.signal ?? null });
     } catch (e) {
       this.logger.error({ event: 'failure_unreported', code: isGatewayError(e) ? e.code : 'unknown' }, `failure response not delivered: ${(e as Error).message}`);
     }
@@ -391,7 +412,7 @@ export class Launcher implements ControlTarget {
     this.#state = 'reporting';
     if ((await this.#reportReady(kernel, deadline, reported)) === 'kernel-exited') {
       const exit = await kernel.exited;
-      return this.#reportFailure(exit, kernel.stderrTail(), deadline);
+      return this.#reportFailure(exit, this.#failureReason(kernel), deadline);
     }
     if (!this.#isStopping()) this.#state = 'running';
     let clashRetries = 0;
@@ -411,7 +432,7 @@ export class Launcher implements ControlTarget {
         waiter(true);
         continue;
       }
-      if (PORT_CLASH_RE.test(kernel.stderrTail()) && performance.now() - startedAt < CLASH_WINDOW_MS && clashRetries < MAX_PORT_CLASH_RETRIES) {
+      if (!this.#kernelReady && PORT_CLASH_RE.test(kernel.stderrTail()) && performance.now() - startedAt < CLASH_WINDOW_MS && clashRetries < MAX_PORT_CLASH_RETRIES) {
         clashRetries++;
         this.logger.warn({ event: 'port_clash_retry', attempt: clashRetries }, 'a loopback kernel port was taken; restarting the kernel on fresh ports behind the same public ports');
         kernel = await this.#spawnBehindProxy(key, undefined);
@@ -445,18 +466,23 @@ export class Launcher implements ControlTarget {
     const [shell, iopub, stdin, control, hb] = ports as [number, number, number, number, number];
     const info: ConnectionInfo = { shell_port: shell, iopub_port: iopub, stdin_port: stdin, control_port: control, hb_port: hb, ip: PROXY_KERNEL_HOST, transport: 'tcp', key, signature_scheme: 'hmac-sha256', kernel_name: this.config.kernelName };
     this.#info = info;
+    this.#kernelReady = false;
     this.#dir!.write(info);
     this.#proxy!.resetState();
     this.#proxy!.connectBackend({ shell, iopub, stdin, control, hb }, PROXY_KERNEL_HOST);
     const kernel = KernelProcess.spawn(substituteConnectionFile(this.config.kernelArgv, this.#dir!.path), { env: this.#kernelEnv });
     this.#kernel = kernel;
     this.#afterSpawn();
+    // A stop that arrived while ports were being chosen finds this kernel too.
+    if (this.#isStopping()) void this.#stopKernel(kernel);
     this.#phase('kernel_spawned', { pid: kernel.pid, argv0: this.config.kernelArgv[0], kernel_ports: ports });
     // The response does not wait for readiness here; operators still see when the kernel listens.
     void procAvailable()
       .then((useProc) => this.#waitReady(kernel, info, performance.now() + this.config.launchTimeoutMs, useProc))
       .then((outcome) => {
-        if (outcome === 'ready') this.#phase('kernel_ready', { pid: kernel.pid });
+        if (outcome !== 'ready' || this.#kernel !== kernel) return;
+        this.#kernelReady = true;
+        this.#phase('kernel_ready', { pid: kernel.pid });
       });
     return kernel;
   }
@@ -466,7 +492,10 @@ export class Launcher implements ControlTarget {
     if (this.#proxy === undefined) return { ok: false, error: 'GL_ERR_CONTROL_REQUEST_INVALID' };
     if (this.#restartWaiter !== undefined || this.#isStopping()) return { ok: false, error: 'GL_ERR_CONTROL_REQUEST_INVALID' };
     const restarted = new Promise<boolean>((resolve) => {
-      const timer = setTimeout(() => resolve(false), RESTART_TIMEOUT_MS);
+      const timer = setTimeout(() => {
+        this.#restartWaiter = undefined;
+        resolve(false);
+      }, RESTART_TIMEOUT_MS + 3 * this.config.shutdownGraceMs);
       this.#restartWaiter = (ok) => {
         clearTimeout(timer);
         resolve(ok);
@@ -536,7 +565,9 @@ export class Launcher implements ControlTarget {
     const previous = this.#state;
     this.#state = 'stopping';
     this.logger.info({ event: 'stopping', reason, from: previous }, 'stopping kernel');
+    this.#stopReason = reason;
     this.#restartWaiter?.(false);
+    this.#restartWaiter = undefined;
     this.#stopping = this.#stopKernel(this.#kernel);
     return this.#stopping;
   }

@@ -24,3 +24,13 @@ export function kernelAddresses(ip: string | undefined): { bind: string; report:
   if (isWildcard(ip)) return { bind: ip, report: firstNonLoopbackIPv4() };
   return { bind: ip, report: ip };
 }
+
+/** Every address of this host's interfaces. */
+export function localAddresses(): string[] {
+  return Object.values(networkInterfaces()).flatMap((addrs) => (addrs ?? []).map((a) => a.address));
+}
+
+/** True for a wildcard or an address one of this host's interfaces has. */
+export function isLocalAddress(ip: string): boolean {
+  return isWildcard(ip) || localAddresses().includes(ip);
+}

@@ -203,3 +203,28 @@ t.test('a launcher killed outright (SIGKILL) takes its kernel with it', { skip: 
   await run.exited;
   t.ok(await waitFor(() => !groupAlive(pid), 3_000), 'the kernel died with its launcher');
 });
+
+t.test('a kernel that dumps binary junk on stderr still gets its failure response through the size limit', async (t) => {
+  const receiver = await Receiver.start();
+  t.teardown(() => receiver.close());
+  const run = runLauncher([...v2Args(receiver, 'k-junk'), '--', PYTHON, '-c', 'import sys; sys.stderr.write("\\x1b" * 9000 + "\\x00" * 9000 + "the end"); sys.exit(3)', '{connection_file}'], { KERNEL_LAUNCH_TOKEN: receiver.token });
+  t.teardown(() => run.stop());
+  const { plaintext } = await receiver.next(10_000);
+  t.ok(isFailureResponse(plaintext), 'failure response accepted by a receiver enforcing the 64 KiB limit');
+  const f = (plaintext as ResponseFailure).failure;
+  t.equal(f.exit_code, 3);
+  t.match(f.stderr_tail, /the end$/, 'the end of stderr is kept');
+  t.notMatch(f.stderr_tail, /[\u0000-\u0008\u000b-\u001f]/, 'control characters replaced');
+  t.same(receiver.refusals, [], 'nothing refused as too large');
+});
+
+t.test('a launcher that fails before the kernel exists still sends a failure response naming why', async (t) => {
+  const receiver = await Receiver.start();
+  t.teardown(() => receiver.close());
+  const run = runLauncher([...v2Args(receiver, 'k-nodir', ['--connection-dir', '/nonexistent/gl-dir']), ...IPYKERNEL_ARGV], { KERNEL_LAUNCH_TOKEN: receiver.token });
+  t.teardown(() => run.stop());
+  const { plaintext } = await receiver.next(10_000);
+  t.ok(isFailureResponse(plaintext));
+  t.match((plaintext as ResponseFailure).failure.stderr_tail, /ENOENT.*\/nonexistent\/gl-dir/);
+  t.equal((await run.exited).code, 1);
+});
