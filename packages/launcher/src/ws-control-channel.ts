@@ -17,6 +17,9 @@ import type { LauncherLogger } from './deferred-logger.js';
 import type { ControlTarget } from './comm-server.js';
 import { backoffDelays, sleep } from './backoff.js';
 
+/** Longest wait, while re-attaching, before an event is given up. */
+const EVENT_WAIT_MS = IDLE_TIMEOUT_MS;
+
 /** Options of {@link WsControlChannel}. */
 export interface WsControlChannelOptions {
   readonly kernelId: string;
@@ -112,16 +115,22 @@ export class WsControlChannel {
       ws.removeAllListeners();
       ws.on('error', () => {});
       ws.terminate();
-      logger.debug({ event: 'ws_reattach_failed' }, 'control WebSocket re-attach failed, retrying');
+      logger.warn({ event: 'ws_reattach_failed' }, 'control WebSocket re-attach failed, retrying');
     }
   }
 
   /** Sends an event; resolves once written (or at once when not connected). */
-  sendEvent(event: LauncherEvent): Promise<void> {
+  async sendEvent(event: LauncherEvent): Promise<void> {
+    // Mid-reconnect, the event waits (bounded) for the re-attached socket rather than being lost.
+    const until = performance.now() + EVENT_WAIT_MS;
+    while ((this.#ws === undefined || this.#ws.readyState !== this.#ws.OPEN) && !this.#closed && performance.now() < until) await sleep(50);
     const ws = this.#ws;
-    if (ws === undefined || ws.readyState !== ws.OPEN) return Promise.resolve();
+    if (ws === undefined || ws.readyState !== ws.OPEN) {
+      this.options.logger.warn({ event: 'event_undelivered', kind: event.event }, 'no control WebSocket to report the event on');
+      return;
+    }
     const text = sealEvent(event, this.options.listenerPublicKey, this.options.ephemeral.secretKey);
-    return new Promise((resolve) => ws.send(text, () => resolve()));
+    await new Promise<void>((resolve) => ws.send(text, () => resolve()));
   }
 
   /** Closes the socket and stops reconnecting; waits briefly for the close handshake. */
