@@ -62,6 +62,9 @@ export interface InboundSink {
 
 type State = 'sniffing' | 'v2' | 'v1' | 'http' | 'websocket' | 'verifying' | 'answered' | 'handed-over' | 'closed';
 
+/** Longest a complete response may wait in the verification queue, in ms. */
+const VERIFY_DEADLINE_MS = 30_000;
+
 /** Time an answered peer gets to read the answer and close, in ms. */
 const LINGER_MS = 1_000;
 const OK_LINE = '{"ok":true}\n';
@@ -258,6 +261,9 @@ export class InboundConnection {
   /** Queues verification; stops reading the response meanwhile. */
   #verify(body: Buffer, version: 'v1' | 'v2', transport: ResponseTransport): void {
     this.#state = 'verifying';
+    // The peer delivered in time; a wait in our own queue (a flood from others) must not
+    // turn its complete response into a read timeout. Still bounded.
+    this.#arm(VERIFY_DEADLINE_MS);
     this.#sink.schedule(() => {
       // The peer may have gone, or the deadline passed, while the job waited.
       if (this.#state !== 'verifying') return;
@@ -324,6 +330,9 @@ export class InboundConnection {
       case 'closed':
         this.#ws?.terminate();
         this.#socket.destroy();
+        return;
+      case 'verifying':
+        this.#refuse('GL_ERR_READ_TIMEOUT', `response not verified within ${VERIFY_DEADLINE_MS} ms (listener overloaded)`, undefined, 408);
         return;
       default:
         this.#refuse('GL_ERR_READ_TIMEOUT', `no complete response within ${this.#sink.limits.connectionTimeoutMs} ms`, undefined, 408);
