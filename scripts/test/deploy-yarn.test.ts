@@ -1,11 +1,10 @@
 import t, { type Test } from 'tap';
 import { spawnSync } from 'node:child_process';
-import { createServer } from 'node:net';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateV1KeyPair, isFailureResponse, openV1, type ResponseSuccess, type ConnectionInfo } from '@gateway-launchers/common';
-import { Receiver } from '../../packages/launcher/test/helpers/receiver.js';
+import { Receiver, startV1Receiver } from '../../packages/launcher/test/helpers/receiver.js';
 import { controlText, groupAlive, kernelClient, sendComm } from '../../packages/launcher/test/helpers/launcher-process.js';
 import { PYTHON, SPARK_SUBMIT_DOUBLE, STANDINS, alive, hostEnv, installBundle, renderKernelspecs, standinEvents, startProcess, until } from './helpers/deploy.js';
 
@@ -114,19 +113,9 @@ t.test('r kernelspec (protocol v1, as Gateway Provisioners uses it): IRkernel in
   t.teardown(() => rmSync(work, { recursive: true, force: true }));
   const spec = renderKernelspecs(home, { rscript: 'Rscript', 'spark-home': sparkHome }, ['yarn_r']).yarn_r!;
   const keys = await generateV1KeyPair(1024);
-  let gotPayload: (p: string) => void = () => {};
-  const payload = new Promise<string>((resolve) => (gotPayload = resolve));
-  const server = createServer((socket) => {
-    let data = '';
-    socket.on('data', (c) => (data += c.toString('latin1')));
-    socket.on('end', () => {
-      gotPayload(data);
-      socket.end();
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  t.teardown(() => server.close());
-  const port = (server.address() as { port: number }).port;
+  const v1 = await startV1Receiver();
+  t.teardown(v1.close);
+  const { port, payload } = v1;
   const record = join(work, 'submit.json');
   const log = join(work, 'standin.log');
   const launch = { KERNEL_ID: 'k-yarn-r', KERNEL_RESPONSE_ADDRESS: `127.0.0.1:${port}`, KERNEL_PUBLIC_KEY: keys.publicKeyBase64, KERNEL_PORT_RANGE: RANGE };

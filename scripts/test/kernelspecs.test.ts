@@ -1,13 +1,12 @@
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
-import { createServer } from 'node:net';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateKeyPair, generateV1KeyPair, isFailureResponse, openV1, toBase64, validateConnectionInfo, type ResponseSuccess, type ConnectionInfo } from '@gateway-launchers/common';
 import { parseArgs } from '../../packages/launcher/src/cli-args.js';
 import { buildConfig } from '../../packages/launcher/src/config.js';
-import { Receiver } from '../../packages/launcher/test/helpers/receiver.js';
+import { Receiver, startV1Receiver } from '../../packages/launcher/test/helpers/receiver.js';
 import { controlText, groupAlive, kernelClient, sendComm } from '../../packages/launcher/test/helpers/launcher-process.js';
 import { PYTHON, ROOT, hostEnv, installBundle, renderKernelspecs, startProcess, type KernelSpec } from './helpers/deploy.js';
 
@@ -112,19 +111,9 @@ t.test("the Gateway Provisioners kernelspec, with GP's placeholders filled, answ
   t.teardown(cleanup);
   const spec = renderKernelspecs(home, { python: PYTHON, node: process.execPath }, ['gp_python']).gp_python!;
   const keys = await generateV1KeyPair(1024);
-  let gotPayload: (p: string) => void = () => {};
-  const payload = new Promise<string>((resolve) => (gotPayload = resolve));
-  const server = createServer((socket) => {
-    let data = '';
-    socket.on('data', (c) => (data += c.toString('latin1')));
-    socket.on('end', () => {
-      gotPayload(data);
-      socket.end(); // GP's ResponseManager answers nothing
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  t.teardown(() => server.close());
-  const port = (server.address() as { port: number }).port;
+  const v1 = await startV1Receiver();
+  t.teardown(v1.close);
+  const { port, payload } = v1;
   const argv = gpFormat(spec.argv, { kernel_id: 'k-gp', port_range: '51000..52000', response_address: `127.0.0.1:${port}`, public_key: keys.publicKeyBase64 });
   const run = startProcess(argv, hostEnv(spec, {}));
   t.teardown(() => run.stop());

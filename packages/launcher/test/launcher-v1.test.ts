@@ -1,25 +1,13 @@
 import t from 'tap';
-import { createServer } from 'node:net';
 import { generateV1KeyPair, openV1, validateConnectionInfo, type ConnectionInfo } from '@gateway-launchers/common';
+import { startV1Receiver } from './helpers/receiver.js';
 import { IPYKERNEL_ARGV, groupAlive, kernelClient, runLauncher, sendComm } from './helpers/launcher-process.js';
 
 t.test('with an RSA key the launcher speaks Gateway Provisioners v1 end to end', async (t) => {
   const keys = await generateV1KeyPair(1024); // GP's size
-  const payloads: string[] = [];
-  let gotPayload: (p: string) => void = () => {};
-  const server = createServer((socket) => {
-    let data = '';
-    socket.on('data', (c) => (data += c.toString('latin1')));
-    socket.on('end', () => {
-      payloads.push(data);
-      gotPayload(data);
-      socket.end(); // GP's ResponseManager answers nothing
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  t.teardown(() => server.close());
-  const port = (server.address() as { port: number }).port;
-  const payload = new Promise<string>((resolve) => (gotPayload = resolve));
+  const v1 = await startV1Receiver();
+  t.teardown(v1.close);
+  const { port, payload } = v1;
   const run = runLauncher(['--RemoteProcessProxy.kernel-id', 'k-v1', '--RemoteProcessProxy.response-address', `127.0.0.1:${port}`, '--RemoteProcessProxy.public-key', keys.publicKeyBase64, '--RemoteProcessProxy.port-range', '26100..27100', ...IPYKERNEL_ARGV]);
   t.teardown(() => run.stop());
   const opened = openV1(await payload, keys);

@@ -99,3 +99,24 @@ export class Receiver {
     return new Promise((resolve) => this.#server.close(() => resolve()));
   }
 }
+
+/**
+ * A response port as Gateway Provisioners' ResponseManager has it (protocol
+ * v1): reads a connection to its end, answers nothing. `payload` resolves with
+ * the first payload received.
+ */
+export async function startV1Receiver(): Promise<{ port: number; payload: Promise<string>; close: () => Promise<void> }> {
+  let gotPayload: (p: string) => void = () => {};
+  const payload = new Promise<string>((resolve) => (gotPayload = resolve));
+  const server = createServer((socket) => {
+    let data = '';
+    socket.on('error', () => {});
+    socket.on('data', (c: Buffer) => (data += c.toString('latin1')));
+    socket.on('end', () => {
+      gotPayload(data);
+      socket.end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  return { port: (server.address() as { port: number }).port, payload, close: () => new Promise((resolve) => server.close(() => resolve())) };
+}
