@@ -106,7 +106,8 @@ function parseArgs(args: readonly string[], io: CliIo): { help: string } | WaitA
   if (command !== 'wait') throw new UsageError(`unknown command '${String(command)}'; the command is: wait`);
   if (typeof argv.kernelId !== 'string' || argv.kernelId === '') throw new UsageError('missing required option --kernel-id');
   const timeout = argv.timeout as number | undefined;
-  if (timeout !== undefined && !(Number.isFinite(timeout) && timeout > 0)) throw new UsageError('--timeout must be a positive number of seconds');
+  // Timers take at most 2^31-1 ms (about 24.8 days).
+  if (timeout !== undefined && !(Number.isFinite(timeout) && timeout > 0 && timeout * 1000 <= 2 ** 31 - 1)) throw new UsageError('--timeout must be a positive number of seconds, at most 2147483 (about 24.8 days)');
   for (const name of ['port', 'portRetries'] as const) {
     const v = argv[name];
     if (v !== undefined && !(typeof v === 'number' && Number.isInteger(v) && v >= 0)) throw new UsageError(`--${name === 'port' ? 'port' : 'port-retries'} must be a non-negative integer`);

@@ -172,6 +172,7 @@ t.test('wait: exit 2 on usage errors', async (t) => {
     ['wait', '--kernel-id', 'k', '--port-range', '1..2', ...LISTEN],
     ['wait', '--kernel-id', 'k', '--no-such-flag'],
     ['wait', '--kernel-id', 'k', '--timeout', '-1'],
+    ['wait', '--kernel-id', 'k', '--timeout', '1e10'],
     ['wait', '--kernel-id', 'k', '--transport', 'udp'],
     ['launch', '--kernel-id', 'k'],
     [],
