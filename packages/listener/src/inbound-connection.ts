@@ -43,8 +43,8 @@ export interface InboundSink {
   readonly legacy: boolean;
   readonly limits: ListenerLimits;
   readonly wss: WebSocketServer;
-  /** Runs a verification job in a later, time-sliced turn. */
-  schedule(job: () => void): void;
+  /** Runs a verification job in a later, time-sliced turn, taking turns with other peers' jobs. */
+  schedule(job: () => void, peer: string): void;
   checkV2(body: Buffer): Verdict;
   checkV1(body: Buffer): Verdict;
   /**
@@ -254,7 +254,7 @@ export class InboundConnection {
         }
         this.#state = 'websocket';
         this.#verify(body, 'v2', 'ws');
-      });
+      }, this.peerAddress);
     });
   }
 
@@ -279,7 +279,7 @@ export class InboundConnection {
         this.#answer(version === 'v2' ? OK_LINE : undefined); // v1 launchers expect no answer
       }
       this.#sink.commit(verdict.value, ctx);
-    });
+    }, this.peerAddress);
   }
 
   /** The authenticated WebSocket now belongs to the kernel's session. */

@@ -290,7 +290,7 @@ export class ResponseListener extends TypedEmitter<ResponseListenerEvents> {
       legacy: v1 !== undefined,
       limits: resolved.limits,
       wss: this.#wss,
-      schedule: (job) => this.#work.push(job),
+      schedule: (job, peer) => this.#work.push(job, peer),
       checkV2: (body) => checkV2Response(body, keyPair.secretKey, this.#view),
       checkV1: (body) => (v1 === undefined ? { ok: false, error: new GatewayError('GL_ERR_V1_NOT_ENABLED', 'v1 payloads are not accepted'), kernelId: undefined } : checkV1Response(body, v1, this.#view)),
       commit: (valid, ctx) => this.#commit(valid, ctx),

@@ -93,6 +93,19 @@ t.test('the work queue runs jobs in order, in slices, and holds nothing when idl
   t.equal(q.length, 0);
 });
 
+t.test('the work queue takes turns between peers: a flooding peer delays another by one job, not by its whole backlog', async (t) => {
+  const q = new SlicedWorkQueue(5, () => {});
+  const order: string[] = [];
+  for (let i = 0; i < 100; i++) q.push(() => order.push(`flood-${i}`), '10.0.0.66');
+  q.push(() => order.push('launcher'), '10.0.0.7');
+  q.push(() => order.push('launcher-2'), '10.0.0.7');
+  while (order.length < 102) await new Promise((r) => setImmediate(r));
+  t.equal(order.indexOf('launcher'), 1, "the launcher's job ran right after the flooder's first");
+  t.equal(order.indexOf('launcher-2'), 3, 'and its next one after one more of the flooder');
+  t.same(order.filter((o) => o.startsWith('flood')), Array.from({ length: 100 }, (_, i) => `flood-${i}`), "each peer's jobs stay in order");
+  t.equal(q.length, 0);
+});
+
 t.test('control replies and v1 messages', async (t) => {
   t.same(interpretReply({ ok: true, last_activity: 5, execution_state: 'idle', junk: 1 }, 'comm-port'), { ok: true, value: { ok: true, route: 'comm-port', last_activity: 5, execution_state: 'idle' } });
   const refused = interpretReply({ ok: false, error: 'GL_ERR_REPLAY' }, 'websocket');
