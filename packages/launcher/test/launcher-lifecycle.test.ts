@@ -1,8 +1,8 @@
 import t from 'tap';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isFailureResponse, type ResponseSuccess, type ResponseFailure } from '@gateway-launchers/common';
 import { Receiver } from './helpers/receiver.js';
@@ -202,6 +202,9 @@ t.test('a launcher killed outright (SIGKILL) takes its kernel with it', { skip: 
   run.child.kill('SIGKILL');
   await run.exited;
   t.ok(await waitFor(() => !groupAlive(pid), 3_000), 'the kernel died with its launcher');
+  // A SIGKILLed launcher cannot remove its private directory; the test does.
+  const file = run.logs.find((l) => l.event === 'ports_selected')?.connection_file as string;
+  rmSync(dirname(file), { recursive: true, force: true });
 });
 
 t.test('a kernel that dumps binary junk on stderr still gets its failure response through the size limit', async (t) => {
