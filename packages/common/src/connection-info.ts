@@ -10,6 +10,7 @@ import { isValidHost } from './address.js';
 import { type Result, fail, ok } from './errors.js';
 import { MAX_CONNECTION_KEY_LENGTH } from './limits.js';
 import { type PortRange, ANY_PORT_RANGE, portRangeContains, formatPortRange } from './port-range.js';
+import { isRecord } from './json-object.js';
 
 /** The five kernel port fields, in connection-file order. */
 export const KERNEL_PORT_FIELDS = ['shell_port', 'iopub_port', 'stdin_port', 'control_port', 'hb_port'] as const;
@@ -53,9 +54,6 @@ export function isSupportedSignatureScheme(scheme: unknown): scheme is string {
   return m !== null && supportedHashes.has(m[1] as string);
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 /**
  * Validates untrusted connection info. Returns a copy holding only the known

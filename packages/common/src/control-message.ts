@@ -7,6 +7,7 @@
 import { type Result, fail, ok } from './errors.js';
 import { isValidKernelId } from './kernel-id.js';
 import { MAX_CONTROL_BYTES } from './limits.js';
+import { isRecord } from './json-object.js';
 
 /** Signals a control request may name. */
 export const CONTROL_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGKILL', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGCONT', 'SIGSTOP'] as const;
@@ -52,9 +53,6 @@ export type LauncherEvent = KernelExitEvent;
 /** A v1 (Gateway Provisioners) comm-port request. */
 export type V1Request = { readonly signum: number } | { readonly shutdown: true };
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 /** Validates the action part of a control request. */
 export function validateControlAction(value: unknown): Result<ControlAction> {

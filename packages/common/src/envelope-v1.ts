@@ -35,6 +35,7 @@ import {
 import { promisify } from 'node:util';
 import { type Result, fail, ok } from './errors.js';
 import { MAX_RESPONSE_BYTES } from './limits.js';
+import { isRecord } from './json-object.js';
 
 const generateKeyPairAsync = promisify(generateKeyPairCb);
 
@@ -171,6 +172,6 @@ export function openV1(input: string | Uint8Array, keyPair: V1KeyPair): Result<V
   } catch {
     return fail('GL_ERR_V1_DECRYPT_FAILED', 'v1 payload could not be decrypted');
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return fail('GL_ERR_V1_DECRYPT_FAILED', 'v1 payload could not be decrypted');
-  return ok(value as V1Plaintext);
+  if (!isRecord(value)) return fail('GL_ERR_V1_DECRYPT_FAILED', 'v1 payload could not be decrypted');
+  return ok(value);
 }

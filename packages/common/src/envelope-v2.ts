@@ -12,6 +12,7 @@
 import nacl from 'tweetnacl';
 import { fromBase64, toBase64 } from './base64.js';
 import { isCanonicalBoxPublicKey } from './box-key.js';
+import { isRecord } from './json-object.js';
 
 export { decodeBoxPublicKey, isCanonicalBoxPublicKey } from './box-key.js';
 import { type Result, fail, ok } from './errors.js';
@@ -74,8 +75,8 @@ function parseJsonObject(input: string | Uint8Array, limit: number): Result<Reco
   } catch {
     return fail('GL_ERR_ENVELOPE_MALFORMED', 'message is not JSON');
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return fail('GL_ERR_ENVELOPE_MALFORMED', 'message is not a JSON object');
-  return ok(value as Record<string, unknown>);
+  if (!isRecord(value)) return fail('GL_ERR_ENVELOPE_MALFORMED', 'message is not a JSON object');
+  return ok(value);
 }
 
 function openBox(box: Uint8Array, nonce: Uint8Array, peerPk: Uint8Array, ownSk: Uint8Array, limit: number): Result<Record<string, unknown>> {

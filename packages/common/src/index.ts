@@ -4,6 +4,7 @@
  * @packageDocumentation
  */
 export * from './errors.js';
+export * from './json-object.js';
 export * from './limits.js';
 export * from './kernel-id.js';
 export * from './port-range.js';

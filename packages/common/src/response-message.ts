@@ -9,6 +9,7 @@ import { type Result, fail, ok } from './errors.js';
 import { isValidKernelId } from './kernel-id.js';
 import { type PortRange } from './port-range.js';
 import { STDERR_TAIL_BYTES } from './limits.js';
+import { isRecord } from './json-object.js';
 
 /** How the launcher exposes the kernel's ports. */
 export type PortMode = 'direct' | 'proxy';
@@ -53,9 +54,6 @@ export function isFailureResponse(r: ResponsePlaintext): r is ResponseFailure {
   return 'failure' in r;
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 function isPid(v: unknown): v is number {
   return typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 0x7fffffff;

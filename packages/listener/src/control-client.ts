@@ -18,6 +18,7 @@ import {
   validateControlAction,
 } from '@gateway-launchers/common';
 import { BoundedLineReader } from './line-reader.js';
+import { isRecord } from '@gateway-launchers/common';
 
 /** How a control request travelled. */
 export type ControlRoute = 'websocket' | 'comm-port';
@@ -87,7 +88,7 @@ const LAUNCHER_CODE_RE = /^[A-Z][A-Z0-9_]{0,63}$/;
 
 /** Interprets a launcher's reply object (`{"ok":true}` or `{"ok":false,"error":"<CODE>"}`). */
 export function interpretReply(value: unknown, route: ControlRoute): ControlResult {
-  if (typeof value !== 'object' || value === null || Array.isArray(value) || typeof (value as { ok?: unknown }).ok !== 'boolean') {
+  if (!isRecord(value) || typeof value.ok !== 'boolean') {
     return fail('GL_ERR_CONTROL_FAILED', 'launcher answered with something that is not a control reply', { route });
   }
   const v = value as Record<string, unknown>;

@@ -21,6 +21,7 @@ import {
 } from '@gateway-launchers/common';
 import { type ControlResult, interpretReply } from './control-client.js';
 import type { ControlTarget, ProtocolVersion } from './registration.js';
+import { isRecord } from '@gateway-launchers/common';
 
 /** Lifecycle of a session: running, asked to shut down, or reported exited. */
 export type SessionState = 'running' | 'shutting-down' | 'exited';
@@ -188,7 +189,7 @@ export class KernelSession {
       this.#log.warn('launcher WebSocket message is not JSON; ignored');
       return;
     }
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) return;
+    if (!isRecord(value)) return;
     if ('ok' in value) {
       const waiter = this.#waiting.shift();
       if (waiter === undefined) this.#log.warn('unsolicited control reply on the launcher WebSocket; ignored');
