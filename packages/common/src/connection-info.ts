@@ -37,6 +37,20 @@ export interface ConnectionInfo {
   kernel_name: string;
 }
 
+/** The five kernel ports of `info`, in {@link KERNEL_PORT_FIELDS} order. */
+export function kernelPortsOf(info: ConnectionInfo): number[] {
+  return KERNEL_PORT_FIELDS.map((f) => info[f]);
+}
+
+/**
+ * Connection info for a kernel of ours: five ports in {@link KERNEL_PORT_FIELDS}
+ * order, tcp, `hmac-sha256`.
+ */
+export function tcpConnectionInfo(ports: readonly number[], ip: string, key: string, kernelName: string): ConnectionInfo {
+  const [shell_port, iopub_port, stdin_port, control_port, hb_port] = ports as [number, number, number, number, number];
+  return { shell_port, iopub_port, stdin_port, control_port, hb_port, ip, transport: 'tcp', key, signature_scheme: 'hmac-sha256', kernel_name: kernelName };
+}
+
 /** Options of {@link validateConnectionInfo}. */
 export interface ValidateConnectionInfoOptions {
   /** Range every port must lie in; default any. */

@@ -11,7 +11,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:net';
-import type { ConnectionInfo } from '@gateway-launchers/common/connection-info';
+import { type ConnectionInfo, kernelPortsOf, tcpConnectionInfo } from '@gateway-launchers/common/connection-info';
 import type { ControlAction, ControlReply, V1Request } from '@gateway-launchers/common/control-message';
 import { sealV1 } from '@gateway-launchers/common/envelope-v1';
 import type { BoxKeyPair, PreparedSeal } from '@gateway-launchers/common/envelope-v2';
@@ -78,7 +78,8 @@ export class Launcher implements ControlTarget {
   #ws: WsControlChannel | undefined;
   #stopping: Promise<void> | undefined;
   readonly #addresses: { bind: string; report: string };
-  readonly #ephemeral: { keys?: BoxKeyPair } = {};
+  /** v2: the ephemeral key pair of the sealed response (control requests are sealed to it). */
+  #ephemeral: BoxKeyPair | undefined;
   #auth: ControlAuthenticator | undefined;
   #dir: ConnectionFileDir | undefined;
   readonly #kernelEnv: NodeJS.ProcessEnv;
@@ -202,19 +203,7 @@ export class Launcher implements ControlTarget {
         commServer = held.servers[5] as Server;
         this.#startCommServer(commServer);
       }
-      const [shell, iopub, stdin, control, hb] = held.ports as [number, number, number, number, number];
-      const info: ConnectionInfo = {
-        shell_port: shell,
-        iopub_port: iopub,
-        stdin_port: stdin,
-        control_port: control,
-        hb_port: hb,
-        ip: this.#addresses.bind,
-        transport: 'tcp',
-        key,
-        signature_scheme: 'hmac-sha256',
-        kernel_name: config.kernelName,
-      };
+      const info = tcpConnectionInfo(held.ports.slice(0, 5), this.#addresses.bind, key, config.kernelName);
       this.#info = info;
       this.#dir!.write(info);
       await held.release([commServer]);
@@ -241,7 +230,7 @@ export class Launcher implements ControlTarget {
       const exit = await kernel.exited;
       const tail = kernel.stderrTail();
       if (!this.#isStopping() && PORT_CLASH_RE.test(tail) && attempt < MAX_PORT_CLASH_RETRIES) {
-        for (const p of [shell, iopub, stdin, control, hb]) exclude.add(p);
+        for (const p of kernelPortsOf(info)) exclude.add(p);
         this.logger.warn({ event: 'port_clash_retry', attempt: attempt + 1 }, 'a kernel port was taken before the kernel bound it; retrying on fresh ports');
         continue;
       }
@@ -251,7 +240,7 @@ export class Launcher implements ControlTarget {
   }
 
   #waitReady(kernel: KernelProcess, info: ConnectionInfo, deadline: number, useProc: boolean): Promise<'ready' | 'exited' | 'timeout'> {
-    return waitUntilListening(kernel, [info.shell_port, info.iopub_port, info.stdin_port, info.control_port, info.hb_port], this.#kernelBindIp, deadline, useProc);
+    return waitUntilListening(kernel, kernelPortsOf(info), this.#kernelBindIp, deadline, useProc);
   }
 
   #startCommServer(server: Server): void {
@@ -289,7 +278,7 @@ export class Launcher implements ControlTarget {
       const v2 = await this.#v2();
       const sealed = v2.sealResponse(plaintext, config.listener.publicKey, this.#prepared);
       this.#prepared = undefined;
-      this.#ephemeral.keys = sealed.ephemeral;
+      this.#ephemeral = sealed.ephemeral;
       this.#auth = new v2.ControlAuthenticator(config.kernelId, config.listener.publicKey, sealed.ephemeral.secretKey);
       text = sealed.text;
     } else {
@@ -311,7 +300,7 @@ export class Launcher implements ControlTarget {
           kernelId: config.kernelId,
           address: config.responseAddress,
           listenerPublicKey: config.listener.publicKey,
-          ephemeral: this.#ephemeral.keys!,
+          ephemeral: this.#ephemeral!,
           open: (t) => this.#openControl(t),
           target: this,
           logger: this.logger,
@@ -397,18 +386,7 @@ export class Launcher implements ControlTarget {
     const pub = this.#proxy.publicPorts;
     this.#phase('ports_selected', { ports: [pub.shell, pub.iopub, pub.stdin, pub.control, pub.hb], comm_port: this.#comm?.port, mode: 'proxy', connection_file: this.#dir!.path });
     let kernel = await this.#spawnBehindProxy(key, undefined);
-    const reported: ConnectionInfo = {
-      shell_port: pub.shell,
-      iopub_port: pub.iopub,
-      stdin_port: pub.stdin,
-      control_port: pub.control,
-      hb_port: pub.hb,
-      ip: this.#addresses.report,
-      transport: 'tcp',
-      key,
-      signature_scheme: 'hmac-sha256',
-      kernel_name: config.kernelName,
-    };
+    const reported = tcpConnectionInfo([pub.shell, pub.iopub, pub.stdin, pub.control, pub.hb], this.#addresses.report, key, config.kernelName);
     this.#state = 'reporting';
     if ((await this.#reportReady(kernel, deadline, reported)) === 'kernel-exited') {
       const exit = await kernel.exited;
@@ -453,7 +431,7 @@ export class Launcher implements ControlTarget {
   /** Starts a kernel on loopback ports (`previous`, when given and still free, else fresh ones) and points the relay at it. */
   async #spawnBehindProxy(key: string, previous: ConnectionInfo | undefined): Promise<KernelProcess> {
     let ports: number[];
-    const reuse = previous === undefined ? undefined : [previous.shell_port, previous.iopub_port, previous.stdin_port, previous.control_port, previous.hb_port];
+    const reuse = previous === undefined ? undefined : kernelPortsOf(previous);
     try {
       const held = await selectPorts(reuse === undefined ? { host: PROXY_KERNEL_HOST, range: ANY_PORT_RANGE, count: 5 } : { host: PROXY_KERNEL_HOST, range: ANY_PORT_RANGE, count: 5, only: reuse });
       ports = [...held.ports];
@@ -463,13 +441,12 @@ export class Launcher implements ControlTarget {
       ports = [...held.ports];
       await held.release();
     }
-    const [shell, iopub, stdin, control, hb] = ports as [number, number, number, number, number];
-    const info: ConnectionInfo = { shell_port: shell, iopub_port: iopub, stdin_port: stdin, control_port: control, hb_port: hb, ip: PROXY_KERNEL_HOST, transport: 'tcp', key, signature_scheme: 'hmac-sha256', kernel_name: this.config.kernelName };
+    const info = tcpConnectionInfo(ports, PROXY_KERNEL_HOST, key, this.config.kernelName);
     this.#info = info;
     this.#kernelReady = false;
     this.#dir!.write(info);
     this.#proxy!.resetState();
-    this.#proxy!.connectBackend({ shell, iopub, stdin, control, hb }, PROXY_KERNEL_HOST);
+    this.#proxy!.connectBackend({ shell: info.shell_port, iopub: info.iopub_port, stdin: info.stdin_port, control: info.control_port, hb: info.hb_port }, PROXY_KERNEL_HOST);
     const kernel = KernelProcess.spawn(substituteConnectionFile(this.config.kernelArgv, this.#dir!.path), { env: this.#kernelEnv });
     this.#kernel = kernel;
     this.#afterSpawn();
