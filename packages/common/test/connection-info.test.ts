@@ -17,11 +17,9 @@ import { GatewayError, type Result } from '../src/errors.js';
 import { parsePortRange } from '../src/port-range.js';
 import { MAX_CONNECTION_KEY_LENGTH } from '../src/limits.js';
 import { runPython } from './fixtures/python.js';
-import { arbConnectionInfo, sampleConnectionInfo } from './fixtures/samples.js';
+import { arbConnectionInfo, sampleConnectionInfo, resultCode } from './fixtures/samples.js';
 
-function codeOf(r: Result<unknown>): string {
-  return r.ok ? 'valid' : r.error.code;
-}
+const codeOf = (r: Result<unknown>): string => resultCode(r, 'valid');
 
 function fieldOf(r: Result<unknown>): unknown {
   return r.ok ? undefined : r.error.details.field;

@@ -2,11 +2,9 @@ import t from 'tap';
 import { CONTROL_SIGNALS, parseV1Request, validateControlAction, validateControlRequest, validateLauncherEvent } from '../src/control-message.js';
 import { MAX_CONTROL_BYTES } from '../src/limits.js';
 import type { Result } from '../src/errors.js';
-import { sampleControlRequest, sampleEvent } from './fixtures/samples.js';
+import { sampleControlRequest, sampleEvent, resultCode } from './fixtures/samples.js';
 
-function codeOf(r: Result<unknown>): string {
-  return r.ok ? 'valid' : r.error.code;
-}
+const codeOf = (r: Result<unknown>): string => resultCode(r, 'valid');
 
 t.test('accepts each control action: every listed signal, interrupt, shutdown and restart', async (t) => {
   for (const signal of CONTROL_SIGNALS) t.same(validateControlAction({ signal }), { ok: true, value: { signal } }, signal);

@@ -6,7 +6,7 @@ import { type V1KeyPair, decodeRsaPublicKey, generateV1KeyPair, openV1, sealV1 }
 import { MAX_RESPONSE_BYTES } from '../src/limits.js';
 import type { Result } from '../src/errors.js';
 import { runPython, runPythonJson } from './fixtures/python.js';
-import { sampleConnectionInfo, sampleKernelId } from './fixtures/samples.js';
+import { sampleConnectionInfo, sampleKernelId, resultCode, attemptCode } from './fixtures/samples.js';
 
 // Gateway Provisioners' servers use 1024-bit keys; 2048 is our default.
 const KEY_SIZES = [1024, 2048] as const;
@@ -22,17 +22,8 @@ function gpConnInfo(): Record<string, unknown> {
   return { ...sampleConnectionInfo(), pid: 4242, pgid: 4242, comm_port: 40999, kernel_id: sampleKernelId() };
 }
 
-function codeOf(r: Result<unknown>): string {
-  return r.ok ? 'opened' : r.error.code;
-}
-
-function attempt(open: () => Result<unknown>): string {
-  try {
-    return codeOf(open());
-  } catch (e) {
-    return `threw: ${String(e)}`;
-  }
-}
+const codeOf = (r: Result<unknown>): string => resultCode(r, 'opened');
+const attempt = (open: () => Result<unknown>): string => attemptCode(open);
 
 interface Outer {
   version: number;

@@ -13,11 +13,9 @@ import {
 import { toBase64 } from '../src/base64.js';
 import type { Result } from '../src/errors.js';
 import { runPython, runPythonJson } from './fixtures/python.js';
-import { sampleControlRequest, sampleEvent, sampleFailure, sampleSuccess } from './fixtures/samples.js';
+import { sampleControlRequest, sampleEvent, sampleFailure, sampleSuccess, resultCode } from './fixtures/samples.js';
 
-function codeOf(r: Result<unknown>): string {
-  return r.ok ? 'opened' : r.error.code;
-}
+const codeOf = (r: Result<unknown>): string => resultCode(r, 'opened');
 
 t.test('a response sealed by PyNaCl opens with openResponse', async (t) => {
   const listener = generateKeyPair();

@@ -31,21 +31,12 @@ import {
   sampleFailure,
   sampleKernelId,
   sampleSuccess,
+  resultCode,
+  attemptCode,
 } from './fixtures/samples.js';
 
-/** The error code of a result, or 'opened' when it succeeded. */
-function codeOf(r: Result<unknown>): string {
-  return r.ok ? 'opened' : r.error.code;
-}
-
-/** Calls `open` and reports its code, or 'threw: …' when it threw. */
-function attempt(open: () => Result<unknown>): string {
-  try {
-    return codeOf(open());
-  } catch (e) {
-    return `threw: ${String(e)}`;
-  }
-}
+const codeOf = (r: Result<unknown>): string => resultCode(r, 'opened');
+const attempt = (open: () => Result<unknown>): string => attemptCode(open);
 
 /** `value` with ordinary prototypes (fast-check builds records without one). */
 function plainObject<T>(value: T): T {

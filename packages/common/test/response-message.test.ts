@@ -3,11 +3,9 @@ import { isFailureResponse, validateResponsePlaintext } from '../src/response-me
 import { parsePortRange } from '../src/port-range.js';
 import { STDERR_TAIL_BYTES } from '../src/limits.js';
 import type { Result } from '../src/errors.js';
-import { sampleFailure, sampleSuccess } from './fixtures/samples.js';
+import { sampleFailure, sampleSuccess, resultCode } from './fixtures/samples.js';
 
-function codeOf(r: Result<unknown>): string {
-  return r.ok ? 'valid' : r.error.code;
-}
+const codeOf = (r: Result<unknown>): string => resultCode(r, 'valid');
 
 function set(value: object, path: string, v: unknown): Record<string, unknown> {
   const copy = structuredClone(value) as Record<string, unknown>;

@@ -5,6 +5,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { DELIMITER, MessageSigner, PROTOCOL_VERSION, createHeader, createMessage, parseMessage, serializeMessage, verifyFrames } from '../src/wire.js';
 import type { Result } from '../src/errors.js';
 import { runPythonJson } from './fixtures/python.js';
+import { resultCode } from './fixtures/samples.js';
 
 type PyOp =
   | { op: 'serialize'; key: string; scheme: string; msg_type: string; content: unknown; idents?: string[] }
@@ -27,9 +28,7 @@ function python<T>(ops: PyOp[]): Promise<T[]> {
 const b64 = (b: Uint8Array) => Buffer.from(b).toString('base64');
 const unb64 = (s: string) => Buffer.from(s, 'base64');
 
-function codeOf(r: Result<unknown>): string {
-  return r.ok ? 'ok' : r.error.code;
-}
+const codeOf = (r: Result<unknown>): string => resultCode(r, 'ok');
 
 function randomKey(): string {
   return randomUUID();
