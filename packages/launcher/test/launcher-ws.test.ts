@@ -1,7 +1,8 @@
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { randomBytes } from 'node:crypto';
 import {
+  type BoxKeyPair,
   generateKeyPair,
   toBase64,
   openResponse,
@@ -12,6 +13,14 @@ import {
   type ResponseSuccess,
 } from '@gateway-launchers/common';
 import { IPYKERNEL_ARGV, controlText, groupAlive, kernelClient, runLauncher } from './helpers/launcher-process.js';
+
+/** A listener's key pair and token, and a WebSocket server on loopback standing in for its port. */
+async function wsListener(t: Test): Promise<{ keys: BoxKeyPair; token: string; wss: WebSocketServer; port: number }> {
+  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+  await new Promise<void>((r) => wss.once('listening', () => r()));
+  t.teardown(() => new Promise((r) => wss.close(r)));
+  return { keys: generateKeyPair(), token: randomBytes(32).toString('base64url'), wss, port: (wss.address() as { port: number }).port };
+}
 
 function nextMessage(ws: WebSocket, timeoutMs = 15_000): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -24,12 +33,7 @@ function nextMessage(ws: WebSocket, timeoutMs = 15_000): Promise<string> {
 }
 
 t.test('over ws:// the response, control requests, re-attach and the kernel_exit event share one WebSocket', async (t) => {
-  const keys = generateKeyPair();
-  const token = randomBytes(32).toString('base64url');
-  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
-  await new Promise<void>((r) => wss.once('listening', () => r()));
-  t.teardown(() => new Promise((r) => wss.close(r)));
-  const port = (wss.address() as { port: number }).port;
+  const { keys, token, wss, port } = await wsListener(t);
   const sockets: WebSocket[] = [];
   const connected: Array<(ws: WebSocket) => void> = [];
   wss.on('connection', (ws) => {
@@ -87,12 +91,7 @@ t.test('over ws:// the response, control requests, re-attach and the kernel_exit
 });
 
 t.test('when the ack of an accepted response is lost, the retry\'s GL_ERR_RESPONSE_REPLAYED counts as acknowledged and the launcher re-attaches', async (t) => {
-  const keys = generateKeyPair();
-  const token = randomBytes(32).toString('base64url');
-  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
-  await new Promise<void>((r) => wss.once('listening', () => r()));
-  t.teardown(() => new Promise((r) => wss.close(r)));
-  const port = (wss.address() as { port: number }).port;
+  const { keys, token, wss, port } = await wsListener(t);
   let connections = 0;
   let epk: Uint8Array | undefined;
   const reattached = new Promise<WebSocket>((resolve) => {
