@@ -23,7 +23,7 @@ import * as zmq from 'zeromq';
 import type { ConnectionInfo } from '@gateway-launchers/common';
 import type { ResponseListener } from '@gateway-launchers/listener';
 import { KernelClient } from './jupyter-client.js';
-import { cpuMs, exitOf, f0, f1, median, mmm, pct, sleep, withTimeout } from './bench-util.js';
+import { cpuMs, exitOf, f0, spawnBenchLauncher, f1, median, mmm, pct, sleep, withTimeout } from './bench-util.js';
 
 const RT_PER_PATH = Number(process.env.BENCH_PROXY_RT ?? 1000);
 const RT_BLOCK = 50;
@@ -94,24 +94,10 @@ interface ProxyLaunch {
 function startProxyLauncher(listener: ResponseListener, launcher: string, python: string, tag: string): ProxyLaunch {
   const kernelId = `bench-proxy-${tag}-${randomBytes(3).toString('hex')}`;
   const launch = listener.register(kernelId, { portRange: '0..0', timeoutMs: 30_000 });
-  const events = new Map<string, number>();
   let portsSeen: (p: number[]) => void = () => {};
   const kernelPorts = new Promise<number[]>((r) => (portsSeen = r));
-  const t0 = performance.now();
-  const child = spawn(process.execPath, [launcher, ...launch.argv, '--kernel-language', 'python', '--python', python, '--mode', 'proxy'], {
-    env: { ...process.env, ...launch.env, LOG_LEVEL: 'info' },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  const exited = exitOf(child);
-  createInterface({ input: child.stderr! }).on('line', (line) => {
-    if (!line.startsWith('{')) return;
-    try {
-      const o = JSON.parse(line) as { event?: string; ms?: number; kernel_ports?: number[] };
-      if (typeof o.event === 'string' && typeof o.ms === 'number' && !events.has(o.event)) events.set(o.event, o.ms);
-      if (o.event === 'kernel_spawned' && Array.isArray(o.kernel_ports)) portsSeen(o.kernel_ports);
-    } catch {
-      // kernel output
-    }
+  const { child, exited, events, t0 } = spawnBenchLauncher(launcher, [...launch.argv, '--kernel-language', 'python', '--python', python, '--mode', 'proxy'], launch.env, (o) => {
+    if (o.event === 'kernel_spawned' && Array.isArray(o.kernel_ports)) portsSeen(o.kernel_ports as number[]);
   });
   const response = launch.response.then((r) => ({ info: r.connectionInfo, ms: performance.now() - t0 }));
   response.catch(() => {});

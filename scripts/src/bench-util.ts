@@ -3,7 +3,8 @@
  *
  * @module
  */
-import type { ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { readFileSync } from 'node:fs';
 
 // ---------------------------------------------------------------- statistics
@@ -58,4 +59,36 @@ export function procNetTcpLines(): number {
 export function vmHwmKiB(pid: number): number {
   const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m === null ? NaN : Number(m[1]);
+}
+
+/** A benchmarked launcher process: its exit, and the `ms` of the first log line of each phase event. */
+export interface BenchLauncher {
+  readonly child: ChildProcess;
+  readonly exited: ReturnType<typeof exitOf>;
+  readonly events: Map<string, number>;
+  /** `performance.now()` just before the spawn. */
+  readonly t0: number;
+}
+
+/**
+ * Spawns `node launcher …argv` with the launch's environment and LOG_LEVEL=info,
+ * records phase events from its JSON log lines, and hands every parsed line to `onLog`.
+ */
+export function spawnBenchLauncher(launcher: string, argv: readonly string[], env: Readonly<Record<string, string>>, onLog: (line: Record<string, unknown>) => void = () => {}): BenchLauncher {
+  const events = new Map<string, number>();
+  const t0 = performance.now();
+  const child = spawn(process.execPath, [launcher, ...argv], { env: { ...process.env, ...env, LOG_LEVEL: 'info' }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const exited = exitOf(child);
+  createInterface({ input: child.stderr! }).on('line', (line) => {
+    if (!line.startsWith('{')) return;
+    let o: Record<string, unknown>;
+    try {
+      o = JSON.parse(line) as Record<string, unknown>;
+    } catch {
+      return; // kernel output
+    }
+    if (typeof o.event === 'string' && typeof o.ms === 'number' && !events.has(o.event)) events.set(o.event, o.ms);
+    onLog(o);
+  });
+  return { child, exited, events, t0 };
 }

@@ -39,7 +39,7 @@ import { ResponseListener } from '@gateway-launchers/listener';
 import { KernelClient } from './jupyter-client.js';
 import type { SenderJob, SenderResult } from './bench-senders.js';
 import { proxyMarkdown, proxySection, proxySummary, type ProxyResult } from './bench-proxy.js';
-import { cpuMs, exitOf, f0, f1, median, mmm, pct, procNetTcpLines, vmHwmKiB, withTimeout } from './bench-util.js';
+import { cpuMs, exitOf, f0, spawnBenchLauncher, f1, median, mmm, pct, procNetTcpLines, vmHwmKiB, withTimeout } from './bench-util.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /** Which launcher build is measured: `bundle` (default, what deployments ship) or `dist` (unbundled tsc output). */
@@ -90,28 +90,14 @@ interface BareRun {
 async function launcherRun(listener: ResponseListener, i: number): Promise<LauncherRun> {
   const kernelId = `bench-${i}-${randomBytes(3).toString('hex')}`;
   const launch = listener.register(kernelId, { portRange: '0..0', timeoutMs: 30_000 });
-  const events = new Map<string, number>();
   let cpuAtSpawnMs: number | undefined;
-  const t0 = performance.now();
-  const child = spawn(process.execPath, [LAUNCHER, ...launch.argv, '--kernel-language', 'python', '--python', PYTHON], {
-    env: { ...process.env, ...launch.env, LOG_LEVEL: 'info' },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  const exited = exitOf(child);
-  createInterface({ input: child.stderr! }).on('line', (line) => {
-    if (!line.startsWith('{')) return;
-    try {
-      const o = JSON.parse(line) as { event?: string; ms?: number };
-      if (typeof o.event === 'string' && typeof o.ms === 'number' && !events.has(o.event)) events.set(o.event, o.ms);
-      if (o.event === 'kernel_spawned' && cpuAtSpawnMs === undefined) {
-        try {
-          cpuAtSpawnMs = cpuMs(child.pid!);
-        } catch {
-          // exited
-        }
+  const { child, exited, events, t0 } = spawnBenchLauncher(LAUNCHER, [...launch.argv, '--kernel-language', 'python', '--python', PYTHON], launch.env, (o) => {
+    if (o.event === 'kernel_spawned' && cpuAtSpawnMs === undefined) {
+      try {
+        cpuAtSpawnMs = cpuMs(child.pid!);
+      } catch {
+        // exited
       }
-    } catch {
-      // kernel output
     }
   });
   try {
