@@ -14,7 +14,6 @@ import { fromBase64, toBase64 } from './base64.js';
 import { isCanonicalBoxPublicKey } from './box-key.js';
 import { isRecord } from './json-object.js';
 
-export { decodeBoxPublicKey, isCanonicalBoxPublicKey } from './box-key.js';
 import { type Result, fail, ok } from './errors.js';
 import { isValidKernelId } from './kernel-id.js';
 import { MAX_CONTROL_BYTES, MAX_RESPONSE_BYTES } from './limits.js';

@@ -7,8 +7,6 @@ import {
   SeqGuard,
   generateKeyPair,
   keyPairFromSecretKey,
-  decodeBoxPublicKey,
-  isCanonicalBoxPublicKey,
   openControlRequest,
   openEvent,
   openResponse,
@@ -18,6 +16,7 @@ import {
   sealResponse,
 } from '../src/envelope-v2.js';
 import { toBase64 } from '../src/base64.js';
+import { decodeBoxPublicKey, isCanonicalBoxPublicKey } from '../src/box-key.js';
 import { MAX_CONTROL_BYTES, MAX_RESPONSE_BYTES } from '../src/limits.js';
 import { parsePortRange } from '../src/port-range.js';
 import type { Result } from '../src/errors.js';
