@@ -74,6 +74,12 @@ export const ERROR_CODES = {
 export type ErrorCode = keyof typeof ERROR_CODES;
 
 /**
+ * Brand of every {@link GatewayError}, registered globally so that errors made
+ * by another copy of this package (a host that ends up with two) are recognised too.
+ */
+const GATEWAY_ERROR_BRAND = Symbol.for('gateway-launchers.error');
+
+/**
  * The one error class of gateway-launchers. `code` is stable; `details` holds
  * non-secret context (field names, limits, peers) safe to log.
  */
@@ -88,6 +94,7 @@ export class GatewayError extends Error {
     this.name = 'GatewayError';
     this.code = code;
     this.details = options.details ?? {};
+    Object.defineProperty(this, GATEWAY_ERROR_BRAND, { value: true });
   }
 
   /** JSON form for logs and wire answers: code, message, details, never a stack. */
@@ -96,9 +103,13 @@ export class GatewayError extends Error {
   }
 }
 
-/** True when `value` is a {@link GatewayError}, optionally with the given code. */
+/**
+ * True when `value` is a {@link GatewayError}, optionally with the given code.
+ * Checks the brand, not `instanceof`, so it holds across copies of this package.
+ */
 export function isGatewayError(value: unknown, code?: ErrorCode): value is GatewayError {
-  return value instanceof GatewayError && (code === undefined || value.code === code);
+  if (typeof value !== 'object' || value === null || (value as Record<symbol, unknown>)[GATEWAY_ERROR_BRAND] !== true) return false;
+  return code === undefined || (value as GatewayError).code === code;
 }
 
 /** A result that is either a value or a {@link GatewayError}: for paths that must not throw. */

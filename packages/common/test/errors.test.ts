@@ -43,3 +43,14 @@ t.test('ok and fail build results', async (t) => {
     t.same(r.error.details, { field: 'hb_port' });
   }
 });
+
+t.test('isGatewayError recognises an error made by a second copy of the package', async (t) => {
+  // A query string makes the ESM loader evaluate the module again: a second class, as two installed copies would give.
+  const copy = (await import(`../src/errors.js?second-copy=${Date.now()}`)) as typeof import('../src/errors.js');
+  const foreign = new copy.GatewayError('GL_ERR_USAGE', 'from the other copy');
+  t.notOk(foreign instanceof GatewayError, 'the copy is a distinct class');
+  t.ok(isGatewayError(foreign));
+  t.ok(isGatewayError(foreign, 'GL_ERR_USAGE'));
+  t.notOk(isGatewayError(foreign, 'GL_ERR_KERNEL_EXITED'));
+  t.ok(copy.isGatewayError(new GatewayError('GL_ERR_USAGE', 'from this copy')));
+});
