@@ -14,8 +14,9 @@ Set by the launcher (no secrets):
 - ``GL_HANDOFF_STATUS_FD``: a descriptor this module writes one status line
   to, then closes: ``adopted <n>`` once every port is adopted, or
   ``direct <reason>`` when this zmq cannot adopt (pyzmq without ``USE_FD``,
-  libzmq older than 4.2). In that case the inherited sockets are closed and
-  the kernel binds the same ports itself, as in direct mode.
+  libzmq older than 4.2). In that case the kernel binds the same ports
+  itself, as in direct mode: each inherited socket is closed right before
+  the bind that takes its port.
 
 Both variables are removed from ``os.environ``, and the descriptors are made
 non-inheritable, so processes the kernel starts see neither.
@@ -98,15 +99,10 @@ def install(environ=None):
     import zmq
 
     reason = _unsupported_reason(zmq)
-    if reason is not None:
-        # Free the ports for the kernel's own bind, which follows at once.
-        for fd in pending.values():
-            os.close(fd)
-        if status is not None:
-            status.report("direct " + reason)
-        return
+    if reason is not None and status is not None:
+        status.report("direct " + reason)
 
-    use_fd = zmq.USE_FD
+    use_fd = getattr(zmq, "USE_FD", None)
     original_bind = zmq.Socket.bind
     lock = threading.Lock()  # the heartbeat binds from its own thread
     total = len(pending)
@@ -116,6 +112,12 @@ def install(environ=None):
         with lock:
             fd = pending.get(port) if port is not None else None
         if fd is None:
+            return original_bind(self, addr)
+        if reason is not None:
+            # Cannot adopt: give the port up only now, right before this bind takes it (direct mode's race, narrowed).
+            os.close(fd)
+            with lock:
+                pending.pop(port, None)
             return original_bind(self, addr)
         self.setsockopt(use_fd, fd)
         try:
@@ -127,7 +129,7 @@ def install(environ=None):
             done = not pending
         if done:
             zmq.Socket.bind = original_bind
-            if status is not None:
+            if status is not None and reason is None:
                 status.report("adopted %d" % total)
         return result
 

@@ -16,7 +16,7 @@ export const HANDOFF_MODULE = 'gateway_launcher_handoff';
 
 /** The directory holding the bootstrap, or undefined when it is not installed. */
 export function handoffBootstrapDir(base: string = import.meta.url): string | undefined {
-  for (const rel of ['../python/', './python/']) {
+  for (const rel of ['./python/', '../python/']) {
     const dir = fileURLToPath(new URL(rel, base));
     if (existsSync(`${dir}${HANDOFF_MODULE}.py`)) return dir.replace(/\/$/, '');
   }

@@ -66,6 +66,8 @@ export interface KernelSpawnOptions {
    * or `'pipe'` for a pipe the launcher reads ({@link KernelProcess.extraOutput}).
    */
   readonly extraStdio?: ReadonlyArray<number | 'pipe'>;
+  /** Variables added to `env` for this kernel only (no secrets: they show in /proc/<pid>/environ). */
+  readonly extraEnv?: Readonly<Record<string, string>>;
 }
 
 /** A running (or finished) kernel process. */
@@ -116,7 +118,7 @@ export class KernelProcess {
   static spawn(argv: readonly string[], options: KernelSpawnOptions): KernelProcess {
     const [file, ...args] = PDEATHSIG_WRAPPER === undefined ? argv : [PDEATHSIG_WRAPPER, '--pdeathsig', 'KILL', '--', ...argv];
     const child = spawn(file as string, args, {
-      env: options.env,
+      env: options.extraEnv === undefined ? options.env : { ...options.env, ...options.extraEnv },
       detached: true, // setsid: own process group, so group signals reach the kernel's children too
       stdio: ['ignore', 'inherit', 'pipe', ...(options.extraStdio ?? [])],
     });

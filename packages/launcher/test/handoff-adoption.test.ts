@@ -95,6 +95,8 @@ t.test('a port of the range already taken is skipped, and the reserved ports sta
   let done = false;
   void settled.then(() => (done = true));
   while (!done) {
+    // One round per event-loop turn that lets the kernel's status through; bounded by the kernel's start.
+    await new Promise((resolve) => setImmediate(resolve));
     for (const port of sockets.ports) {
       attempts++;
       const s = createServer();
