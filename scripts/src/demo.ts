@@ -20,7 +20,7 @@ const HELP = `npm run demo -- [options]
 
 Runs a listener, a gateway-launcher process and a real ipykernel end to end.
 
-  --port-range R        kernel port range lo..hi (default 40000..41000)
+  --port-range R        kernel port range lo..hi (default 10000..11000)
   --transport T         tcp (host:port, default) or ws (ws://host:port/)
   --kernel-language L   launcher preset (default python)
   --python PATH         Python with ipykernel (default /usr/bin/python3)
@@ -31,7 +31,7 @@ Runs a listener, a gateway-launcher process and a real ipykernel end to end.
 
 const { values } = parseArgs({
   options: {
-    'port-range': { type: 'string', default: '40000..41000' },
+    'port-range': { type: 'string', default: '10000..11000' },
     transport: { type: 'string', default: 'tcp' },
     'kernel-language': { type: 'string', default: 'python' },
     python: { type: 'string', default: '/usr/bin/python3' },

@@ -3,7 +3,8 @@
  * released) inside the range, and the response goes out once it listens on
  * all of them. The comm port comes out of the same selection and is kept. A
  * kernel that dies at start because a port was taken between release and
- * bind is started again on fresh ports.
+ * bind is started again on fresh ports (one that would hang instead of dying
+ * is killed when it reports the clash: see `port-clash.ts`).
  *
  * @module
  */
@@ -15,6 +16,8 @@ import type { KernelExit } from './kernel-process.js';
 import { MAX_PORT_CLASH_RETRIES } from '@gateway-launchers/common/limits';
 import { type LaunchMode, type ModeContext, type ModeStart, type RunningKernel, PORT_CLASH_RE } from './launch-mode.js';
 import { procAvailable, waitUntilListening } from './kernel-readiness.js';
+import { killOnPortClash } from './port-clash.js';
+import { warnIfEphemeral } from './ephemeral-ports.js';
 import { selectPorts } from './port-selector.js';
 
 /** The kernel binds the launcher's chosen ports itself; see the module comment. */
@@ -27,6 +30,7 @@ export class DirectMode implements LaunchMode {
     const key = randomUUID();
     const exclude = new Set<number>();
     let comm: { server: Server; port: number } | undefined;
+    warnIfEphemeral(config.portRange, ctx.logger);
     const useProc = await procAvailable();
     for (let attempt = 0; ; attempt++) {
       let held;
@@ -49,9 +53,15 @@ export class DirectMode implements LaunchMode {
       ctx.phase('ports_selected', { ports, comm_port: comm.port, attempt, connection_file: ctx.connectionFile });
       if (ctx.isStopping()) return { kind: 'failed', exit: undefined, reason: 'launcher stopped before the kernel started' };
       const kernel = ctx.spawnKernel(connection);
-      // The slow, key-agreement half of sealing runs while the kernel boots.
-      await ctx.prepareResponse();
-      const outcome = await waitUntilListening(kernel.process, ports, addresses.bind, deadline, useProc);
+      const unwatch = killOnPortClash(kernel.process, ctx.logger);
+      let outcome;
+      try {
+        // The slow, key-agreement half of sealing runs while the kernel boots.
+        await ctx.prepareResponse();
+        outcome = await waitUntilListening(kernel.process, ports, addresses.bind, deadline, useProc);
+      } finally {
+        unwatch();
+      }
       if (outcome === 'ready') {
         ctx.phase('kernel_ready');
         return { kind: 'started', kernel, reported: { ...connection, ip: addresses.report } };

@@ -74,6 +74,7 @@ export interface KernelSpawnOptions {
 export class KernelProcess {
   readonly #child: ChildProcess;
   readonly #tail = new TailBuffer(STDERR_TAIL_BYTES);
+  readonly #stderrListeners = new Set<(chunk: Buffer) => void>();
   #exit: KernelExit | undefined;
   /** Resolves once the process has exited and been reaped. */
   readonly exited: Promise<KernelExit>;
@@ -83,6 +84,7 @@ export class KernelProcess {
     let forward = true;
     child.stderr?.on('data', (chunk: Buffer) => {
       this.#tail.push(chunk);
+      for (const listener of this.#stderrListeners) listener(chunk);
       // After a write error (our stderr's reader is gone) the tail is still kept for failure reports.
       if (forward) {
         stderr.write(chunk, (err) => {
@@ -144,6 +146,12 @@ export class KernelProcess {
   extraOutput(index: number): Readable | undefined {
     const stream = this.#child.stdio[3 + index];
     return stream !== null && stream !== undefined && 'read' in stream ? (stream as Readable) : undefined;
+  }
+
+  /** Calls `listener` with each chunk the kernel writes to stderr from now on; returns the unsubscribe function. */
+  onStderr(listener: (chunk: Buffer) => void): () => void {
+    this.#stderrListeners.add(listener);
+    return () => this.#stderrListeners.delete(listener);
   }
 
   /** The last 8 KiB of the kernel's stderr. */

@@ -1,15 +1,16 @@
 /**
  * Readiness seen from outside the kernel: the kernel is ready when each of its
- * ports has a listening socket that belongs to the kernel's process (or its
- * process group), read from `/proc/net/tcp{,6}` and `/proc/<pid>/fd`. Where
- * `/proc` is not available a plain TCP connect probe is used.
+ * ports accepts a connection and, where `/proc` is available, the listening
+ * socket belongs to the kernel's process (or its process group), read from
+ * `/proc/net/tcp{,6}` and `/proc/<pid>/fd`. The cheap connect probe runs
+ * each step; the socket table is read only once every port accepts.
  *
  * @module
  */
+import { readdirSync, readlinkSync } from 'node:fs';
 import { readFile, readdir, readlink } from 'node:fs/promises';
 import { connect, isIP } from 'node:net';
 import type { KernelProcess } from './kernel-process.js';
-import { sleep } from './backoff.js';
 import { localKernelHost } from './kernel-control-channel.js';
 
 const LISTEN = '0A';
@@ -102,46 +103,142 @@ export async function kernelListening(ports: readonly number[], pid: number, pgi
   return allOwned();
 }
 
-/** True when a TCP connection to every port on `host` succeeds (fallback without /proc). */
-export async function portsAccepting(host: string, ports: readonly number[], timeoutMs = 200): Promise<boolean> {
-  const probe = (port: number): Promise<boolean> =>
-    new Promise((resolve) => {
-      const s = connect({ host, port });
-      const done = (ok: boolean): void => {
-        s.destroy();
-        resolve(ok);
-      };
-      s.setTimeout(timeoutMs, () => done(false));
-      s.once('connect', () => done(true));
-      s.once('error', () => done(false));
-    });
-  const results = await Promise.all(ports.map(probe));
-  return results.every(Boolean);
+/** True when a TCP connection to `port` on `host` is accepted within `timeoutMs`; the connection is closed at once. */
+export function portAccepting(host: string, port: number, timeoutMs = 200): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect({ host, port });
+    const done = (ok: boolean): void => {
+      s.destroy();
+      resolve(ok);
+    };
+    s.setTimeout(timeoutMs, () => done(false));
+    s.once('connect', () => done(true));
+    s.once('error', () => done(false));
+  });
 }
 
 /**
- * Readiness poll interval. Each poll reads /proc/net/tcp (whose cost grows
- * with the host's socket count); 10 ms keeps the added latency small while
- * leaving the CPU to the starting kernel.
+ * Probes `ports` in order, skipping those in `accepted` (which it extends),
+ * and stops at the first that refuses: until the kernel binds, a step costs
+ * one refused loopback connect. True once every port has accepted.
  */
-const READY_POLL_MS = 10;
+export async function acceptingInOrder(host: string, ports: readonly number[], accepted: Set<number>): Promise<boolean> {
+  for (const port of ports) {
+    if (accepted.has(port)) continue;
+    if (!(await portAccepting(host, port))) return false;
+    accepted.add(port);
+  }
+  return true;
+}
+
+/** Shortest and longest pause between readiness steps, in ms. */
+const READY_POLL_MIN_MS = 10;
+const READY_POLL_MAX_MS = 50;
+/** Pause as a share of the time since the kernel was spawned. */
+const READY_POLL_SHARE = 0.02;
+
+/**
+ * Pause before the next readiness step, `elapsedMs` after the spawn: 10 ms
+ * for the first half second (a fast kernel is seen at once), then 2 % of the
+ * time spent so far, at most 50 ms. Readiness is seen at most 2 % later than
+ * it happens, and a slow start (a loaded node, an eager Spark session) costs
+ * steps in proportion to the logarithm of its duration, not to the duration.
+ */
+export function readyPollDelay(elapsedMs: number): number {
+  return Math.min(READY_POLL_MAX_MS, Math.max(READY_POLL_MIN_MS, Math.round(elapsedMs * READY_POLL_SHARE)));
+}
+
+/** Longest time between two connect probes when the kernel opens no socket (a wrapper script whose child is the kernel). */
+const READY_PROBE_BACKSTOP_MS = 200;
+/** Steps that still probe after the kernel opened a socket (it exists a moment before it listens). */
+const STEPS_AFTER_NEW_SOCKET = 2;
+
+/**
+ * Tells whether a process opened a socket since the last look: the names in
+ * `/proc/<pid>/fd` are read (one directory read) and only descriptors not
+ * there before are resolved (`readlink`). A kernel binding its ports opens
+ * sockets; the files a Python kernel opens and closes by the hundred while
+ * it imports are not worth a probe.
+ */
+class SocketWatch {
+  #names = new Set<string>();
+  #pending = 0;
+
+  /** True when a new socket appeared now or within the last {@link STEPS_AFTER_NEW_SOCKET} looks, or the descriptors cannot be read. */
+  opened(pid: number): boolean {
+    let names: string[];
+    try {
+      names = readdirSync(`/proc/${pid}/fd`);
+    } catch {
+      return true;
+    }
+    const previous = this.#names;
+    this.#names = new Set(names);
+    for (const fd of names) {
+      if (previous.has(fd)) continue;
+      let link;
+      try {
+        link = readlinkSync(`/proc/${pid}/fd/${fd}`);
+      } catch {
+        continue; // closed meanwhile
+      }
+      if (link.startsWith('socket:')) {
+        this.#pending = STEPS_AFTER_NEW_SOCKET + 1;
+        break;
+      }
+    }
+    if (this.#pending === 0) return false;
+    this.#pending--;
+    return true;
+  }
+}
 
 /**
  * Waits until `kernel` listens on all of `ports` (bound on `bindIp`), exits,
  * or `deadline` (a `performance.now()` value) passes.
+ *
+ * A step looks for new sockets of the kernel ({@link SocketWatch}); only after
+ * one appeared (or {@link READY_PROBE_BACKSTOP_MS} passed) are the ports probed with connects
+ * ({@link acceptingInOrder}), and only once all of them accept is ownership
+ * checked in the socket table (`useProc`, {@link kernelListening}): a port can
+ * accept because another process took it, and that is not a ready kernel.
+ * Reading the whole socket table every step instead cost ms per step on a
+ * node with a thousand sockets (see docs/performance-notes.md).
  */
 export async function waitUntilListening(kernel: KernelProcess, ports: readonly number[], bindIp: string, deadline: number, useProc: boolean): Promise<'ready' | 'exited' | 'timeout'> {
   const exited = kernel.exited.then(() => 'exited' as const);
   const stop = new AbortController();
   void exited.then(() => stop.abort());
+  const host = localKernelHost(bindIp);
+  const accepted = new Set<number>();
+  const start = performance.now();
+  // One timer and one abort listener for the whole wait, not one per step.
+  let timer: NodeJS.Timeout | undefined;
+  let wake: (() => void) | undefined;
+  stop.signal.addEventListener('abort', () => {
+    clearTimeout(timer);
+    wake?.();
+  }, { once: true });
+  const pause = (ms: number): Promise<void> => new Promise((resolve) => {
+    wake = resolve;
+    timer = setTimeout(resolve, ms);
+  });
+  const sockets = new SocketWatch();
+  let lastProbe = -Infinity;
   const poll = async (): Promise<'ready' | 'timeout'> => {
     while (performance.now() < deadline && !stop.signal.aborted) {
       const pid = kernel.pid;
-      if (pid !== undefined) {
-        const ok = useProc ? await kernelListening(ports, pid, pid, isIP(bindIp) !== 4) : await portsAccepting(localKernelHost(bindIp), ports);
-        if (ok) return 'ready';
+      const now = performance.now();
+      // Probe after the kernel opened a socket, and now and then regardless (a descriptor number reused, a wrapper's child).
+      const due = !useProc || pid === undefined || sockets.opened(pid) || now - lastProbe >= READY_PROBE_BACKSTOP_MS;
+      if (pid !== undefined && due) {
+        lastProbe = now;
+        if (await acceptingInOrder(host, ports, accepted)) {
+          if (!useProc || (await kernelListening(ports, pid, pid, isIP(bindIp) !== 4))) return 'ready';
+        }
       }
-      await sleep(READY_POLL_MS, stop.signal);
+      if (stop.signal.aborted) break;
+      await pause(Math.min(readyPollDelay(performance.now() - start), Math.max(0, deadline - performance.now())));
     }
     return 'timeout';
   };

@@ -17,6 +17,7 @@ import { ANY_PORT_RANGE } from '@gateway-launchers/common/port-range';
 import type { KernelExit } from './kernel-process.js';
 import type { KernelProxy } from './kernel-proxy.js';
 import { procAvailable, waitUntilListening } from './kernel-readiness.js';
+import { killOnPortClash } from './port-clash.js';
 import { type LaunchMode, type ModeActivity, type ModeContext, type ModeStart, type RunningKernel, PORT_CLASH_RE } from './launch-mode.js';
 import { selectPorts } from './port-selector.js';
 
@@ -130,10 +131,12 @@ export class ProxyMode implements LaunchMode {
     const backend: Backend = { kernel: ctx.spawnKernel(connection, { kernel_ports: ports }), listening: false };
     this.#backend = backend;
     const { process } = backend.kernel;
+    const unwatch = killOnPortClash(process, ctx.logger);
     // The response does not wait for readiness here; operators still see when the kernel listens.
     void procAvailable()
       .then((useProc) => waitUntilListening(process, ports, PROXY_KERNEL_HOST, performance.now() + ctx.config.launchTimeoutMs, useProc))
       .then((outcome) => {
+        unwatch();
         if (outcome !== 'ready' || this.#backend !== backend) return;
         backend.listening = true;
         ctx.phase('kernel_ready', { pid: process.pid });
