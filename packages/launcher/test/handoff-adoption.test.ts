@@ -115,3 +115,25 @@ t.test('a port of the range already taken is skipped, and the reserved ports sta
   t.equal(await status, 'adopted 5');
   t.equal((await shellRequest(info, 'kernel_info_request', {}, 60_000)).header.msg_type, 'kernel_info_reply');
 });
+
+t.test('the heartbeat probe gives up on a peer that does not speak ZMTP 3, or sends an oversized frame', async (t) => {
+  const greeting = Buffer.alloc(64);
+  greeting[0] = 0xff;
+  greeting[9] = 0x7f;
+  greeting[10] = 3;
+  greeting.write('NULL', 12);
+  const oversized = Buffer.concat([Buffer.from([0x02]), Buffer.from([0, 0, 0, 0, 0, 0x10, 0, 0])]); // a 1 MiB long frame header
+  for (const [name, bytes] of [['an HTTP server', Buffer.from('HTTP/1.1 400 Bad Request\r\n\r\n'.padEnd(80, ' '))], ['a huge frame', Buffer.concat([greeting, oversized])]] as const) {
+    const server = createServer((s) => {
+      s.on('error', () => {});
+      s.end(bytes);
+    });
+    await new Promise<void>((resolve) => server.listen({ host: '127.0.0.1', port: 0 }, resolve));
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(), 30_000); // safety net only: the answer is expected at once
+    t.equal(await heartbeatEcho('127.0.0.1', (server.address() as { port: number }).port, abort.signal), false, name);
+    t.notOk(abort.signal.aborted, `${name}: refused on its bytes, not by the safety net`);
+    clearTimeout(timer);
+    server.close();
+  }
+});
