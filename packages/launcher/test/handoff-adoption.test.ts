@@ -95,8 +95,8 @@ t.test('a port of the range already taken is skipped, and the reserved ports sta
   let done = false;
   void settled.then(() => (done = true));
   while (!done) {
-    // One round per event-loop turn that lets the kernel's status through; bounded by the kernel's start.
-    await new Promise((resolve) => setImmediate(resolve));
+    // A round every few ms until the kernel has adopted the sockets (paced so as not to starve the starting kernel).
+    await new Promise((resolve) => setTimeout(resolve, 2));
     for (const port of sockets.ports) {
       attempts++;
       const s = createServer();
