@@ -3,6 +3,7 @@
 // on the target (no npm install on YARN nodes or in slim images):
 //
 //   bundle/gateway-launcher.mjs        the launcher and every pure-JS dependency, one ESM file
+//   bundle/python/                     the python preset's handoff bootstrap (handoff mode)
 //   bundle/node_modules/zeromq/        zeromq's runtime files and its prebuilt Linux addons
 //   bundle/node_modules/cmake-ts/      the addon loader zeromq requires at run time
 //   bundle/THIRD_PARTY_LICENSES.txt    licences of everything bundled or copied
@@ -84,6 +85,9 @@ const result = await build({
   logLevel: 'warning',
 });
 chmodSync(bundleFile, 0o755);
+
+// 1b. The handoff bootstrap the python preset imports (handoff-bootstrap.ts finds it in ./python/).
+cpSync(join(root, 'packages/launcher/python'), join(out, 'python'), { recursive: true, filter: (p) => !p.includes('__pycache__') && (statSync(p).isDirectory() || p.endsWith('.py')) });
 
 // 2. zeromq's runtime: its compiled lib, the addon manifest (trimmed to what
 //    is shipped) and the Linux addons for the chosen architectures.

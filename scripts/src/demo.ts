@@ -24,7 +24,8 @@ Runs a listener, a gateway-launcher process and a real ipykernel end to end.
   --transport T         tcp (host:port, default) or ws (ws://host:port/)
   --kernel-language L   launcher preset (default python)
   --python PATH         Python with ipykernel (default /usr/bin/python3)
-  --mode M              direct (default) or proxy (the launcher binds the ports and relays)
+  --mode M              handoff (default: the launcher binds the ports and hands them to the kernel),
+                        direct (the kernel binds them) or proxy (the launcher binds them and relays)
   --verbose             show the launcher's JSON logs
   -h, --help            this text`;
 
@@ -34,7 +35,7 @@ const { values } = parseArgs({
     transport: { type: 'string', default: 'tcp' },
     'kernel-language': { type: 'string', default: 'python' },
     python: { type: 'string', default: '/usr/bin/python3' },
-    mode: { type: 'string', default: 'direct' },
+    mode: { type: 'string', default: 'handoff' },
     verbose: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },

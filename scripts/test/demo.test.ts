@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 
 const DEMO = fileURLToPath(new URL('../dist/demo.js', import.meta.url));
 
-for (const [transport, mode] of [['tcp', 'direct'], ['ws', 'direct'], ['tcp', 'proxy']] as const) {
+for (const [transport, mode] of [['tcp', 'direct'], ['ws', 'direct'], ['tcp', 'proxy'], ['tcp', 'handoff']] as const) {
   t.test(`the demo runs a real kernel end to end over ${transport} in ${mode} mode and exits 0`, async (t) => {
     const r = spawnSync(process.execPath, [DEMO, '--transport', transport, '--mode', mode], { encoding: 'utf8', timeout: 60_000 });
     t.equal(r.status, 0, r.stderr);

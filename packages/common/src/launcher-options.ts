@@ -80,8 +80,12 @@ export const LAUNCHER_OPTIONS: readonly LauncherOptionSpec[] = [
     describe: 'IP address to bind and report (a local address of this host, IPv4 or IPv6; 0.0.0.0 or :: bind all). Default: bind all addresses, report the first non-loopback IPv4 address.',
   },
   {
-    name: 'mode', type: 'string', env: ['KERNEL_PORT_MODE'], choices: ['direct', 'proxy'], default: 'direct', group: 'Ports',
-    describe: "'direct': the kernel binds the ports; 'proxy': the launcher binds them and relays to a kernel on loopback.",
+    name: 'mode', type: 'string', env: ['KERNEL_PORT_MODE'], choices: ['direct', 'proxy', 'handoff'], group: 'Ports',
+    describe: "'direct': the kernel binds the ports; 'proxy': the launcher binds them and relays to a kernel on loopback; 'handoff': the launcher binds them and hands the listening sockets to the kernel (python preset only; any other kernel runs in direct mode, with a log line). Default: handoff for --kernel-language python, direct otherwise.",
+  },
+  {
+    name: 'handoff-ready', type: 'string', env: ['KERNEL_HANDOFF_READY'], choices: ['heartbeat', 'at-bind'], default: 'heartbeat', group: 'Ports',
+    describe: "handoff mode: when the response goes out. 'heartbeat': once the kernel has echoed one heartbeat through its hb socket (clients that count a missed heartbeat as death, such as jupyter_client's wait_for_ready, find it alive); 'at-bind': as soon as the kernel is started with the sockets (requests wait in the listen backlog).",
   },
   {
     name: 'restart-on-crash', type: 'number', env: ['KERNEL_RESTART_ON_CRASH'], default: 0, range: { min: 0, max: 100, integer: true }, group: 'Process',

@@ -12,7 +12,7 @@ import { STDERR_TAIL_BYTES } from './limits.js';
 import { isRecord } from './json-object.js';
 
 /** How the launcher exposes the kernel's ports. */
-export type PortMode = 'direct' | 'proxy';
+export type PortMode = 'direct' | 'proxy' | 'handoff';
 
 /** Why a kernel did not become ready. */
 export interface KernelFailure {
@@ -68,7 +68,7 @@ export function validateResponsePlaintext(value: unknown, options: { portRange?:
   if (!isValidKernelId(value.kernel_id)) return fail('GL_ERR_KERNEL_ID_INVALID', 'response kernel_id is invalid');
   if (typeof value.token !== 'string' || value.token.length > 256) return fail('GL_ERR_ENVELOPE_MALFORMED', 'response token is not a string', { field: 'token' });
   if (!isPid(value.pid) || !isPid(value.pgid)) return fail('GL_ERR_ENVELOPE_MALFORMED', 'response pid/pgid are not integers', { field: 'pid' });
-  if (value.mode !== 'direct' && value.mode !== 'proxy') return fail('GL_ERR_ENVELOPE_MALFORMED', "response mode is not 'direct' or 'proxy'", { field: 'mode' });
+  if (value.mode !== 'direct' && value.mode !== 'proxy' && value.mode !== 'handoff') return fail('GL_ERR_ENVELOPE_MALFORMED', "response mode is not 'direct', 'proxy' or 'handoff'", { field: 'mode' });
   const version = typeof value.launcher_version === 'string' && value.launcher_version.length <= 64 ? value.launcher_version : undefined;
   if (version === undefined) return fail('GL_ERR_ENVELOPE_MALFORMED', 'response launcher_version is not a short string', { field: 'launcher_version' });
   const common: ResponseCommon = { kernel_id: value.kernel_id, token: value.token, pid: value.pid, pgid: value.pgid, mode: value.mode, launcher_version: version };

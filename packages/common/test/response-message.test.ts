@@ -74,7 +74,7 @@ t.test('refuses a pid or pgid that is not a non-negative 32-bit integer', async 
   }
 });
 
-t.test('refuses a mode other than direct or proxy', async (t) => {
+t.test('refuses a mode other than direct, proxy or handoff', async (t) => {
   for (const mode of ['Direct', 'relay', '', null]) t.equal(codeOf(validateResponsePlaintext(set(sampleSuccess(), 'mode', mode))), 'GL_ERR_ENVELOPE_MALFORMED', String(mode));
 });
 

@@ -18,6 +18,8 @@ import { LAUNCHER_OPTIONS } from '@gateway-launchers/common/launcher-options';
 import { DEFAULT_LAUNCH_TIMEOUT_S, SHUTDOWN_GRACE_MS } from '@gateway-launchers/common/limits';
 import { type PortRange, parsePortRange } from '@gateway-launchers/common/port-range';
 import { type KernelLanguage, buildKernelArgv } from './kernel-argv.js';
+import { HANDOFF_MODULE, handoffBootstrapDir } from './handoff-bootstrap.js';
+import type { HandoffReady } from './handoff-mode.js';
 import { type ClusterInitMode, type ClusterType, clusterInit } from './spark-init.js';
 
 /** The listener's key and the protocol it implies. */
@@ -33,7 +35,12 @@ export interface LauncherConfig {
   readonly portRange: PortRange;
   /** Address to bind and report; undefined: bind all, report the first non-loopback IPv4. */
   readonly ip: string | undefined;
-  readonly mode: 'direct' | 'proxy';
+  /** The port mode in effect (handoff asked for a kernel that cannot adopt sockets is direct; see `modeFallback`). */
+  readonly mode: 'direct' | 'proxy' | 'handoff';
+  /** Why handoff mode, asked for, runs as direct mode (logged at start), or undefined. */
+  readonly modeFallback: string | undefined;
+  /** handoff mode: when the response goes out. */
+  readonly handoffReady: HandoffReady;
   readonly launchTimeoutMs: number;
   /** Kernel argv with `{kernel_id}` substituted; `{connection_file}` is substituted per start. */
   readonly kernelArgv: readonly string[];
@@ -162,7 +169,15 @@ export function buildConfig(raw: RawOptions, afterDashDash: readonly string[], e
     if (!isLocalAddress(ip)) throw usage(`--ip '${ip}' is not an address of this host (local addresses: ${localAddresses().join(', ')})`);
   }
   const language = str(raw, 'kernel-language') as KernelLanguage | undefined;
-  const mode = (str(raw, 'mode') ?? 'direct') as 'direct' | 'proxy';
+  const requestedMode = str(raw, 'mode') as LauncherConfig['mode'] | undefined;
+  let mode: LauncherConfig['mode'] = requestedMode ?? (language === 'python' ? 'handoff' : 'direct');
+  let modeFallback: string | undefined;
+  // Only the python preset's bootstrap adopts handed sockets; any other kernel would leave them unserved.
+  const handoffDir = mode === 'handoff' && language === 'python' ? handoffBootstrapDir() : undefined;
+  if (mode === 'handoff' && handoffDir === undefined) {
+    modeFallback = language !== 'python' ? 'handoff mode needs --kernel-language python (a kernel started by its own command line cannot adopt sockets)' : `the handoff bootstrap (${HANDOFF_MODULE}.py) is not installed beside the launcher`;
+    mode = 'direct';
+  }
   for (const arg of afterDashDash) {
     const m = PLACEHOLDER_RE.exec(arg.replaceAll('{connection_file}', '').replaceAll('{kernel_id}', ''));
     if (m !== null) throw usage(`kernel argument '${arg}' contains ${m[0]}, which is not {connection_file} or {kernel_id}`, 'GL_ERR_PLACEHOLDER_UNSUBSTITUTED');
@@ -185,6 +200,7 @@ export function buildConfig(raw: RawOptions, afterDashDash: readonly string[], e
     python: str(raw, 'python') ?? 'python3',
     kernelClassName: str(raw, 'kernel-class-name'),
     ipv6: ip !== undefined && isIP(ip) === 6,
+    handoffDir,
   }).map((a) => a.replaceAll('{kernel_id}', kernelId));
   if (kernelArgv.length === 0) throw usage('no kernel to start: give --kernel-language or the kernel command after --');
   if (!kernelArgv.some((a) => a.includes('{connection_file}'))) {
@@ -197,6 +213,8 @@ export function buildConfig(raw: RawOptions, afterDashDash: readonly string[], e
     portRange,
     ip,
     mode,
+    modeFallback,
+    handoffReady: (str(raw, 'handoff-ready') ?? 'heartbeat') as HandoffReady,
     launchTimeoutMs: Math.round(((raw['launch-timeout'] as number | undefined) ?? DEFAULT_LAUNCH_TIMEOUT_S) * 1000),
     kernelArgv,
     kernelName: str(raw, 'kernel-name') ?? '',

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { handoffPrelude } from './handoff-bootstrap.js';
 import { type ClusterInit, PYTHON_LAUNCH_WITH_NAMESPACE, pythonClusterPrelude, rSparkPrelude } from './spark-init.js';
 
 /** Kernel languages with a preset command line. */
@@ -22,6 +23,8 @@ export interface KernelArgvInput {
   readonly ipv6?: boolean;
   /** python and r presets: the cluster start-up hook (see spark-init.ts); r supports Spark only. */
   readonly cluster?: ClusterInit | undefined;
+  /** python preset: directory of the handoff bootstrap, to install before ipykernel binds (handoff mode). */
+  readonly handoffDir?: string | undefined;
 }
 
 /**
@@ -44,12 +47,13 @@ const PYTHON_LAUNCH = ['import sys', "if sys.path and sys.path[0] == '':", '    
 export const IPYKERNEL_IPV6_BOOTSTRAP = `${IPYKERNEL_IPV6_PRELUDE}\n${PYTHON_LAUNCH}`;
 
 /**
- * The python preset's `-c` program when it needs one (IPv6, a cluster hook);
+ * The python preset's `-c` program when it needs one (handoff, IPv6, a cluster hook);
  * undefined when plain `-m ipykernel_launcher` does.
  */
-export function pythonBootstrap(ipv6: boolean, cluster: ClusterInit | undefined): string | undefined {
-  if (!ipv6 && cluster === undefined) return undefined;
+export function pythonBootstrap(ipv6: boolean, cluster: ClusterInit | undefined, handoffDir?: string): string | undefined {
+  if (!ipv6 && cluster === undefined && handoffDir === undefined) return undefined;
   const parts: string[] = [];
+  if (handoffDir !== undefined) parts.push(handoffPrelude(handoffDir));
   if (ipv6) parts.push(IPYKERNEL_IPV6_PRELUDE);
   if (cluster === undefined) {
     parts.push(PYTHON_LAUNCH);
@@ -63,7 +67,7 @@ export function pythonBootstrap(ipv6: boolean, cluster: ClusterInit | undefined)
 export function buildKernelArgv(input: KernelArgvInput): string[] {
   switch (input.language) {
     case 'python': {
-      const bootstrap = pythonBootstrap(input.ipv6 === true, input.cluster);
+      const bootstrap = pythonBootstrap(input.ipv6 === true, input.cluster, input.handoffDir);
       const argv = bootstrap === undefined ? [input.python, '-m', 'ipykernel_launcher', '-f', '{connection_file}'] : [input.python, '-c', bootstrap, '-f', '{connection_file}'];
       if (input.kernelClassName !== undefined && input.kernelClassName !== '') argv.push(`--IPKernelApp.kernel_class=${input.kernelClassName}`);
       return [...argv, ...input.argv];

@@ -8,6 +8,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { constants } from 'node:os';
+import type { Readable } from 'node:stream';
 import { STDERR_TAIL_BYTES } from '@gateway-launchers/common/limits';
 
 /** util-linux's `setpriv`, when present: it sets the kernel's parent-death signal, then execs it. */
@@ -59,6 +60,14 @@ export interface KernelSpawnOptions {
   readonly env: NodeJS.ProcessEnv;
   /** Where kernel stderr is copied to (default: our stderr). */
   readonly stderr?: NodeJS.WritableStream;
+  /**
+   * Further descriptors for the kernel, after stdin, stdout and stderr (so
+   * the first is fd 3 in the kernel): an open descriptor of ours it inherits,
+   * or `'pipe'` for a pipe the launcher reads ({@link KernelProcess.extraOutput}).
+   */
+  readonly extraStdio?: ReadonlyArray<number | 'pipe'>;
+  /** Variables added to `env` for this kernel only (no secrets: they show in /proc/<pid>/environ). */
+  readonly extraEnv?: Readonly<Record<string, string>>;
 }
 
 /** A running (or finished) kernel process. */
@@ -111,9 +120,9 @@ export class KernelProcess {
   static spawn(argv: readonly string[], options: KernelSpawnOptions): KernelProcess {
     const [file, ...args] = PDEATHSIG_WRAPPER === undefined ? argv : [PDEATHSIG_WRAPPER, '--pdeathsig', 'KILL', '--', ...argv];
     const child = spawn(file as string, args, {
-      env: options.env,
+      env: options.extraEnv === undefined ? options.env : { ...options.env, ...options.extraEnv },
       detached: true, // setsid: own process group, so group signals reach the kernel's children too
-      stdio: ['ignore', 'inherit', 'pipe'],
+      stdio: ['ignore', 'inherit', 'pipe', ...(options.extraStdio ?? [])],
     });
     return new KernelProcess(child, options.stderr ?? process.stderr);
   }
@@ -131,6 +140,12 @@ export class KernelProcess {
   /** How it ended, once it has. */
   get exit(): KernelExit | undefined {
     return this.#exit;
+  }
+
+  /** The launcher's end of the `'pipe'` at `extraStdio[index]` (kernel fd `3 + index`), if it is one. */
+  extraOutput(index: number): Readable | undefined {
+    const stream = this.#child.stdio[3 + index];
+    return stream !== null && stream !== undefined && 'read' in stream ? (stream as Readable) : undefined;
   }
 
   /** Calls `listener` with each chunk the kernel writes to stderr from now on; returns the unsubscribe function. */

@@ -34,6 +34,7 @@ import { substituteConnectionFile } from './kernel-argv.js';
 import type { LaunchMode, ModeContext, RunningKernel } from './launch-mode.js';
 import { kernelAddresses } from './network.js';
 import { ProxyMode } from './proxy-mode.js';
+import { HandoffMode } from './handoff-mode.js';
 import { deliverResponse } from './response-delivery.js';
 import type { WsControlChannel } from './ws-control-channel.js';
 import { LAUNCHER_VERSION } from './version.js';
@@ -42,6 +43,7 @@ import { LAUNCHER_VERSION } from './version.js';
 const MODES: { readonly [M in LauncherConfig['mode']]: (ctx: ModeContext) => LaunchMode } = {
   direct: (ctx) => new DirectMode(ctx),
   proxy: (ctx) => new ProxyMode(ctx),
+  handoff: (ctx) => new HandoffMode(ctx),
 };
 
 /**
@@ -136,6 +138,7 @@ export class Launcher implements ControlTarget {
   async run(): Promise<number> {
     const deadline = this.config.launchTimeoutMs;
     try {
+      if (this.config.modeFallback !== undefined) this.logger.warn({ event: 'handoff_fallback', reason: this.config.modeFallback }, `using direct mode: ${this.config.modeFallback}`);
       const dir = (this.#dir = new ConnectionFileDir(this.config.kernelId, this.config.connectionDir));
       const mode = (this.#mode = MODES[this.config.mode](this.#modeContext(dir)));
       const started = await mode.start(deadline);

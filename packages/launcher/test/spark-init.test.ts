@@ -30,8 +30,11 @@ function tempLog(t: Test): string {
 }
 
 t.test('the python preset gets the start-up hook only for a cluster type and a mode that ask for one', async (t) => {
-  t.same(config({ 'kernel-language': 'python' }).kernelArgv.slice(1, 3), ['-m', 'ipykernel_launcher'], 'mode none: plain ipykernel_launcher');
-  t.same(config({ 'kernel-language': 'python', 'spark-context-initialization-mode': 'lazy', 'cluster-type': 'none' }).kernelArgv.slice(1, 3), ['-m', 'ipykernel_launcher'], 'cluster type none: no hook');
+  t.same(config({ 'kernel-language': 'python', mode: 'direct' }).kernelArgv.slice(1, 3), ['-m', 'ipykernel_launcher'], 'mode none: plain ipykernel_launcher');
+  t.same(config({ 'kernel-language': 'python', mode: 'direct', 'spark-context-initialization-mode': 'lazy', 'cluster-type': 'none' }).kernelArgv.slice(1, 3), ['-m', 'ipykernel_launcher'], 'cluster type none: no hook');
+  const handoff = config({ 'kernel-language': 'python' }).kernelArgv[2] as string;
+  t.match(handoff, /_gl_handoff\.install\(\)[\s\S]*kernelapp\.launch_new_instance\(\)/, 'handoff (the default) only adds its bootstrap');
+  t.notMatch(handoff, /spark objects/, 'and no cluster hook');
   const lazy = config({ 'kernel-language': 'python', 'spark-context-initialization-mode': 'lazy', 'kernel-class-name': 'my.Kernel' });
   t.equal(lazy.kernelArgv[1], '-c');
   t.match(lazy.kernelArgv[2], /spark objects, lazy[\s\S]*launch_instance\(user_ns=_gl_user_ns\)/);
