@@ -13,7 +13,7 @@
 // usage: node scripts/run-tests.mjs [--tier unit|system|all] [FILE...]
 //   (npm test = all; npm run test:unit; npm run test:system). Files given
 //   explicitly run whatever their tier, with the preparation of the tier asked for.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { Parser } from 'tap-parser';
@@ -69,7 +69,7 @@ const files = extra.length > 0 ? extra.map((f) => resolve(f)) : ['packages', 'sc
 if (files.length === 0) fail(`no test files for tier ${tier}`);
 const resultsDir = join(root, '.tap', 'test-results');
 rmSync(resultsDir, { recursive: true, force: true });
-const tapStatus = run('npx', ['tap', ...files.map((f) => relative(root, f))]);
+const { status: tapStatus, fileResults } = await runTap(files.map((f) => relative(root, f)));
 
 let passed = 0;
 let failed = 0;
@@ -87,6 +87,11 @@ for (const file of files) {
   passed += counts.passed;
   failed += counts.failed;
   for (const name of counts.failedNames) failures.push(`${rel}: ${name}`);
+  // A file tap failed as a whole (killed at its timeout, crashed after its last test) though none of its tests did.
+  if (fileResults.get(rel) === false && counts.failed === 0 && !counts.bailed && counts.passed > 0) {
+    failed++;
+    failures.push(`${rel}: the file failed after its tests (timeout or crash; see tap's output above)`);
+  }
   if (counts.skippedFile) {
     skippedFiles.push(`${rel}: ${counts.skippedFile}`);
     continue;
@@ -104,6 +109,27 @@ if (skippedFiles.length > 0) console.log(`\nskipped as a whole (not counted):\n 
 if (failures.length > 0) console.log(`\nfailed:\n  ${failures.join('\n  ')}`);
 console.log(`\n${passed} passed, ${failed} failed`);
 process.exit(failed === 0 ? 0 : 1);
+
+/**
+ * Runs tap on `rel` files, its output passed through; resolves with its exit
+ * status and, per file, whether tap reported the file ok.
+ */
+function runTap(rel) {
+  return new Promise((resolvePromise) => {
+    const child = spawn('npx', ['tap', ...rel], { cwd: root, stdio: ['inherit', 'pipe', 'inherit'], env });
+    const fileResults = new Map();
+    const parser = new Parser();
+    parser.on('assert', (a) => fileResults.set(a.name.replace(/ # .*$/, ''), a.ok));
+    child.stdout.on('data', (chunk) => {
+      process.stdout.write(chunk);
+      parser.write(chunk);
+    });
+    child.on('close', (code) => {
+      parser.end();
+      resolvePromise({ status: code ?? 1, fileResults });
+    });
+  });
+}
 
 function findTests(dir) {
   if (!existsSync(dir)) return [];
