@@ -1,54 +1,80 @@
 #!/usr/bin/env node
-// The project's test command: build + typecheck, then every package's tap
-// tests, then one plain closing line `N passed, N failed` that CI reads.
+// The project's test command: build + typecheck, then the tap tests of a tier,
+// then one plain closing line `N passed, N failed` that CI reads.
 // A "test" here is one top-level t.test() (or top-level assertion) of a file;
 // a file that crashes before reporting counts as one failure.
-import { spawnSync } from 'node:child_process';
+//
+// Tiers, decided by file name alone (see CONTRIBUTING.md):
+//   *.system.test.ts  system: real processes, kernels, Debian packages (Python's
+//                     ipykernel, jupyter_client, ...), the bundle, namespaces (root)
+//   other *.test.ts   unit: in-process (or plain `node`) tests, no root, no apt, no bundle
+// Test files live in a `test/` directory of a package or of scripts/.
+//
+// usage: node scripts/run-tests.mjs [--tier unit|system|all] [FILE...]
+//   (npm test = all; npm run test:unit; npm run test:system). Files given
+//   explicitly run whatever their tier, with the preparation of the tier asked for.
+import { spawn, spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, rmSync, existsSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { Parser } from 'tap-parser';
 
 const root = new URL('..', import.meta.url).pathname;
-const extra = process.argv.slice(2);
+const args = process.argv.slice(2);
+let tier = 'all';
+const extra = [];
+for (let i = 0; i < args.length; i++) {
+  if (args[i] === '--tier') tier = args[++i] ?? '';
+  else if (args[i]?.startsWith('--tier=')) tier = args[i].slice('--tier='.length);
+  else extra.push(args[i]);
+}
+if (!['unit', 'system', 'all'].includes(tier)) {
+  console.log(`unknown tier '${tier}' (unit, system or all)`);
+  console.log('0 passed, 1 failed');
+  process.exit(1);
+}
+
+/** The tier of a test file, from its name. */
+function tierOf(file) {
+  return /\.system\.test\.ts$/.test(file) ? 'system' : 'unit';
+}
 
 // tap's TypeScript loader does not find the root tsconfig from a child's cwd;
 // point it at the one that compiles tests as ESM.
 const env = { ...process.env, TS_NODE_PROJECT: join(root, 'tsconfig.tap.json') };
 
-function run(cmd, args) {
-  const r = spawnSync(cmd, args, { cwd: root, stdio: 'inherit', env });
+function run(cmd, cmdArgs) {
+  const r = spawnSync(cmd, cmdArgs, { cwd: root, stdio: 'inherit', env });
   return r.status ?? 1;
 }
 
-// A fresh Debian machine lacks the real ipykernel, jupyter_client and the
-// independent crypto implementations the tests use: install them (no-op when present).
-if (run('bash', ['scripts/install-system-deps.sh']) !== 0) {
-  console.log('system dependencies missing (see above)');
+function fail(what) {
+  console.log(what);
   console.log('0 passed, 1 failed');
   process.exit(1);
 }
 
-if (run('npm', ['run', '--silent', 'typecheck']) !== 0) {
-  console.log('typecheck failed');
-  console.log('0 passed, 1 failed');
-  process.exit(1);
-}
+const needsSystem = tier !== 'unit';
+
+// A fresh Debian machine lacks the real ipykernel, jupyter_client and the
+// independent crypto implementations the system tests use: install them (no-op when present).
+if (needsSystem && run('bash', ['scripts/install-system-deps.sh']) !== 0) fail('system dependencies missing (see above)');
+
+// Unit tests run the built CLIs too (`node dist/cli.js`): typecheck builds them.
+if (run('npm', ['run', '--silent', 'typecheck']) !== 0) fail('typecheck failed');
 
 // The deployment recipe tests run the single-file launcher from outside the repository.
-if (run('node', ['scripts/bundle.mjs']) !== 0) {
-  console.log('bundle failed');
-  console.log('0 passed, 1 failed');
-  process.exit(1);
-}
+if (needsSystem && run('node', ['scripts/bundle.mjs']) !== 0) fail('bundle failed');
 
-const files = extra.length > 0 ? extra : ['packages', 'scripts'].flatMap((dir) => findTests(join(root, dir)));
+const files = extra.length > 0 ? extra.map((f) => resolve(f)) : ['packages', 'scripts'].flatMap((dir) => findTests(join(root, dir))).filter((f) => tier === 'all' || tierOf(f) === tier);
+if (files.length === 0) fail(`no test files for tier ${tier}`);
 const resultsDir = join(root, '.tap', 'test-results');
 rmSync(resultsDir, { recursive: true, force: true });
-const tapStatus = run('npx', ['tap', ...files.map((f) => relative(root, f))]);
+const { status: tapStatus, fileResults } = await runTap(files.map((f) => relative(root, f)));
 
 let passed = 0;
 let failed = 0;
 const failures = [];
+const skippedFiles = [];
 for (const file of files) {
   const rel = relative(root, file);
   const tapFile = join(resultsDir, `${rel}.tap`);
@@ -61,6 +87,15 @@ for (const file of files) {
   passed += counts.passed;
   failed += counts.failed;
   for (const name of counts.failedNames) failures.push(`${rel}: ${name}`);
+  // A file tap failed as a whole (killed at its timeout, crashed after its last test) though none of its tests did.
+  if (fileResults.get(rel) === false && counts.failed === 0 && !counts.bailed && counts.passed > 0) {
+    failed++;
+    failures.push(`${rel}: the file failed after its tests (timeout or crash; see tap's output above)`);
+  }
+  if (counts.skippedFile) {
+    skippedFiles.push(`${rel}: ${counts.skippedFile}`);
+    continue;
+  }
   if (counts.passed + counts.failed === 0 || counts.bailed) {
     failed++;
     failures.push(`${rel}: ran no test or bailed out`);
@@ -70,9 +105,31 @@ if (tapStatus !== 0 && failed === 0) {
   failed++;
   failures.push(`tap exited with status ${tapStatus}`);
 }
+if (skippedFiles.length > 0) console.log(`\nskipped as a whole (not counted):\n  ${skippedFiles.join('\n  ')}`);
 if (failures.length > 0) console.log(`\nfailed:\n  ${failures.join('\n  ')}`);
 console.log(`\n${passed} passed, ${failed} failed`);
 process.exit(failed === 0 ? 0 : 1);
+
+/**
+ * Runs tap on `rel` files, its output passed through; resolves with its exit
+ * status and, per file, whether tap reported the file ok.
+ */
+function runTap(rel) {
+  return new Promise((resolvePromise) => {
+    const child = spawn('npx', ['tap', ...rel], { cwd: root, stdio: ['inherit', 'pipe', 'inherit'], env });
+    const fileResults = new Map();
+    const parser = new Parser();
+    parser.on('assert', (a) => fileResults.set(a.name.replace(/ # .*$/, ''), a.ok));
+    child.stdout.on('data', (chunk) => {
+      process.stdout.write(chunk);
+      parser.write(chunk);
+    });
+    child.on('close', (code) => {
+      parser.end();
+      resolvePromise({ status: code ?? 1, fileResults });
+    });
+  });
+}
 
 function findTests(dir) {
   if (!existsSync(dir)) return [];
@@ -87,7 +144,7 @@ function findTests(dir) {
 }
 
 function countTopLevel(tap) {
-  const result = { passed: 0, failed: 0, failedNames: [], bailed: false };
+  const result = { passed: 0, failed: 0, failedNames: [], bailed: false, skippedFile: '' };
   const parser = new Parser();
   parser.on('assert', (a) => {
     if (a.skip || a.todo) return;
@@ -96,6 +153,10 @@ function countTopLevel(tap) {
       result.failed++;
       result.failedNames.push(a.name);
     }
+  });
+  // `t.plan(0, reason)`: the whole file skipped itself (cross-host without root, say).
+  parser.on('plan', (p) => {
+    if (p.end === 0 && p.comment) result.skippedFile = p.comment;
   });
   parser.on('bailout', () => {
     result.bailed = true;

@@ -61,7 +61,7 @@ async function main(): Promise<number> {
   const listener = await ResponseListener.start({ host: '127.0.0.1', port: 0, logger: createLogger({ name: 'gateway-listener', level: values.verbose ? 'info' : 'warn' }) });
   say(`listener on ${listener.responseAddress} (protocol v2, X25519 key ${listener.publicKey.slice(0, 8)}…)`);
   const kernelId = `demo-${randomBytes(4).toString('hex')}`;
-  const launch = listener.register(kernelId, { portRange: values['port-range'], timeoutMs: 30_000, transport: values.transport as 'tcp' | 'ws' });
+  const launch = listener.register(kernelId, { portRange: values['port-range'], timeoutMs: 120_000, transport: values.transport as 'tcp' | 'ws' });
   say(`registered ${kernelId}; starting gateway-launcher with ${launch.transport} response address ${launch.responseAddress}`);
 
   mark('start');
@@ -71,10 +71,10 @@ async function main(): Promise<number> {
     stdio: ['ignore', values.verbose ? 'inherit' : 'ignore', values.verbose ? 'inherit' : 'ignore'],
   });
   const launcherExit = new Promise<number | null>((resolve) => launcher.once('exit', (code) => resolve(code)));
-  // Every wait on the launcher is bounded: after 10 s it is killed (SIGTERM, then SIGKILL), never left behind.
+  // Every wait on the launcher is bounded: after 60 s it is killed (SIGTERM, then SIGKILL), never left behind.
   const launcherGone = async (): Promise<number | null> => {
-    const timer = setTimeout(() => launcher.kill('SIGTERM'), 10_000);
-    const hard = setTimeout(() => launcher.kill('SIGKILL'), 15_000);
+    const timer = setTimeout(() => launcher.kill('SIGTERM'), 60_000);
+    const hard = setTimeout(() => launcher.kill('SIGKILL'), 75_000);
     const code = await launcherExit;
     clearTimeout(timer);
     clearTimeout(hard);
@@ -97,8 +97,11 @@ async function main(): Promise<number> {
       if (cell.result !== '42') throw new Error(`unexpected result ${cell.result ?? 'none'}`);
 
       say('running `time.sleep(30)` and interrupting it through the launcher');
-      const long = client.execute('import time\ntime.sleep(30)');
-      await new Promise((r) => setTimeout(r, 500));
+      // Interrupt once the cell prints that it runs: earlier, the interrupt could reach a kernel that is not yet busy.
+      let running: () => void = () => {};
+      const started = new Promise<void>((r) => (running = r));
+      const long = client.execute('import time\nprint("sleeping", flush=True)\ntime.sleep(30)', { onStdout: () => running() });
+      await Promise.race([started, long]);
       const interrupted = await listener.control(kernelId).interrupt();
       const longResult = await long;
       mark('interrupted');

@@ -38,10 +38,14 @@ export class KernelClient {
   readonly #control: zmq.Dealer;
   readonly #iopub: zmq.Subscriber;
   readonly #iopubWaiters = new Map<string, (msg: JupyterMessage) => void>();
+  readonly #iopubOn: boolean;
+  readonly #timeoutMs: number;
   #closed = false;
 
   constructor(readonly info: ConnectionInfo, timeoutMs = 30_000, options: KernelClientOptions = {}) {
     const ipv6 = isIP(info.ip) === 6;
+    this.#iopubOn = options.iopub !== false;
+    this.#timeoutMs = timeoutMs;
     this.#signer = new MessageSigner(info.key, info.signature_scheme);
     this.#shell = new zmq.Dealer({ linger: 0, receiveTimeout: timeoutMs, ipv6 });
     this.#control = new zmq.Dealer({ linger: 0, receiveTimeout: timeoutMs, ipv6 });
@@ -84,8 +88,12 @@ export class KernelClient {
     return (await this.#request(this.#shell, 'kernel_info_request', {})).reply;
   }
 
-  /** Executes `code`, collecting stdout, the result and errors until the kernel is idle again. */
-  async execute(code: string): Promise<ExecuteResult> {
+  /**
+   * Executes `code`, collecting stdout, the result and errors until the kernel
+   * is idle again (iopub's idle status comes after the shell reply; waited for
+   * up to the client's timeout). `onStdout` sees each stdout chunk as it comes.
+   */
+  async execute(code: string, options: { onStdout?: (text: string) => void } = {}): Promise<ExecuteResult> {
     const t0 = performance.now();
     let stdout = '';
     let result: string | undefined;
@@ -96,12 +104,19 @@ export class KernelClient {
     const { reply, msgId } = await this.#request(this.#shell, 'execute_request', { code, silent: false, store_history: true, user_expressions: {}, allow_stdin: false, stop_on_error: true }, (m) => {
       const c = m.content as Record<string, unknown>;
       if ((m.header.msg_type === 'stream' || m.header.msg_type === 'execute_result') && firstOutputMs === undefined) firstOutputMs = performance.now() - t0;
-      if (m.header.msg_type === 'stream' && c.name === 'stdout') stdout += String(c.text);
+      if (m.header.msg_type === 'stream' && c.name === 'stdout') {
+        stdout += String(c.text);
+        options.onStdout?.(String(c.text));
+      }
       if (m.header.msg_type === 'execute_result') result = String((c.data as Record<string, unknown>)['text/plain']);
       if (m.header.msg_type === 'error') error = `${String(c.ename)}: ${String(c.evalue)}`;
       if (m.header.msg_type === 'status' && c.execution_state === 'idle') idle();
     });
-    await Promise.race([idleSeen, new Promise((r) => setTimeout(r, 2_000))]);
+    if (this.#iopubOn) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([idleSeen, new Promise((r) => (timer = setTimeout(r, this.#timeoutMs)))]);
+      clearTimeout(timer);
+    }
     this.#iopubWaiters.delete(msgId);
     return { status: String(reply.content.status), stdout, result, error, firstOutputMs };
   }

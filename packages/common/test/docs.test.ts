@@ -18,7 +18,7 @@ const GENERATORS = [
 ] as const;
 
 function run(script: string, args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [join(root, script), ...args], { cwd: root, encoding: 'utf8', timeout: 30_000 });
+  const r = spawnSync(process.execPath, [join(root, script), ...args], { cwd: root, encoding: 'utf8', timeout: 120_000 }); // a safety net against a hang, generous for a loaded machine
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 

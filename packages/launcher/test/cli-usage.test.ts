@@ -2,14 +2,14 @@ import t from 'tap';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { generateKeyPair, toBase64 } from '@gateway-launchers/common';
-import { LAUNCHER_CLI } from './helpers/launcher-process.js';
+import { GENEROUS_MS, LAUNCHER_CLI } from './helpers/launcher-process.js';
 import { LAUNCHER_VERSION } from '../src/version.js';
 
 const KEY = toBase64(generateKeyPair().publicKey);
 const GOOD = ['--kernel-id', 'k1', '--response-address', '127.0.0.1:9', '--public-key', KEY, '--', 'python3', '-m', 'ipykernel_launcher', '-f', '{connection_file}'];
 
 function cli(args: string[], env: Record<string, string> = { KERNEL_LAUNCH_TOKEN: 'tok' }): { status: number | null; stderr: string; stdout: string } {
-  const r = spawnSync(process.execPath, [LAUNCHER_CLI, ...args], { env: { PATH: process.env.PATH, ...env }, encoding: 'utf8', timeout: 10_000 });
+  const r = spawnSync(process.execPath, [LAUNCHER_CLI, ...args], { env: { PATH: process.env.PATH, ...env }, encoding: 'utf8', timeout: GENEROUS_MS });
   return { status: r.status, stderr: r.stderr, stdout: r.stdout };
 }
 

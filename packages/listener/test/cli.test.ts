@@ -81,7 +81,7 @@ interface Printed {
 t.test('wait: prints the launcher environment, receives the response, writes a 0600 connection file (exit 0)', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'gl-cli-'));
   const file = join(dir, 'kernel-cli.json');
-  const run = cli(['wait', '--kernel-id', 'kernel-cli', '--port-range', '40000..41000', '--timeout', '20', '--connection-file', file, '--format', 'json', ...LISTEN]);
+  const run = cli(['wait', '--kernel-id', 'kernel-cli', '--port-range', '40000..41000', '--timeout', '120', '--connection-file', file, '--format', 'json', ...LISTEN]);
   const printed = JSON.parse(await run.line()) as Printed;
   t.match(printed.env, { KERNEL_ID: 'kernel-cli', KERNEL_PORT_RANGE: '40000..41000', KERNEL_LAUNCH_TOKEN: /^[A-Za-z0-9_-]{43}$/ });
   t.notOk(printed.argv.includes(printed.env.KERNEL_LAUNCH_TOKEN as string), 'the token is not on argv');
@@ -117,7 +117,7 @@ t.test('wait: shell format prints an export line, then the info with the key red
   for (const showKey of [false, true]) {
     const stdout = new PassThrough();
     const lines = createInterface({ input: stdout })[Symbol.asyncIterator]();
-    const status = runCli(['wait', '--kernel-id', 'kernel-sh', '--timeout', '20', ...LISTEN, ...(showKey ? ['--show-key'] : [])], {
+    const status = runCli(['wait', '--kernel-id', 'kernel-sh', '--timeout', '120', ...LISTEN, ...(showKey ? ['--show-key'] : [])], {
       stdout,
       stderr: new PassThrough(),
       env: { LOG_LEVEL: 'silent' },
@@ -147,7 +147,7 @@ t.test('wait: exit 3 when no response arrives in time', async (t) => {
 });
 
 t.test('wait: exit 4 when the launcher reports a failure, with its stderr tail printed', async (t) => {
-  const run = cli(['wait', '--kernel-id', 'kernel-dead', '--timeout', '20', '--format', 'json', ...LISTEN]);
+  const run = cli(['wait', '--kernel-id', 'kernel-dead', '--timeout', '120', '--format', 'json', ...LISTEN]);
   const printed = JSON.parse(await run.line()) as Printed;
   const { text } = sealFakeResponse({
     kernelId: 'kernel-dead',

@@ -124,10 +124,11 @@ t.test('an un-awaited registration that rejects is not an unhandled rejection', 
   };
   process.on('unhandledRejection', onUnhandled);
   t.teardown(() => process.off('unhandledRejection', onUnhandled));
+  const timedOut = new Promise((resolve) => l.once('launch-timeout', resolve));
   l.register('forgotten-1', { timeoutMs: 10 });
   l.register('forgotten-2', { signal: AbortSignal.abort() });
   const third = l.register('forgotten-3');
-  await new Promise((r) => setTimeout(r, 100));
+  await timedOut; // forgotten-1 settled by its timeout, forgotten-2 by its abort; forgotten-3 by the close below
   await l.close();
   await new Promise((r) => setTimeout(r, 20));
   t.same(unhandled, [], 'no unhandled rejection');

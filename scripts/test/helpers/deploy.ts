@@ -8,7 +8,7 @@ import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, sta
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { spawnWithLogs } from '../../../packages/launcher/test/helpers/launcher-process.js';
+import { PATIENT_LAUNCHER_ENV, spawnWithLogs } from '../../../packages/launcher/test/helpers/launcher-process.js';
 
 export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export const BUNDLE_DIR = join(ROOT, 'bundle');
@@ -80,7 +80,7 @@ export interface HostProcess {
   logs: Array<Record<string, unknown>>;
   output: () => string;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  /** SIGTERM (a launcher stops its kernel), SIGKILL after 5 s. */
+  /** SIGTERM (a launcher stops its kernel), SIGKILL after 20 s. */
   stop: () => Promise<void>;
 }
 
@@ -89,9 +89,12 @@ export function startProcess(argv: readonly string[], env: NodeJS.ProcessEnv, cw
   return { child: run.child, logs: run.logs, output: run.stderr, exited: run.exited, stop: run.stop };
 }
 
-/** The environment a host gives a kernelspec's process: a minimal base, the kernelspec's env, then the launch's. */
+/**
+ * The environment a host gives a kernelspec's process: a minimal base with the
+ * launcher's time limits raised for a loaded machine, the kernelspec's env, then the launch's.
+ */
 export function hostEnv(spec: KernelSpec, launch: Record<string, string>, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  return { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: 'debug', ...(spec.env ?? {}), ...launch, ...extra };
+  return { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: 'debug', ...PATIENT_LAUNCHER_ENV, ...(spec.env ?? {}), ...launch, ...extra };
 }
 
 /** Reads a JSON-lines record file written by the stand-ins (missing file: no lines). */

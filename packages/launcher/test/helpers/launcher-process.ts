@@ -1,7 +1,7 @@
 /** Spawning the real `gateway-launcher` (built JS) and talking to it, for tests. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { connect } from 'node:net';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,6 +12,20 @@ export const KERNEL_CLIENT = fileURLToPath(new URL('../fixtures/kernel_client.py
 /** Debian's interpreter: the only one with ipykernel and jupyter_client. */
 export const PYTHON = '/usr/bin/python3';
 export const IPYKERNEL_ARGV = ['--', PYTHON, '-m', 'ipykernel_launcher', '-f', '{connection_file}'];
+/**
+ * Safety net for every wait on another process (a log line, a message, an
+ * exit). Tests wait for events, never for time; this bound only turns a hang
+ * into a failure that names what never came. Generous, because a shared CI
+ * machine can be 10x slower than a quiet one.
+ */
+export const GENEROUS_MS = 60_000;
+/**
+ * A cell that prints {@link CELL_STARTED} once it runs, then sleeps: wait for
+ * the marker (`kernelClient(...).printed`) before interrupting it, so the
+ * interrupt cannot arrive before the cell is executing.
+ */
+export const CELL_STARTED = 'cell started';
+export const SLEEPING_CELL = `import time\nprint(${JSON.stringify(CELL_STARTED)}, flush=True)\ntime.sleep(60)`;
 
 export interface LauncherRun {
   child: ChildProcess;
@@ -20,7 +34,13 @@ export interface LauncherRun {
   /** Raw output so far (stderr, and stdout when captured). */
   stderr: () => string;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; ms: number }>;
-  /** Ends the process as an operator would: SIGTERM (a launcher stops its kernel), SIGKILL after 5 s. */
+  /**
+   * Resolves with the first log line (already seen or still to come) that
+   * `match` accepts; rejects naming `what` when the process exits first or
+   * after `timeoutMs` (a safety net, not an expectation about speed).
+   */
+  waitLog: (match: (line: Record<string, unknown>) => boolean, what: string, timeoutMs?: number) => Promise<Record<string, unknown>>;
+  /** Ends the process as an operator would: SIGTERM (a launcher stops its kernel), SIGKILL after 20 s. */
   stop: () => Promise<void>;
 }
 
@@ -32,6 +52,7 @@ export function spawnWithLogs(argv: readonly string[], env: NodeJS.ProcessEnv, o
   const t0 = performance.now();
   const child = spawn(argv[0] as string, argv.slice(1), { env, cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   const logs: Array<Record<string, unknown>> = [];
+  const logWaiters = new Set<(line: Record<string, unknown>) => void>();
   let raw = '';
   let pending = '';
   const onData = (chunk: Buffer): void => {
@@ -42,32 +63,74 @@ export function spawnWithLogs(argv: readonly string[], env: NodeJS.ProcessEnv, o
       const line = pending.slice(0, nl);
       pending = pending.slice(nl + 1);
       if (line.startsWith('{')) {
+        let parsed: Record<string, unknown>;
         try {
-          logs.push(JSON.parse(line) as Record<string, unknown>);
+          parsed = JSON.parse(line) as Record<string, unknown>;
         } catch {
-          // kernel output that happens to start with {
+          continue; // kernel output that happens to start with {
         }
+        logs.push(parsed);
+        for (const w of [...logWaiters]) w(parsed);
       }
     }
   };
   child.stderr!.on('data', onData);
   if (options.captureStdout === true) child.stdout!.on('data', onData);
   else child.stdout!.resume();
+  // 'exit' can come before the last of stderr is read: resolve once both happened, so a test that awaits the
+  // exit sees every log line (stderr is the process's own; a kernel's stderr is a pipe to its launcher).
+  const stderrClosed = new Promise<void>((resolve) => child.stderr!.once('close', () => resolve()));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; ms: number }>((resolve) =>
-    child.once('exit', (code, signal) => resolve({ code, signal, ms: performance.now() - t0 })),
+    child.once('exit', (code, signal) => {
+      const ms = performance.now() - t0;
+      void stderrClosed.then(() => resolve({ code, signal, ms }));
+    }),
   );
+  const waitLog = (match: (line: Record<string, unknown>) => boolean, what: string, timeoutMs = GENEROUS_MS): Promise<Record<string, unknown>> => {
+    const seen = logs.find(match);
+    if (seen !== undefined) return Promise.resolve(seen);
+    return new Promise((resolve, reject) => {
+      const done = (): void => {
+        logWaiters.delete(onLine);
+        clearTimeout(timer);
+      };
+      const onLine = (line: Record<string, unknown>): void => {
+        if (!match(line)) return;
+        done();
+        resolve(line);
+      };
+      const timer = setTimeout(() => {
+        done();
+        reject(new Error(`no ${what} in the log after ${timeoutMs} ms; output so far:\n${raw.slice(-3000)}`));
+      }, timeoutMs);
+      logWaiters.add(onLine);
+      void exited.then(({ code, signal }) => {
+        if (!logWaiters.has(onLine)) return;
+        done();
+        reject(new Error(`the process exited (${String(code ?? signal)}) before ${what}; output:\n${raw.slice(-3000)}`));
+      });
+    });
+  };
   const stop = async (): Promise<void> => {
     if (child.exitCode !== null || child.signalCode !== null) return;
     child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
     await exited;
     clearTimeout(timer);
   };
-  return { child, logs, stderr: () => raw, exited, stop };
+  return { child, logs, stderr: () => raw, exited, waitLog, stop };
 }
 
+/**
+ * The launcher's own time limits, raised for tests (flags and a test's `env`
+ * still win): a kernel that takes 20 s to start or to answer shutdown_request
+ * on a loaded machine is slow, not broken. Only tests about these limits set
+ * them lower, with a kernel that cannot be slow to reach the limit.
+ */
+export const PATIENT_LAUNCHER_ENV = { KERNEL_LAUNCH_TIMEOUT: '120', KERNEL_SHUTDOWN_GRACE: '30' } as const;
+
 export function runLauncher(args: readonly string[], env: NodeJS.ProcessEnv = {}): LauncherRun {
-  return spawnWithLogs([process.execPath, LAUNCHER_CLI, ...args], { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: 'debug', ...env });
+  return spawnWithLogs([process.execPath, LAUNCHER_CLI, ...args], { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: 'debug', ...PATIENT_LAUNCHER_ENV, ...env });
 }
 
 /** Writes `info` as a connection file (0600) in a new temp directory; returns its path. */
@@ -78,18 +141,60 @@ export function writeConnectionFile(info: ConnectionInfo): string {
   return file;
 }
 
+/** A running kernel_client.py. */
+export interface KernelClientRun {
+  /** Its last JSON line, once it exits. */
+  result: Promise<Record<string, unknown>>;
+  /** The request went out (execute_async). */
+  sent: Promise<void>;
+  /**
+   * Resolves once the cell's stdout contains `text` (execute_async streams it
+   * as it comes); rejects when the client exits first.
+   */
+  printed: (text: string) => Promise<void>;
+  child: ChildProcess;
+}
+
 /** Runs kernel_client.py (real jupyter_client); resolves its last JSON line and removes its connection file. */
-export function kernelClient(info: ConnectionInfo, command: string, ...args: string[]): { result: Promise<Record<string, unknown>>; sent: Promise<void>; child: ChildProcess } {
+export function kernelClient(info: ConnectionInfo, command: string, ...args: string[]): KernelClientRun {
   const file = writeConnectionFile(info);
   const child = spawn(PYTHON, [KERNEL_CLIENT, file, command, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
+  let streamed = '';
+  const streamWaiters = new Set<() => void>();
   let onSent: () => void = () => {};
   const sent = new Promise<void>((resolve) => (onSent = resolve));
+  let pending = '';
   child.stdout!.on('data', (c: Buffer) => {
     out += c.toString();
     if (out.includes('"sent"')) onSent();
+    pending += c.toString();
+    let nl;
+    while ((nl = pending.indexOf('\n')) >= 0) {
+      const line = pending.slice(0, nl);
+      pending = pending.slice(nl + 1);
+      if (!line.startsWith('{"stream":')) continue;
+      streamed += (JSON.parse(line) as { stream: string }).stream;
+      for (const w of [...streamWaiters]) w();
+    }
   });
+  const exitedPromise = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const printed = (text: string): Promise<void> =>
+    new Promise((resolve, reject) => {
+      const check = (): void => {
+        if (!streamed.includes(text)) return;
+        streamWaiters.delete(check);
+        resolve();
+      };
+      streamWaiters.add(check);
+      check();
+      void exitedPromise.then(() => {
+        if (!streamWaiters.has(check)) return;
+        streamWaiters.delete(check);
+        reject(new Error(`kernel_client ${command} exited before the cell printed ${JSON.stringify(text)}: ${out.slice(-1000)} ${err.slice(-2000)}`));
+      });
+    });
   child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
   const result = new Promise<Record<string, unknown>>((resolve, reject) =>
     child.once('exit', (status) => {
@@ -102,7 +207,7 @@ export function kernelClient(info: ConnectionInfo, command: string, ...args: str
       }
     }),
   );
-  return { result, sent, child };
+  return { result, sent, printed, child };
 }
 
 /** Sends one request text to a comm port; resolves the answer line ('' when none). */
@@ -117,7 +222,7 @@ export function sendComm(port: number, text: string, host = '127.0.0.1', options
       if (options.newline === false) s.end(text);
       else s.write(`${text}\n`);
     });
-    s.setTimeout(10_000, () => s.destroy());
+    s.setTimeout(GENEROUS_MS, () => s.destroy());
   });
 }
 
@@ -126,6 +231,20 @@ const seq = new ClockSeq();
 /** Seals a control request as the listener would. */
 export function controlText(kernelId: string, action: ControlAction, launcherEpk: Uint8Array, listenerSecretKey: Uint8Array, fixedSeq?: number): string {
   return sealControlRequest({ kernel_id: kernelId, seq: fixedSeq ?? seq.next(), request: action }, launcherEpk, listenerSecretKey);
+}
+
+/**
+ * True once process `pid` runs something other than `wrapper` (it exec'ed).
+ * The launcher starts kernels through `setpriv --pdeathsig KILL`, which sets
+ * the parent-death signal and then execs: only after the exec is the kernel
+ * sure to die with a launcher killed outright.
+ */
+export function execedPast(pid: number, wrapper: RegExp): boolean {
+  try {
+    return !wrapper.test(readlinkSync(`/proc/${pid}/exe`));
+  } catch {
+    return false;
+  }
 }
 
 /** True while any process of group `pgid` exists. */
@@ -138,6 +257,11 @@ export function groupAlive(pgid: number): boolean {
   }
 }
 
+/**
+ * Polls `cond` until it holds (true) or `timeoutMs` passes (false): for states
+ * no event announces (a process group gone, a file written by another
+ * process). `timeoutMs` is a safety net; pass a generous one.
+ */
 export async function waitFor(cond: () => boolean, timeoutMs: number, stepMs = 20): Promise<boolean> {
   const end = performance.now() + timeoutMs;
   while (performance.now() < end) {

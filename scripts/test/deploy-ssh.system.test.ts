@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isFailureResponse, type ResponseSuccess } from '@gateway-launchers/common';
 import { Receiver } from '../../packages/launcher/test/helpers/receiver.js';
-import { groupAlive, kernelClient } from '../../packages/launcher/test/helpers/launcher-process.js';
+import { GENEROUS_MS, groupAlive, kernelClient } from '../../packages/launcher/test/helpers/launcher-process.js';
 import { PYTHON, anyCommandLineContains, hostEnv, installBundle, renderKernelspecs, startProcess, until } from './helpers/deploy.js';
 
 const SSHD = '/usr/sbin/sshd';
@@ -29,16 +29,28 @@ async function startSshd(t: Test): Promise<{ port: number; key: string }> {
   for (const k of ['host_key', 'client_key']) spawnSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, k)]);
   writeFileSync(join(dir, 'authorized_keys'), readFileSync(join(dir, 'client_key.pub')), { mode: 0o600 });
   mkdirSync('/run/sshd', { recursive: true, mode: 0o755 }); // privilege separation directory
-  const port = await freePort();
+  // A port free a moment ago can be taken before sshd binds it (other tests, other suites on the machine): try another.
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    const started = await startSshdOn(t, dir, port);
+    if (started.ok) return { port, key: join(dir, 'client_key') };
+    if (attempt === 5 || !/Address already in use|Cannot bind/.test(started.log)) throw new Error(`sshd did not start: ${started.log}`);
+  }
+}
+
+async function startSshdOn(t: Test, dir: string, port: number): Promise<{ ok: boolean; log: string }> {
   const config = [`ListenAddress 127.0.0.1`, `Port ${port}`, `HostKey ${join(dir, 'host_key')}`, `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`, 'PasswordAuthentication no', 'KbdInteractiveAuthentication no', 'PermitRootLogin prohibit-password', 'StrictModes no', 'UsePAM no', `PidFile ${join(dir, 'sshd.pid')}`];
   writeFileSync(join(dir, 'sshd_config'), `${config.join('\n')}\n`);
   const sshd = spawn(SSHD, ['-D', '-e', '-f', join(dir, 'sshd_config')], { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   sshd.stderr!.on('data', (c: Buffer) => (log += c.toString()));
   t.teardown(() => sshd.kill('SIGTERM'));
-  const listening = await until(() => /Server listening/.test(log) || sshd.exitCode !== null, 5_000);
-  if (!listening || sshd.exitCode !== null) throw new Error(`sshd did not start: ${log}`);
-  return { port, key: join(dir, 'client_key') };
+  const listening = await until(() => /Server listening/.test(log) || sshd.exitCode !== null, GENEROUS_MS);
+  if (!listening || sshd.exitCode !== null) {
+    sshd.kill('SIGTERM');
+    return { ok: false, log };
+  }
+  return { ok: true, log };
 }
 
 t.test('ssh kernelspec: the kernel runs on the remote host, the token never on a command line, and dies with the session', { skip: existsSync(SSHD) && process.getuid?.() === 0 ? false : 'needs openssh-server and root (a throwaway sshd on 127.0.0.1)' }, async (t) => {
@@ -71,7 +83,7 @@ t.test('ssh kernelspec: the kernel runs on the remote host, the token never on a
   // The host side goes away (host killed the kernelspec process, or the connection dropped).
   run.child.kill('SIGTERM');
   await run.exited;
-  t.ok(await until(() => !groupAlive(r.pid), 15_000), 'the remote launcher saw the session end and stopped the kernel: no orphan');
+  t.ok(await until(() => !groupAlive(r.pid), GENEROUS_MS), 'the remote launcher saw the session end and stopped the kernel: no orphan');
 });
 
 t.test('launch-over-ssh.sh refuses to start without hosts', async (t) => {

@@ -8,7 +8,7 @@ import { generateKeyPair, isFailureResponse, toBase64, type ResponseFailure, typ
 import { buildConfig, resolveOptions } from '../src/config.js';
 import { pythonClusterPrelude, rSparkPrelude } from '../src/spark-init.js';
 import { Receiver } from './helpers/receiver.js';
-import { PYTHON, controlText, kernelClient, runLauncher, sendComm } from './helpers/launcher-process.js';
+import { GENEROUS_MS, PYTHON, controlText, kernelClient, runLauncher, sendComm, waitFor } from './helpers/launcher-process.js';
 
 const STANDINS = fileURLToPath(new URL('./fixtures/standins', import.meta.url));
 const RANGE = '44000..45000';
@@ -107,11 +107,10 @@ t.test('eager spark kernel: the session exists before the response, and an inter
   t.equal(out.result, "'rows of SELECT 2'");
   const cell = kernelClient(info, 'execute_async', 'sc.runJob(60)');
   await cell.sent;
-  for (let i = 0; i < 200 && !events(log).includes('job_started'); i++) await new Promise((res) => setTimeout(res, 50));
+  t.ok(await waitFor(() => events(log).includes('job_started'), GENEROUS_MS), 'the job runs');
   t.same(JSON.parse(await sendComm(r.comm_port, controlText('k-eager', { interrupt: true }, epk, receiver.keys.secretKey))), { ok: true });
   t.equal((await cell.result).ename, 'KeyboardInterrupt', 'SIGINT ends the cell');
-  for (let i = 0; i < 100 && !events(log).includes('cancelAllJobs'); i++) await new Promise((res) => setTimeout(res, 50));
-  t.ok(events(log).includes('cancelAllJobs'), 'SIGUSR2 cancelled the Spark jobs');
+  t.ok(await waitFor(() => events(log).includes('cancelAllJobs'), GENEROUS_MS), 'SIGUSR2 cancelled the Spark jobs');
   const again = await kernelClient(info, 'execute', 'sc.runJob(0)').result;
   t.equal(again.result, "'finished'", 'the kernel and its context are still usable');
   await sendComm(r.comm_port, controlText('k-eager', { shutdown: true }, epk, receiver.keys.secretKey));

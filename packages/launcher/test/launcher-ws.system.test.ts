@@ -12,7 +12,7 @@ import {
   isFailureResponse,
   type ResponseSuccess,
 } from '@gateway-launchers/common';
-import { IPYKERNEL_ARGV, controlText, groupAlive, kernelClient, runLauncher } from './helpers/launcher-process.js';
+import { CELL_STARTED, GENEROUS_MS, IPYKERNEL_ARGV, SLEEPING_CELL, controlText, groupAlive, kernelClient, runLauncher } from './helpers/launcher-process.js';
 
 /** A listener's key pair and token, and a WebSocket server on loopback standing in for its port. */
 async function wsListener(t: Test): Promise<{ keys: BoxKeyPair; token: string; wss: WebSocketServer; port: number }> {
@@ -22,7 +22,7 @@ async function wsListener(t: Test): Promise<{ keys: BoxKeyPair; token: string; w
   return { keys: generateKeyPair(), token: randomBytes(32).toString('base64url'), wss, port: (wss.address() as { port: number }).port };
 }
 
-function nextMessage(ws: WebSocket, timeoutMs = 15_000): Promise<string> {
+function nextMessage(ws: WebSocket, timeoutMs = GENEROUS_MS): Promise<string> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('no frame in time')), timeoutMs);
     ws.once('message', (d) => {
@@ -60,9 +60,8 @@ t.test('over ws:// the response, control requests, re-attach and the kernel_exit
   t.same(JSON.parse(await nextMessage(ws)), { ok: true }, 'a control request right behind the ack is served');
 
   // An interrupt over the WebSocket ends a running cell.
-  const cell = kernelClient({ ...r.conn_info, ip: '127.0.0.1' }, 'execute_async', 'import time; time.sleep(60)');
-  await cell.sent;
-  await new Promise((res) => setTimeout(res, 700));
+  const cell = kernelClient({ ...r.conn_info, ip: '127.0.0.1' }, 'execute_async', SLEEPING_CELL);
+  await cell.printed(CELL_STARTED);
   ws.send(controlText('k-ws', { interrupt: true }, epk, keys.secretKey));
   t.same(JSON.parse(await nextMessage(ws)), { ok: true }, 'interrupt acknowledged on the socket');
   t.equal((await cell.result).ename, 'KeyboardInterrupt');

@@ -5,11 +5,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateV1KeyPair, isFailureResponse, openV1, type ResponseSuccess, type ConnectionInfo } from '@gateway-launchers/common';
 import { Receiver, startV1Receiver } from '../../packages/launcher/test/helpers/receiver.js';
-import { controlText, groupAlive, kernelClient, sendComm } from '../../packages/launcher/test/helpers/launcher-process.js';
+import { CELL_STARTED, GENEROUS_MS, PATIENT_LAUNCHER_ENV, controlText, groupAlive, kernelClient, sendComm } from '../../packages/launcher/test/helpers/launcher-process.js';
 import { PYTHON, SPARK_SUBMIT_DOUBLE, STANDINS, alive, hostEnv, installBundle, renderKernelspecs, standinEvents, startProcess, until } from './helpers/deploy.js';
 
 const RANGE = '49000..50000';
 const HAVE_R = spawnSync('Rscript', ['-e', 'library(IRkernel)'], { stdio: 'ignore' }).status === 0;
+/**
+ * The container sees only appMasterEnv: the launcher's time limits are raised
+ * there, as an operator would for a busy cluster (a kernel slow to start or to
+ * answer shutdown_request on a loaded machine is given time, not signalled).
+ */
+const PATIENT_CONTAINER_OPTS = Object.entries(PATIENT_LAUNCHER_ENV)
+  .map(([k, v]) => `--conf spark.yarn.appMasterEnv.${k}=${v}`)
+  .join(' ');
 
 interface SubmitRecord {
   argv: string[];
@@ -54,7 +62,7 @@ t.test('python kernelspec: run.sh submits in cluster mode, the kernel runs in th
   // An operator archive in SPARK_OPTS (a Python environment, say) must survive next to ours.
   const extra = join(work, 'pyenv.tar.gz');
   spawnSync('tar', ['-czf', extra, '-C', work, '.']);
-  const sparkOpts = `${spec.env!.SPARK_OPTS} --conf spark.yarn.appMasterEnv.PYTHONPATH=${STANDINS} --conf "spark.yarn.appMasterEnv.STANDIN_LOG=${log}" --archives ${extra}#pyenv`;
+  const sparkOpts = `${spec.env!.SPARK_OPTS} ${PATIENT_CONTAINER_OPTS} --conf spark.yarn.appMasterEnv.PYTHONPATH=${STANDINS} --conf "spark.yarn.appMasterEnv.STANDIN_LOG=${log}" --archives ${extra}#pyenv`;
   const launch = { KERNEL_ID: 'k-yarn-py', KERNEL_RESPONSE_ADDRESS: receiver.address, KERNEL_PUBLIC_KEY: receiver.publicKey, KERNEL_PORT_RANGE: RANGE, KERNEL_LAUNCH_TOKEN: receiver.token, KERNEL_USERNAME: 'alice' };
   const submit = startProcess(spec.argv, hostEnv(spec, launch, { SPARK_OPTS: sparkOpts, GP_IMPERSONATION_ENABLED: 'True', SPARK_SUBMIT_DOUBLE_RECORD: record, SPARK_SUBMIT_DOUBLE_ROOT: work }));
   const submitted = await submit.exited;
@@ -95,13 +103,13 @@ t.test('python kernelspec: run.sh submits in cluster mode, the kernel runs in th
 
   const cell = kernelClient(info, 'execute_async', 'sc.runJob(60)');
   await cell.sent;
-  t.ok(await until(() => standinEvents(log).some((e) => e.event === 'job_started'), 20_000), 'the job runs');
+  t.ok(await until(() => standinEvents(log).some((e) => e.event === 'job_started'), GENEROUS_MS), 'the job runs');
   t.same(JSON.parse(await sendComm(r.comm_port, controlText('k-yarn-py', { interrupt: true }, epk, receiver.keys.secretKey))), { ok: true });
   t.equal((await cell.result).ename, 'KeyboardInterrupt', 'SIGINT interrupted the cell');
-  t.ok(await until(() => standinEvents(log).some((e) => e.event === 'cancelAllJobs'), 5_000), 'and SIGUSR2 made the hook cancel the Spark jobs');
+  t.ok(await until(() => standinEvents(log).some((e) => e.event === 'cancelAllJobs'), GENEROUS_MS), 'and SIGUSR2 made the hook cancel the Spark jobs');
 
   t.same(JSON.parse(await sendComm(r.comm_port, controlText('k-yarn-py', { shutdown: true }, epk, receiver.keys.secretKey))), { ok: true });
-  t.ok(await until(() => !alive(rec.driverPid), 10_000), 'the driver (launcher) exits: the YARN application would end');
+  t.ok(await until(() => !alive(rec.driverPid), GENEROUS_MS), 'the driver (launcher) exits: the YARN application would end');
   t.notOk(groupAlive(r.pid), 'kernel gone');
   t.ok(standinEvents(log).some((e) => e.event === 'session_stop'), 'the kernel stopped its Spark session on the way out');
   t.match(readFileSync(join(rec.workDir, 'stderr'), 'utf8'), /"event":"response_acked"/, "the launcher's logs are in the container's stderr, as YARN keeps them");
@@ -119,7 +127,7 @@ t.test('r kernelspec (protocol v1, as Gateway Provisioners uses it): IRkernel in
   const record = join(work, 'submit.json');
   const log = join(work, 'standin.log');
   const launch = { KERNEL_ID: 'k-yarn-r', KERNEL_RESPONSE_ADDRESS: `127.0.0.1:${port}`, KERNEL_PUBLIC_KEY: keys.publicKeyBase64, KERNEL_PORT_RANGE: RANGE };
-  const submit = startProcess(spec.argv, hostEnv(spec, launch, { SPARK_OPTS: `${spec.env!.SPARK_OPTS} --conf spark.yarn.appMasterEnv.STANDIN_LOG=${log}`, SPARK_SUBMIT_DOUBLE_RECORD: record, SPARK_SUBMIT_DOUBLE_ROOT: work }));
+  const submit = startProcess(spec.argv, hostEnv(spec, launch, { SPARK_OPTS: `${spec.env!.SPARK_OPTS} ${PATIENT_CONTAINER_OPTS} --conf spark.yarn.appMasterEnv.STANDIN_LOG=${log}`, SPARK_SUBMIT_DOUBLE_RECORD: record, SPARK_SUBMIT_DOUBLE_ROOT: work }));
   t.equal((await submit.exited).code, 0, submit.output());
   const rec = JSON.parse(readFileSync(record, 'utf8')) as SubmitRecord;
   t.teardown(() => {
@@ -146,16 +154,16 @@ t.test('r kernelspec (protocol v1, as Gateway Provisioners uses it): IRkernel in
   t.equal(standinEvents(log).filter((e) => String(e.event).startsWith('sparkR.session')).length, 1, 'exactly one session');
   t.match(standinEvents(log).find((e) => String(e.event).startsWith('sparkR.session'))?.event, /backend=25334/, "built on the driver's backend");
 
-  const cell = kernelClient(info, 'execute_async', 'Sys.sleep(30)');
-  await cell.sent;
-  await new Promise((r) => setTimeout(r, 700));
+  // IRkernel sends a top-level expression's output when it completes: the marker is out before the sleep starts.
+  const cell = kernelClient(info, 'execute_async', `cat(${JSON.stringify(`${CELL_STARTED}\n`)})\nSys.sleep(30)`);
+  await cell.printed(CELL_STARTED);
   t.equal(await sendComm(v.comm_port, '{"signum": 2}', '127.0.0.1', { newline: false }), '', 'v1 interrupt');
   await cell.result;
   const after = await kernelClient(info, 'execute', 'cat(1 + 1)').result;
   t.equal(after.stdout, '2', 'the R kernel is alive after the interrupt (no SIGUSR2, which R would quit on)');
 
   await sendComm(v.comm_port, '{"shutdown": 1}', '127.0.0.1', { newline: false });
-  t.ok(await until(() => !alive(rec.driverPid), 10_000), 'the R driver exits after the launcher');
+  t.ok(await until(() => !alive(rec.driverPid), GENEROUS_MS), 'the R driver exits after the launcher');
   t.notOk(groupAlive(v.pid), 'kernel gone');
 });
 

@@ -12,23 +12,55 @@ const LAUNCHER = fileURLToPath(new URL('../../launcher/dist/cli.js', import.meta
 const LISTENER_CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 const KERNEL_CLIENT = fileURLToPath(new URL('../../launcher/test/fixtures/kernel_client.py', import.meta.url));
 const PYTHON = '/usr/bin/python3';
+/** Safety net for waits on the launcher's processes; the tests wait for events (log lines, exits), not for time. */
+const GENEROUS_MS = 60_000;
 
 function startLauncher(args: string[], env: Record<string, string>) {
   const child = spawn(process.execPath, [LAUNCHER, ...args, '--kernel-language', 'python', '--python', PYTHON], {
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: 'info', ...env },
+    // A kernel slow to start or to answer shutdown_request on a loaded machine gets time (the launcher's
+    // defaults are 30 s and 3 s); the listener's own values in `env` still win.
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: 'info', KERNEL_LAUNCH_TIMEOUT: '120', KERNEL_SHUTDOWN_GRACE: '30', ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let log = '';
-  child.stderr.on('data', (c: Buffer) => (log += c.toString()));
+  const waiters = new Set<() => void>();
+  child.stderr.on('data', (c: Buffer) => {
+    log += c.toString();
+    for (const w of [...waiters]) w();
+  });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { child, exited, log: () => log };
+  /** Resolves once the launcher's log matches `re`; rejects when it exits first or after {@link GENEROUS_MS}. */
+  const logged = (re: RegExp): Promise<void> =>
+    new Promise((resolve, reject) => {
+      const done = (): void => {
+        waiters.delete(check);
+        clearTimeout(timer);
+      };
+      const check = (): void => {
+        if (!re.test(log)) return;
+        done();
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        done();
+        reject(new Error(`launcher never logged ${String(re)}:\n${log.slice(-3000)}`));
+      }, GENEROUS_MS);
+      waiters.add(check);
+      check();
+      void exited.then(() => {
+        if (!waiters.has(check)) return;
+        done();
+        reject(new Error(`launcher exited before logging ${String(re)}:\n${log.slice(-3000)}`));
+      });
+    });
+  return { child, exited, log: () => log, logged };
 }
 
-/** SIGTERM lets the launcher stop its kernel; SIGKILL only if it does not exit in 5 s. */
+/** SIGTERM lets the launcher stop its kernel; SIGKILL only if it does not exit in 20 s. */
 async function stopLauncher(l: ReturnType<typeof startLauncher>): Promise<void> {
   if (l.child.exitCode !== null || l.child.signalCode !== null) return;
   l.child.kill('SIGTERM');
-  const timer = setTimeout(() => l.child.kill('SIGKILL'), 5_000);
+  const timer = setTimeout(() => l.child.kill('SIGKILL'), 20_000);
   await l.exited;
   clearTimeout(timer);
 }
@@ -53,7 +85,7 @@ function pythonClient(connectionFile: string, command: string, code?: string): P
 t.test('gateway-listener wait with a real launcher writes a connection file that jupyter_client uses', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'gl-cli-'));
   const file = join(dir, 'kernel.json');
-  const cli = spawn(process.execPath, [LISTENER_CLI, 'wait', '--kernel-id', 'k-cli', '--host', '127.0.0.1', '--port', '0', '--timeout', '30', '--connection-file', file, '--format', 'json'], {
+  const cli = spawn(process.execPath, [LISTENER_CLI, 'wait', '--kernel-id', 'k-cli', '--host', '127.0.0.1', '--port', '0', '--timeout', '150', '--connection-file', file, '--format', 'json'], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -103,19 +135,17 @@ t.test('a real launcher re-attaches its control WebSocket after a drop; control 
   t.teardown(() => new Promise((r) => relay.close(r)));
   const relayPort = (relay.address() as { port: number }).port;
 
-  const launch = listener.register('k-reattach', { transport: 'ws', timeoutMs: 30_000 });
-  const exits: unknown[] = [];
-  listener.on('kernel-exit', (e) => exits.push(e));
+  const launch = listener.register('k-reattach', { transport: 'ws', timeoutMs: 150_000 });
+  const exited = new Promise<unknown>((resolve) => listener.once('kernel-exit', resolve));
   const launcher = startLauncher([], { ...launch.env, KERNEL_RESPONSE_ADDRESS: `ws://127.0.0.1:${relayPort}/` });
   t.teardown(() => stopLauncher(launcher));
   const response = await launch.response;
   t.equal(response.transport, 'ws');
   t.equal(listener.stats().webSockets, 1);
   // Drop the link once the launcher holds the acknowledgement.
-  for (let i = 0; i < 200 && !/response_acked/.test(launcher.log()); i++) await new Promise((r) => setTimeout(r, 25));
+  await launcher.logged(/response_acked/);
   cut();
-  const deadline = Date.now() + 15_000;
-  while (Date.now() < deadline && !/ws_reattached/.test(launcher.log())) await new Promise((r) => setTimeout(r, 50));
+  await launcher.logged(/ws_reattached/);
   t.match(launcher.log(), /ws_reattached/, 'the launcher reconnected and re-attached');
   t.equal(listener.stats().webSockets, 1, 'the listener attached the new socket to the kernel');
 
@@ -125,7 +155,6 @@ t.test('a real launcher re-attaches its control WebSocket after a drop; control 
   const down = await listener.control('k-reattach').shutdown();
   t.ok(down.ok);
   t.equal(await launcher.exited, 0);
-  const until = Date.now() + 5_000;
-  while (exits.length === 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
-  t.match(exits[0], { kernelId: 'k-reattach', exitCode: 0 }, 'kernel-exit arrives over the re-attached socket');
+  const exit = await Promise.race([exited, new Promise((r) => setTimeout(r, GENEROUS_MS).unref())]);
+  t.match(exit, { kernelId: 'k-reattach', exitCode: 0 }, 'kernel-exit arrives over the re-attached socket');
 });

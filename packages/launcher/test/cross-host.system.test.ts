@@ -16,7 +16,7 @@ import { randomBytes, randomInt } from 'node:crypto';
 import { connect } from 'node:net';
 import { createLogger, type ConnectionInfo } from '@gateway-launchers/common';
 import { ResponseListener, type KernelExitEvent, type LaunchResponse } from '@gateway-launchers/listener';
-import { LAUNCHER_CLI, PYTHON, kernelClient as runKernelClient } from './helpers/launcher-process.js';
+import { CELL_STARTED, GENEROUS_MS, LAUNCHER_CLI, PATIENT_LAUNCHER_ENV, PYTHON, SLEEPING_CELL, type KernelClientRun, kernelClient as runKernelClient } from './helpers/launcher-process.js';
 
 /** Firewall opening inside the namespace: inbound TCP only to these ports. */
 const FW_LO = 40000;
@@ -159,12 +159,13 @@ function main(): void {
   }
 
   async function launch(kernelId: string, opts: { transport: 'tcp' | 'ws'; portRange?: string; env?: Record<string, string> }): Promise<Launched> {
-    const reg = listener.register(kernelId, { portRange: opts.portRange ?? RANGE, timeoutMs: 20_000, transport: opts.transport });
+    // The registration outlives the launcher's own (raised) launch timeout: a slow start fails on the launcher's side, with its reason.
+    const reg = listener.register(kernelId, { portRange: opts.portRange ?? RANGE, timeoutMs: (Number(PATIENT_LAUNCHER_ENV.KERNEL_LAUNCH_TIMEOUT) + 30) * 1000, transport: opts.transport });
     const child = inNs(
-      // --shutdown-grace 5 (default 3): generous for a loaded machine running test
-      // files in parallel; a kernel still slower would be SIGTERMed (exit 143).
-      [process.execPath, LAUNCHER_CLI, ...reg.argv, '--ip', NS_IP, '--kernel-language', 'python', '--python', PYTHON, '--shutdown-grace', '5'],
-      { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: 'info', ...reg.env, ...opts.env },
+      // PATIENT_LAUNCHER_ENV: a kernel that is slow to start or to answer shutdown_request on a loaded
+      // machine is given time rather than SIGTERMed (exit 143).
+      [process.execPath, LAUNCHER_CLI, ...reg.argv, '--ip', NS_IP, '--kernel-language', 'python', '--python', PYTHON],
+      { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: 'info', ...PATIENT_LAUNCHER_ENV, ...reg.env, ...opts.env },
     );
     let err = '';
     child.stderr!.on('data', (c: Buffer) => (err = (err + c.toString()).slice(-20_000)));
@@ -180,7 +181,7 @@ function main(): void {
   }
 
   /** Runs fixtures/kernel_client.py on the host against `info`; the child is killed at cleanup if still running. */
-  function kernelClient(info: ConnectionInfo, command: string, code: string): { result: Promise<Record<string, unknown>>; sent: Promise<void> } {
+  function kernelClient(info: ConnectionInfo, command: string, code: string): KernelClientRun {
     const run = runKernelClient(info, command, code);
     children.add(run.child);
     void run.result.finally(() => children.delete(run.child)).catch(() => {});
@@ -222,8 +223,9 @@ function main(): void {
       PATH: process.env.PATH,
     });
     await new Promise<void>((r) => blocker.stdout!.on('data', (c: Buffer) => c.toString().includes('ready') && r()));
+    // A dropped SYN is never answered, however long one waits: a slow machine only makes this check weaker.
     t.equal(await tcpProbe(NS_IP, BLOCKED_PORT, 400), 'timeout', 'inbound TCP outside the kernel port range is dropped');
-    t.equal(await tcpProbe(NS_IP, FW_LO + 1500, 2000), 'refused', 'inbound TCP inside the range reaches the namespace (closed port: refused)');
+    t.equal(await tcpProbe(NS_IP, FW_LO + 1500, GENEROUS_MS), 'refused', 'inbound TCP inside the range reaches the namespace (closed port: refused)');
     blocker.kill('SIGKILL');
   });
 
@@ -240,9 +242,8 @@ function main(): void {
     t.equal(one.status, 'ok', 'execute_reply ok');
     t.equal(one.result, '2', 'the host client got 2 from the kernel in the namespace');
 
-    const cell = kernelClient(r.connectionInfo, 'execute_async', 'import time; time.sleep(60)');
-    await cell.sent;
-    await new Promise((res) => setTimeout(res, 700));
+    const cell = kernelClient(r.connectionInfo, 'execute_async', SLEEPING_CELL);
+    await cell.printed(CELL_STARTED);
     const intr = await listener.control(r.kernelId).interrupt();
     t.ok(intr.ok, `interrupt acknowledged${intr.ok ? '' : `: ${String(intr.error)}`}`);
     if (intr.ok) t.equal(intr.value.route, 'comm-port', 'over the comm port');
@@ -264,9 +265,8 @@ function main(): void {
     t.equal(new Set(ports).size, 6, 'six distinct ports');
     t.ok(inRange(ports, FW_LO, FW_LO + 1000), `all six ports inside the range: ${ports.join(',')}`);
 
-    const cell = kernelClient(r.connectionInfo, 'execute_async', 'import time; time.sleep(60)');
-    await cell.sent;
-    await new Promise((res) => setTimeout(res, 700));
+    const cell = kernelClient(r.connectionInfo, 'execute_async', SLEEPING_CELL);
+    await cell.printed(CELL_STARTED);
     const intr = await listener.control(kernelId).interrupt();
     t.ok(intr.ok, `interrupt acknowledged${intr.ok ? '' : `: ${String(intr.error)}`}`);
     if (intr.ok) t.equal(intr.value.route, 'websocket', 'over the WebSocket');
@@ -283,7 +283,7 @@ function main(): void {
     const down = await listener.control(kernelId).shutdown();
     t.ok(down.ok, `shutdown acknowledged${down.ok ? '' : `: ${String(down.error)}`}`);
     if (down.ok) t.equal(down.value.route, 'websocket', 'over the WebSocket');
-    const ev = await Promise.race([exitEvent, new Promise<'none'>((res) => setTimeout(() => res('none'), 10_000))]);
+    const ev = await Promise.race([exitEvent, new Promise<'none'>((res) => setTimeout(() => res('none'), GENEROUS_MS).unref())]);
     t.not(ev, 'none', 'kernel-exit event received');
     t.equal(await k.exited, 0, 'the launcher exited 0');
   });

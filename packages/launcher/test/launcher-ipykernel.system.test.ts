@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { isFailureResponse, type ResponseSuccess } from '@gateway-launchers/common';
 import { Receiver } from './helpers/receiver.js';
-import { IPYKERNEL_ARGV, controlText, groupAlive, kernelClient, runLauncher, sendComm } from './helpers/launcher-process.js';
+import { CELL_STARTED, GENEROUS_MS, IPYKERNEL_ARGV, SLEEPING_CELL, controlText, groupAlive, kernelClient, runLauncher, sendComm, waitFor } from './helpers/launcher-process.js';
 
 const RANGE = '25000..26000';
 
@@ -28,9 +28,8 @@ t.test('a real ipykernel started by the launcher executes code with the sealed c
   t.equal(out.stdout, 'hi\n');
 
   await t.test('a v2 interrupt request ends a running cell with KeyboardInterrupt; bad requests do not', async (t) => {
-    const cell = kernelClient({ ...r.conn_info, ip: '127.0.0.1' }, 'execute_async', 'import time; time.sleep(60)');
-    await cell.sent;
-    await new Promise((res) => setTimeout(res, 700)); // let the cell start sleeping
+    const cell = kernelClient({ ...r.conn_info, ip: '127.0.0.1' }, 'execute_async', SLEEPING_CELL);
+    await cell.printed(CELL_STARTED); // the cell runs: an interrupt now can only end it
     const forged = await sendComm(r.comm_port, controlText('k-exec', { interrupt: true }, epk, new Receiver().keys.secretKey));
     t.match(JSON.parse(forged), { ok: false, error: 'GL_ERR_ENVELOPE_OPEN_FAILED' }, 'a request sealed with another key is refused');
     const other = await sendComm(r.comm_port, controlText('k-other', { interrupt: true }, epk, receiver.keys.secretKey));
@@ -40,7 +39,11 @@ t.test('a real ipykernel started by the launcher executes code with the sealed c
     t.match(JSON.parse(await sendComm(r.comm_port, good)), { ok: false, error: 'GL_ERR_REPLAY' }, 'its replay is refused');
     const garbage = await sendComm(r.comm_port, '{"signum": 2}');
     t.match(JSON.parse(garbage), { ok: false }, 'a v1 request is refused in v2 mode');
-    await new Promise((res) => setTimeout(res, 300));
+    // One more authentic request: once its log line is in, so are the lines of everything before it.
+    t.same(JSON.parse(await sendComm(r.comm_port, controlText('k-exec', { signal: 'SIGCONT' }, epk, receiver.keys.secretKey))), { ok: true });
+    const acted = (): unknown[] => run.logs.filter((l) => l.event === 'control_request').map((l) => l.action);
+    await waitFor(() => acted().length >= 2, GENEROUS_MS);
+    t.same(acted(), ['signal', 'signal'], 'only the authentic requests were acted on');
     t.equal(cell.child.exitCode, null, 'the cell is still running after the refused requests');
     // Idle peers hold comm-port connections open without a byte: the interrupt is not delayed by them.
     // More idle peers than the comm port's connection cap (64): the oldest make room.
@@ -49,28 +52,27 @@ t.test('a real ipykernel started by the launcher executes code with the sealed c
       s.on('error', () => {});
     })));
     t.teardown(() => idle.forEach((s) => s.destroy()));
-    const t0 = performance.now();
+    const closedIdle = new Set<Socket>();
+    for (const s of idle) s.once('close', () => closedIdle.add(s));
     const reply = await sendComm(r.comm_port, controlText('k-exec', { interrupt: true }, epk, receiver.keys.secretKey));
-    t.ok(performance.now() - t0 < 2_000, 'answered while 70 idle peers hold connections');
+    // Waiting on the idle peers would have meant waiting for their idle timeout, which closes them all.
+    t.ok(closedIdle.size < idle.length, `answered while idle peers still hold connections (${idle.length - closedIdle.size} of ${idle.length} open)`);
     t.same(JSON.parse(reply), { ok: true });
     const result = await cell.result;
     t.equal(result.status, 'error');
     t.equal(result.ename, 'KeyboardInterrupt');
   });
 
-  await t.test('a shutdown request stops kernel and launcher quickly and removes the connection file', async (t) => {
+  await t.test('a shutdown request stops kernel and launcher and removes the connection file', async (t) => {
     const spawned = run.logs.find((l) => l.event === 'kernel_spawned');
     const pgid = spawned?.pid as number;
     t.ok(pgid > 0, 'kernel pid logged');
     const file = run.logs.find((l) => l.event === 'ports_selected')?.connection_file as string;
     t.ok(existsSync(file), 'connection file exists while the kernel runs');
-    const t0 = performance.now();
     const reply = await sendComm(r.comm_port, controlText('k-exec', { shutdown: true }, epk, receiver.keys.secretKey));
     t.same(JSON.parse(reply), { ok: true });
     const exit = await run.exited;
-    const elapsed = performance.now() - t0;
-    t.equal(exit.code, 0, 'launcher exits with the kernel status');
-    t.ok(elapsed < 2000, `shutdown took ${Math.round(elapsed)} ms (< 2000)`);
+    t.equal(exit.code, 0, 'launcher exits with the kernel status (the kernel answered shutdown_request: no signal needed)');
     t.notOk(groupAlive(pgid), 'kernel process group is gone');
     t.notOk(existsSync(file), 'connection file removed');
   });

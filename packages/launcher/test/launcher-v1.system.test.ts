@@ -1,7 +1,7 @@
 import t from 'tap';
 import { generateV1KeyPair, openV1, validateConnectionInfo, type ConnectionInfo } from '@gateway-launchers/common';
 import { startV1Receiver } from './helpers/receiver.js';
-import { IPYKERNEL_ARGV, groupAlive, kernelClient, runLauncher, sendComm } from './helpers/launcher-process.js';
+import { CELL_STARTED, IPYKERNEL_ARGV, SLEEPING_CELL, groupAlive, kernelClient, runLauncher, sendComm } from './helpers/launcher-process.js';
 
 t.test('with an RSA key the launcher speaks Gateway Provisioners v1 end to end', async (t) => {
   const keys = await generateV1KeyPair(1024); // GP's size
@@ -24,10 +24,11 @@ t.test('with an RSA key the launcher speaks Gateway Provisioners v1 end to end',
 
   // GP's host polls liveness with signum 0 every few seconds: silent, harmless.
   t.equal(await sendComm(commPort, '{"signum": 0}', '127.0.0.1', { newline: false }), '', 'signum 0 gets no answer');
-  const cell = kernelClient({ ...conn, ip: '127.0.0.1' }, 'execute_async', 'import time; time.sleep(60)');
-  await cell.sent;
-  await new Promise((r) => setTimeout(r, 700));
+  const cell = kernelClient({ ...conn, ip: '127.0.0.1' }, 'execute_async', SLEEPING_CELL);
+  await cell.printed(CELL_STARTED);
   t.equal(await sendComm(commPort, '{"signum": 0}', '127.0.0.1', { newline: false }), '');
+  // The poll is done (the launcher closed the connection) and has no other trace to wait for. Only a failure could show
+  // here (an interrupt that ended the cell): a slow machine makes this check weaker, never wrong.
   await new Promise((r) => setTimeout(r, 200));
   t.equal(cell.child.exitCode, null, 'the cell still runs after a liveness poll');
   t.equal(await sendComm(commPort, '{"signum": 2}', '127.0.0.1', { newline: false }), '', 'signum 2 gets no answer');

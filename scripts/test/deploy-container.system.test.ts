@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { isFailureResponse, type ResponseSuccess } from '@gateway-launchers/common';
 import { Receiver } from '../../packages/launcher/test/helpers/receiver.js';
-import { groupAlive, kernelClient } from '../../packages/launcher/test/helpers/launcher-process.js';
+import { PATIENT_LAUNCHER_ENV, groupAlive, kernelClient } from '../../packages/launcher/test/helpers/launcher-process.js';
 import { PYTHON, ROOT, installBundle, renderKernelspecs, startProcess } from './helpers/deploy.js';
 
 const POD_TEMPLATE = join(ROOT, 'scripts/container/kernel-pod.yaml');
@@ -103,7 +103,7 @@ t.test('the entrypoint, given the pod environment, starts a real ipykernel, repo
   const objects = renderPod({ KERNEL_ID: 'k-pod', KERNEL_NAMESPACE: 'kernels', KERNEL_IMAGE: 'gateway-kernel-python', KERNEL_RESPONSE_ADDRESS: receiver.address, KERNEL_PUBLIC_KEY: receiver.publicKey, KERNEL_PORT_RANGE: RANGE, KERNEL_LAUNCH_TOKEN: receiver.token });
   // The image's ENV (Dockerfile), then the pod's env; nothing else of ours.
   const imageEnv = { PATH: `${process.execPath.replace(/\/node$/, '')}:/usr/bin:/bin`, HOME: process.env.HOME!, KERNEL_LANGUAGE: 'python', KERNEL_PYTHON: PYTHON, GATEWAY_LAUNCHER: join(home, 'gateway-launcher.mjs') };
-  const run = startProcess([join(home, 'container/entrypoint.sh')], { ...imageEnv, ...containerEnv(objects), LOG_LEVEL: 'debug' });
+  const run = startProcess([join(home, 'container/entrypoint.sh')], { ...imageEnv, ...PATIENT_LAUNCHER_ENV, ...containerEnv(objects), LOG_LEVEL: 'debug' });
   t.teardown(() => run.stop());
   const { plaintext } = await receiver.next();
   t.notOk(isFailureResponse(plaintext), 'success response');

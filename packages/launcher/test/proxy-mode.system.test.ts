@@ -1,6 +1,5 @@
 import t, { type Test } from 'tap';
 import { spawn } from 'node:child_process';
-import { createServer, type Server } from 'node:net';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,7 +7,8 @@ import { fileURLToPath } from 'node:url';
 import * as zmq from 'zeromq';
 import { isFailureResponse, type ResponseSuccess, type ConnectionInfo } from '@gateway-launchers/common';
 import { Receiver } from './helpers/receiver.js';
-import { IPYKERNEL_ARGV, KERNEL_CLIENT, PYTHON, controlText, kernelClient, runLauncher, sendComm, writeConnectionFile, waitFor } from './helpers/launcher-process.js';
+import { CELL_STARTED, GENEROUS_MS, IPYKERNEL_ARGV, KERNEL_CLIENT, PYTHON, SLEEPING_CELL, controlText, kernelClient, runLauncher, sendComm, writeConnectionFile, waitFor } from './helpers/launcher-process.js';
+import { holdPortBlock } from './helpers/ports.js';
 
 const RANGE = '23000..24000';
 const CLASH_ONCE = fileURLToPath(new URL('./fixtures/clash_once.py', import.meta.url));
@@ -27,6 +27,16 @@ async function heartbeat(info: ConnectionInfo, timeoutMs: number): Promise<boole
   }
 }
 
+/** Runs `cond` (each run a request and its answer) until it holds; false after {@link GENEROUS_MS}. */
+async function waitUntil(cond: () => Promise<boolean>): Promise<boolean> {
+  const end = performance.now() + GENEROUS_MS;
+  while (performance.now() < end) {
+    if (await cond()) return true;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return false;
+}
+
 async function startProxied(t: Test, kernelId: string, extra: string[] = [], argv: string[] = IPYKERNEL_ARGV) {
   const receiver = await Receiver.start(RANGE);
   t.teardown(() => receiver.close());
@@ -34,11 +44,11 @@ async function startProxied(t: Test, kernelId: string, extra: string[] = [], arg
     KERNEL_LAUNCH_TOKEN: receiver.token,
   });
   t.teardown(() => run.stop());
-  const { plaintext, epk } = await receiver.next(20_000);
+  const { plaintext, epk } = await receiver.next();
   if (isFailureResponse(plaintext)) throw new Error(`kernel failed: ${plaintext.failure.stderr_tail}`);
   // The response goes out before the kernel listens; jupyter_client's standalone wait_for_ready
   // declares a kernel dead after one missed heartbeat, so clients start once it listens.
-  await waitFor(() => run.logs.some((l) => l.event === 'kernel_ready'), 20_000);
+  await run.waitLog((l) => l.event === 'kernel_ready', 'kernel_ready');
   const r = plaintext as ResponseSuccess;
   const info = { ...r.conn_info, ip: '127.0.0.1' };
   const control = async (action: Parameters<typeof controlText>[1]): Promise<Record<string, unknown>> =>
@@ -90,25 +100,28 @@ t.test('proxy mode relays every channel of a real ipykernel through public ports
   });
 
   await t.test('heartbeat tells the truth: silent while the kernel is stopped, back after SIGCONT', async (t) => {
-    t.ok(await heartbeat(info, 2000), 'answers while running');
+    t.ok(await heartbeat(info, GENEROUS_MS), 'answers while running');
     t.match(await control({ signal: 'SIGSTOP' }), { ok: true });
+    // A stopped kernel cannot answer however long one waits: a slow machine can only make this check weaker.
     t.notOk(await heartbeat(info, 700), 'no answer while the kernel is stopped');
     t.match(await control({ signal: 'SIGCONT' }), { ok: true });
-    t.ok(await heartbeat(info, 5000), 'answers again');
+    t.ok(await heartbeat(info, GENEROUS_MS), 'answers again');
   });
 
   await t.test('interrupt by signal ends a running cell; replies carry last_activity and execution_state', async (t) => {
-    const cell = kernelClient(info, 'execute_async', 'import time; time.sleep(60)');
-    await cell.sent;
-    await new Promise((res) => setTimeout(res, 700));
+    const before = Date.now();
+    const cell = kernelClient(info, 'execute_async', SLEEPING_CELL);
+    await cell.printed(CELL_STARTED);
     const reply = await control({ interrupt: true });
     t.equal(reply.ok, true);
     t.equal(reply.execution_state, 'busy', 'the proxy saw the kernel busy');
-    t.ok(typeof reply.last_activity === 'number' && Math.abs((reply.last_activity as number) - Date.now()) < 5_000, 'last_activity is recent');
+    const activity = reply.last_activity as number;
+    t.ok(typeof activity === 'number' && activity >= before - 1_000 && activity <= Date.now() + 1_000, 'last_activity is the running cell\'s (after it was sent, before the reply)');
     t.equal((await cell.result).ename, 'KeyboardInterrupt');
-    await waitFor(() => false, 300);
-    const after = await control({ signal: 'SIGCONT' });
-    t.equal(after.execution_state, 'idle', 'idle again afterwards');
+    // The kernel publishes status idle after the reply the client saw: ask until the proxy has relayed it.
+    let after: Record<string, unknown> = {};
+    t.ok(await waitUntil(async () => (after = await control({ signal: 'SIGCONT' })).execution_state === 'idle'), 'idle again afterwards');
+    t.equal(after.execution_state, 'idle');
   });
 
   await t.test('restart in place keeps the client sockets: the same client sees status starting and a fresh kernel', async (t) => {
@@ -120,7 +133,7 @@ t.test('proxy mode relays every channel of a real ipykernel through public ports
     const oldPid = run.logs.filter((l) => l.event === 'kernel_spawned').at(-1)?.pid;
     const reply = await control({ restart: true });
     t.equal(reply.ok, true, 'restart acknowledged once the new kernel is spawned');
-    await waitFor(() => run.logs.filter((l) => l.event === 'kernel_ready').length === 2, 20_000);
+    await waitFor(() => run.logs.filter((l) => l.event === 'kernel_ready').length === 2, GENEROUS_MS);
     client.stdin.end('go\n');
     await new Promise((resolve) => client.once('exit', resolve));
     const done = JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as Record<string, unknown>;
@@ -139,15 +152,14 @@ t.test('proxy mode relays every channel of a real ipykernel through public ports
 
 t.test('proxy mode: interrupt by message and restart after a crash (--restart-on-crash)', async (t) => {
   const { run, info, control } = await startProxied(t, 'k-proxy-msg', ['--interrupt-mode', 'message', '--restart-on-crash', '1']);
-  const cell = kernelClient(info, 'execute_async', 'import time; time.sleep(60)');
-  await cell.sent;
-  await new Promise((res) => setTimeout(res, 700));
+  const cell = kernelClient(info, 'execute_async', SLEEPING_CELL);
+  await cell.printed(CELL_STARTED);
   t.match(await control({ interrupt: true }), { ok: true });
   t.equal((await cell.result).ename, 'KeyboardInterrupt', 'interrupt_request on the control channel through the relay');
 
   t.match(await control({ signal: 'SIGKILL' }), { ok: true });
-  t.ok(await waitFor(() => run.logs.some((l) => l.event === 'kernel_crash_restart'), 10_000), 'the crashed kernel is restarted');
-  t.ok(await waitFor(() => run.logs.filter((l) => l.event === 'kernel_ready').length === 2, 20_000), 'and listens again');
+  t.ok(await waitFor(() => run.logs.some((l) => l.event === 'kernel_crash_restart'), GENEROUS_MS), 'the crashed kernel is restarted');
+  t.ok(await waitFor(() => run.logs.filter((l) => l.event === 'kernel_ready').length === 2, GENEROUS_MS), 'and listens again');
   const out = await kernelClient(info, 'execute', '1+1').result;
   t.equal(out.result, '2', 'the same public ports serve the restarted kernel');
   t.match(await control({ signal: 'SIGKILL' }), { ok: true });
@@ -156,14 +168,11 @@ t.test('proxy mode: interrupt by message and restart after a crash (--restart-on
 });
 
 t.test('proxy mode skips public ports taken by others and survives a loopback port clash', async (t) => {
-  const base = 22100; // below the ephemeral port range, so only the blockers can hold these
-  const blockers: Server[] = [];
-  for (const p of [base, base + 1, base + 2, base + 3]) {
-    const s = createServer();
-    await new Promise<void>((resolve) => s.listen(p, '0.0.0.0', () => resolve()));
-    blockers.push(s);
-  }
-  t.teardown(() => Promise.all(blockers.map((s) => new Promise((r) => s.close(r)))));
+  // Ten ports held by this test; the first four stay taken, the other six are let go for the proxy.
+  const block = await holdPortBlock(10);
+  t.teardown(() => block.close());
+  const base = block.base;
+  await block.release([4, 5, 6, 7, 8, 9]);
   const range = `${base}..${base + 9}`;
   const receiver = await Receiver.start(range);
   t.teardown(() => receiver.close());
@@ -173,13 +182,13 @@ t.test('proxy mode skips public ports taken by others and survives a loopback po
     MIN_PORT_RANGE_SIZE: '0',
   });
   t.teardown(() => run.stop());
-  const { plaintext } = await receiver.next(20_000);
+  const { plaintext } = await receiver.next();
   t.notOk(isFailureResponse(plaintext));
   const r = plaintext as ResponseSuccess;
   const used = [r.conn_info.shell_port, r.conn_info.iopub_port, r.conn_info.stdin_port, r.conn_info.control_port, r.conn_info.hb_port, r.comm_port].sort();
   t.same(used, [base + 4, base + 5, base + 6, base + 7, base + 8, base + 9], 'taken ports skipped, all in range');
-  t.ok(await waitFor(() => run.logs.some((l) => l.event === 'port_clash_retry'), 15_000), 'the kernel was restarted on fresh loopback ports');
-  t.ok(await waitFor(() => run.logs.some((l) => l.event === 'kernel_ready'), 20_000), 'and listens');
+  t.ok(await waitFor(() => run.logs.some((l) => l.event === 'port_clash_retry'), GENEROUS_MS), 'the kernel was restarted on fresh loopback ports');
+  t.ok(await waitFor(() => run.logs.some((l) => l.event === 'kernel_ready'), GENEROUS_MS), 'and listens');
   const out = await kernelClient({ ...r.conn_info, ip: '127.0.0.1' }, 'execute', '2**10').result;
   t.equal(out.result, '1024', 'the response sent before the clash is still valid');
   t.equal(receiver.received.length, 0, 'no second response was needed');
