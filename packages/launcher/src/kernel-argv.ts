@@ -12,7 +12,7 @@ export type KernelLanguage = 'python' | 'r' | 'scala';
 /** Inputs of {@link buildKernelArgv}. */
 export interface KernelArgvInput {
   readonly language: KernelLanguage | undefined;
-  /** argv after `--`; used as is when no language is given, appended to a preset otherwise. */
+  /** argv after `--`; used as is when no language is given (config refuses both at once; appended to a preset here). */
   readonly argv: readonly string[];
   /** Interpreter of the python preset. */
   readonly python: string;
@@ -22,6 +22,8 @@ export interface KernelArgvInput {
   readonly ipv6?: boolean;
   /** python and r presets: the cluster start-up hook (see spark-init.ts); r supports Spark only. */
   readonly cluster?: ClusterInit | undefined;
+  /** scala preset: Toree's `--alternate-sigint` value (a signal name without SIG, as Toree takes it). */
+  readonly alternateSigint?: string;
 }
 
 /**
@@ -69,12 +71,18 @@ export function buildKernelArgv(input: KernelArgvInput): string[] {
       return [...argv, ...input.argv];
     }
     case 'r': {
-      const hook = input.cluster?.clusterType === 'spark' ? ['-e', rSparkPrelude(input.cluster.mode)] : [];
+      const hook = input.cluster?.clusterType === 'spark' ? ['-e', rSparkPrelude(input.cluster.mode, input.cluster.appName)] : [];
       return ['R', '--slave', '--no-restore', '--no-save', ...hook, '-e', 'IRkernel::main()', '--args', '{connection_file}', ...input.argv];
     }
     case 'scala':
       // Apache Toree's launcher script reads the connection file with --profile.
-      return [process.env.TOREE_HOME === undefined ? 'toree' : `${process.env.TOREE_HOME}/bin/run.sh`, '--profile', '{connection_file}', ...input.argv];
+      return [
+        process.env.TOREE_HOME === undefined ? 'toree' : `${process.env.TOREE_HOME}/bin/run.sh`,
+        '--profile',
+        '{connection_file}',
+        ...(input.alternateSigint === undefined ? [] : ['--alternate-sigint', input.alternateSigint]),
+        ...input.argv,
+      ];
     case undefined:
       return [...input.argv];
   }

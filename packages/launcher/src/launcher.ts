@@ -95,6 +95,8 @@ export class Launcher implements ControlTarget {
   #kernelReady = false;
   /** v2: ephemeral key pair and shared key computed while the kernel starts. */
   #prepared: PreparedSeal | undefined;
+  /** Aborted by {@link abandonReports}: a failure report still retrying gives up. */
+  readonly #reports = new AbortController();
 
   constructor(
     private readonly config: LauncherConfig,
@@ -102,7 +104,7 @@ export class Launcher implements ControlTarget {
     env: NodeJS.ProcessEnv = process.env,
     private readonly hooks: LauncherHooks = {},
   ) {
-    this.#addresses = kernelAddresses(config.ip);
+    this.#addresses = kernelAddresses(config.ip, config.reportIp);
     this.#kernelBindIp = config.mode === 'proxy' ? PROXY_KERNEL_HOST : this.#addresses.bind;
     const kernelEnv = { ...env };
     delete kernelEnv.KERNEL_LAUNCH_TOKEN; // a secret the kernel has no use for
@@ -351,6 +353,7 @@ export class Launcher implements ControlTarget {
         protocol: 2,
         text: sealed.text,
         deadline: Math.max(deadline, performance.now() + FAILURE_REPORT_GRACE_MS),
+        signal: this.#reports.signal,
         logger: this.logger,
       });
       d.ws?.terminate();
@@ -508,7 +511,7 @@ export class Launcher implements ControlTarget {
     if (this.config.interruptMode === 'message' && this.#info !== undefined) {
       return controlRequest(this.#info, this.#kernelBindIp, 'interrupt_request', {}, 2_000);
     }
-    const ok = kernel.signalGroup('SIGINT');
+    const ok = kernel.signalGroup(this.config.interruptSignal);
     // Only the kernel has the job-cancelling handler; its children (a JVM, a shell) would die of SIGUSR2.
     if (ok && this.#sparkJobsCancellable()) kernel.signalKernel('SIGUSR2');
     return ok;
@@ -529,7 +532,7 @@ export class Launcher implements ControlTarget {
     this.logger.info({ event: 'control_request', via: 'comm', signum: request.signum, protocol: 1 }, 'control request');
     const kernel = this.#kernel;
     if (kernel === undefined) return;
-    kernel.signalGroup(request.signum);
+    kernel.signalGroup(request.signum === 2 ? this.config.interruptSignal : request.signum);
     if (request.signum === 2 && this.#sparkJobsCancellable()) kernel.signalKernel('SIGUSR2');
   }
 
@@ -569,6 +572,11 @@ export class Launcher implements ControlTarget {
     this.#dir?.remove();
     this.#state = 'exited';
     this.#phase('launcher_exit');
+  }
+
+  /** Gives up a failure report that is still retrying (the CLI calls it a shutdown grace after a stop signal). */
+  abandonReports(): void {
+    this.#reports.abort();
   }
 
   /** Emergency path (uncaught error): kill the kernel group and remove the file, synchronously. */
