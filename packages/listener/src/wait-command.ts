@@ -10,7 +10,6 @@
  * @module
  */
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { access, chmod, constants as fsConstants, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve as resolvePath } from 'node:path';
 import type { Writable } from 'node:stream';
@@ -26,6 +25,7 @@ import {
 } from '@gateway-launchers/common';
 import { ResponseListener } from './response-listener.js';
 import { type CliOutput, cliOutput, formatOf } from './cli-output.js';
+import { LISTENER_VERSION } from './version.js';
 
 /** Exit codes of `gateway-listener`. */
 export const EXIT_CODES = Object.freeze({ OK: 0, ERROR: 1, USAGE: 2, TIMEOUT: 3, KERNEL_FAILED: 4, INTERRUPTED: 130 });
@@ -85,21 +85,12 @@ function buildParser(io: CliIo) {
     .strict()
     .demandCommand(1, 1, 'a command is required: wait', 'only one command is allowed')
     .exitProcess(false)
-    .version(packageVersion())
+    .version(LISTENER_VERSION)
     .help()
     .wrap(100)
     .fail((message: string | undefined, error: Error | undefined) => {
       throw new UsageError(message ?? error?.message ?? 'invalid usage');
     });
-}
-
-/** This package's version, read from its package.json (one directory up from dist/ or src/). */
-function packageVersion(): string {
-  try {
-    return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
-  } catch {
-    return 'unknown';
-  }
 }
 
 function parseArgs(args: readonly string[], io: CliIo): { help: string } | WaitArgs {
