@@ -22,7 +22,7 @@ function run(cmd, args) {
 
 // A fresh Debian machine lacks the real ipykernel, jupyter_client and the
 // independent crypto implementations the tests use: install them (no-op when present).
-if (run('bash', ['scripts/install-system-deps.sh']) !== 0) {
+if (run('bash', ['scripts/install-system-deps.sh', 'test']) !== 0) {
   console.log('system dependencies missing (see above)');
   console.log('0 passed, 1 failed');
   process.exit(1);

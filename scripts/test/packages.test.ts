@@ -109,3 +109,23 @@ t.test('importing the listener library loads no yargs; its CLI module does (the 
   const withCli = modulesLoadedBy(`await import(${JSON.stringify(cli)});`);
   t.ok(withCli.some((u) => /\/node_modules\/yargs\//.test(u)), 'the CLI module loads yargs, and the check sees it');
 });
+
+t.test('install-system-deps.sh: the demo profile asks for the kernel packages only; the test profile for everything the suite uses', async (t) => {
+  // Stand-ins on PATH: dpkg-query knows no package, id says "not root", so the script lists what it would install and stops.
+  const bin = mkdtempSync(join(tmpdir(), 'gl-deps-'));
+  t.teardown(() => rmSync(bin, { recursive: true, force: true }));
+  writeFileSync(join(bin, 'dpkg-query'), '#!/bin/sh\nexit 1\n', { mode: 0o755 });
+  writeFileSync(join(bin, 'id'), '#!/bin/sh\necho 1000\n', { mode: 0o755 });
+  const run = (profile: string) => spawnSync('bash', [join(ROOT, 'scripts/install-system-deps.sh'), profile], { env: { PATH: `${bin}:/usr/bin:/bin` }, encoding: 'utf8' });
+  const listed = (stderr: string): string[] => (/missing Debian packages \(\w+\): (.*)/.exec(stderr)?.[1] ?? '').split(' ').filter(Boolean);
+  const demo = run('demo');
+  t.equal(demo.status, 1);
+  t.same(listed(demo.stderr), ['python3-ipykernel', 'python3-jupyter-client'], 'demo: no R, no sshd, no podman');
+  const test = run('test');
+  for (const p of ['python3-ipykernel', 'r-cran-irkernel', 'openssh-server', 'nftables', 'python3-jupyter-server', 'python3-pytest', 'python3-jupyter-kernel-test', 'python3-venv', 'podman', 'runc', 'debootstrap', 'uidmap', 'slirp4netns', 'fuse-overlayfs']) {
+    t.ok(listed(test.stderr).includes(p), `test profile has ${p}`);
+  }
+  t.equal(run('bogus').status, 2, 'an unknown profile is a usage error');
+  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+  t.match(pkg.scripts.demo, /install-system-deps\.sh demo /, 'npm run demo uses the demo profile');
+});
