@@ -4,25 +4,29 @@
 //
 //   bundle/gateway-launcher.mjs        the launcher and every pure-JS dependency, one ESM file
 //   bundle/python/                     the python preset's handoff bootstrap (handoff mode)
+//   bundle/gateway-listener.mjs        the operators' `gateway-listener wait`, one ESM file (no native code)
 //   bundle/node_modules/zeromq/        zeromq's runtime files and its prebuilt Linux addons
 //   bundle/node_modules/cmake-ts/      the addon loader zeromq requires at run time
 //   bundle/THIRD_PARTY_LICENSES.txt    licences of everything bundled or copied
 //   bundle/container/ yarn/ ssh/ kernelspecs/   the deployment recipes (docs/deploy-*.md)
-//   bundle/yarn/gateway-launcher.tar.gz          the whole directory, for spark-submit --archives
+//
+// YARN needs the directory as an archive (spark-submit --archives): yarn/run.sh
+// makes it on demand at each submission, so the bundle does not carry a second
+// copy of itself. `--archive PATH` writes one ahead of time, outside the bundle.
 //
 // The directory is the install tree: copy it to /opt/gateway-launcher (or
 // anywhere) on hosts and into images; nothing else is needed but `node`.
 // zeromq stays outside the file (a native addon cannot be inlined) and is
 // loaded only when used: the kernel's control channel and proxy mode.
 //
-// usage: node scripts/bundle.mjs [--out DIR] [--arch x64,arm64] [--no-archive]
+// usage: node scripts/bundle.mjs [--out DIR] [--arch x64,arm64] [--archive PATH]
 //   --arch        CPU architectures whose Linux addons (glibc and musl) to include; default: this machine's
-//   --no-archive  skip yarn/gateway-launcher.tar.gz
-// Expects `tsc -b packages/launcher` to have run (the npm script does it).
+//   --archive     also write the bundle as a .tar.gz at PATH (for GATEWAY_LAUNCHER_ARCHIVE); not inside --out
+//   --no-archive  accepted for compatibility; there is no archive by default
+// Expects `tsc -b packages/launcher packages/listener` to have run (the npm script does it).
 import { build } from 'esbuild';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -32,14 +36,22 @@ const { values } = parseArgs({
   options: {
     out: { type: 'string', default: join(root, 'bundle') },
     arch: { type: 'string', default: process.arch },
+    archive: { type: 'string' },
     'no-archive': { type: 'boolean', default: false },
   },
 });
 const out = resolve(values.out);
 const arches = new Set(values.arch.split(',').map((a) => a.trim()).filter(Boolean));
 const entry = join(root, 'packages/launcher/dist/cli.js');
-if (!existsSync(entry)) {
-  console.error(`bundle: ${relative(root, entry)} is missing; run \`npx tsc -b packages/launcher\` first (npm run bundle does)`);
+const listenerEntry = join(root, 'packages/listener/dist/cli.js');
+for (const e of [entry, listenerEntry]) {
+  if (!existsSync(e)) {
+    console.error(`bundle: ${relative(root, e)} is missing; run \`npx tsc -b packages/launcher packages/listener\` first (npm run bundle does)`);
+    process.exit(1);
+  }
+}
+if (values.archive !== undefined && resolve(values.archive).startsWith(`${resolve(values.out)}/`)) {
+  console.error('bundle: --archive must be outside the bundle directory');
   process.exit(1);
 }
 
@@ -88,6 +100,25 @@ chmodSync(bundleFile, 0o755);
 
 // 1b. The handoff bootstrap the python preset imports (handoff-bootstrap.ts finds it in ./python/).
 cpSync(join(root, 'packages/launcher/python'), join(out, 'python'), { recursive: true, filter: (p) => !p.includes('__pycache__') && (statSync(p).isDirectory() || p.endsWith('.py')) });
+// 1b. The listener CLI, for operators debugging a kernel image: pure JS (no
+//     zeromq), so the file alone runs anywhere `node` does.
+const listenerFile = join(out, 'gateway-listener.mjs');
+const listenerResult = await build({
+  entryPoints: [listenerEntry],
+  outfile: listenerFile,
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  minify: true,
+  keepNames: true,
+  legalComments: 'none',
+  metafile: true,
+  external: ['bufferutil', 'utf-8-validate'],
+  banner: { js: "import { createRequire as __glCreateRequire } from 'node:module';\nconst require = __glCreateRequire(import.meta.url);" },
+  logLevel: 'warning',
+});
+chmodSync(listenerFile, 0o755);
 
 // 2. zeromq's runtime: its compiled lib, the addon manifest (trimmed to what
 //    is shipped) and the Linux addons for the chosen architectures.
@@ -123,7 +154,7 @@ for (const f of ['loader.js', 'loader.mjs']) cpSync(join(cmakeDir, 'build', f), 
 
 // 3. Licences of every package that went into the bundle or was copied.
 const packages = new Map();
-for (const input of Object.keys(result.metafile.inputs)) {
+for (const input of [...Object.keys(result.metafile.inputs), ...Object.keys(listenerResult.metafile.inputs)]) {
   const m = /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(input);
   if (m !== null) packages.set(m[1], join(root, input.slice(0, m.index + m[0].length - 1)));
 }
@@ -151,22 +182,18 @@ const recipes = {
 };
 for (const [from, to] of Object.entries(recipes)) cpSync(join(root, 'scripts', from), join(out, to), { recursive: true });
 
-// 5. The archive YARN localises into each kernel's container (run.sh ships it with --archives).
-if (!values['no-archive']) {
-  const archive = join(out, 'yarn/gateway-launcher.tar.gz');
-  // Written outside the tree being archived (tar fails when a directory changes under it), then moved in.
-  rmSync(archive, { force: true });
-  const staging = join(mkdtempSync(join(tmpdir(), 'gl-bundle-')), 'gateway-launcher.tar.gz');
-  const tar = spawnSync('tar', ['-czf', staging, '-C', out, '.'], { stdio: 'inherit' });
+// 5. An archive ahead of time, when asked for (yarn/run.sh otherwise makes one per submission).
+if (values.archive !== undefined) {
+  const archive = resolve(values.archive);
+  mkdirSync(dirname(archive), { recursive: true });
+  const tar = spawnSync('tar', ['-czf', archive, '-C', out, '.'], { stdio: 'inherit' });
   if (tar.status !== 0) process.exit(tar.status ?? 1);
-  cpSync(staging, archive);
-  rmSync(dirname(staging), { recursive: true, force: true });
 }
 
 const size = (p) => (statSync(p).isDirectory() ? readdirSync(p).reduce((n, f) => n + size(join(p, f)), 0) : statSync(p).size);
 const kib = (n) => `${(n / 1024).toFixed(0)} KiB`;
 console.log(
-  `bundle: ${relative(process.cwd(), bundleFile) || bundleFile} ${kib(statSync(bundleFile).size)}, ` +
+  `bundle: ${relative(process.cwd(), bundleFile) || bundleFile} ${kib(statSync(bundleFile).size)}, gateway-listener.mjs ${kib(statSync(listenerFile).size)}, ` +
     `zeromq runtime ${kib(size(join(out, 'node_modules')))} (${Object.values(shipped).join(', ')}), ` +
     `${packages.size} packages, ${Math.round(performance.now() - t0)} ms`,
 );

@@ -57,7 +57,7 @@ const needsSystem = tier !== 'unit';
 
 // A fresh Debian machine lacks the real ipykernel, jupyter_client and the
 // independent crypto implementations the system tests use: install them (no-op when present).
-if (needsSystem && run('bash', ['scripts/install-system-deps.sh']) !== 0) fail('system dependencies missing (see above)');
+if (needsSystem && run('bash', ['scripts/install-system-deps.sh', 'test']) !== 0) fail('system dependencies missing (see above)');
 
 // Unit tests run the built CLIs too (`node dist/cli.js`): typecheck builds them.
 if (run('npm', ['run', '--silent', 'typecheck']) !== 0) fail('typecheck failed');

@@ -1,5 +1,9 @@
 import t from 'tap';
-import { readFileSync, readdirSync, statSync, existsSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { copyFileSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { createInterface } from 'node:readline';
 import { join, relative } from 'node:path';
 import { isFailureResponse, type ResponseSuccess } from '@gateway-launchers/common';
 import { Receiver } from '../../packages/launcher/test/helpers/receiver.js';
@@ -79,4 +83,41 @@ t.test('the bundle loads zeromq only when it needs it, and proxy mode (which rel
   t.equal(out.result, '2', 'a cell runs through the bundled relay');
   await sendComm(r.comm_port, controlText('k-bundle-proxy', { shutdown: true }, epk, receiver.keys.secretKey));
   t.equal((await run.exited).code, 0);
+});
+
+t.test("the bundle's gateway-listener, alone in a directory with no node_modules, waits for the bundle's launcher and prints the connection info", async (t) => {
+  const { home, cleanup } = installBundle();
+  t.teardown(cleanup);
+  t.notOk(existsSync(join(BUNDLE_DIR, 'yarn/gateway-launcher.tar.gz')), 'no second copy of the bundle inside it (yarn/run.sh archives on demand)');
+  const lone = mkdtempSync(join(tmpdir(), 'gl-listener-alone-'));
+  t.teardown(() => rmSync(lone, { recursive: true, force: true }));
+  copyFileSync(join(BUNDLE_DIR, 'gateway-listener.mjs'), join(lone, 'gateway-listener.mjs'));
+  t.same(readdirSync(lone), ['gateway-listener.mjs'], 'only the file: no node_modules there or above (temp dir)');
+  const version = spawnSync(process.execPath, [join(lone, 'gateway-listener.mjs'), '--version'], { cwd: lone, encoding: 'utf8', env: { PATH: '/usr/bin:/bin' } });
+  t.equal(version.stdout.trim(), JSON.parse(readFileSync(join(ROOT, 'packages/listener/package.json'), 'utf8')).version, '--version works from the bundle');
+  const wait = spawn(process.execPath, [join(lone, 'gateway-listener.mjs'), 'wait', '--kernel-id', 'k-bundle-wait', '--port-range', RANGE, '--timeout', '300', '--format', 'json', '--host', '127.0.0.1'], {
+    cwd: lone,
+    env: { PATH: '/usr/bin:/bin', LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  t.teardown(() => void wait.kill('SIGKILL'));
+  let err = '';
+  wait.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const lines = createInterface({ input: wait.stdout })[Symbol.asyncIterator]();
+  const first = (await lines.next()).value as string | undefined;
+  t.ok(first, `parameters printed: ${err}`);
+  const params = JSON.parse(first!) as { env: Record<string, string> };
+  const run = startProcess(
+    [process.execPath, join(home, 'gateway-launcher.mjs'), '--kernel-language', 'python', '--python', PYTHON],
+    { PATH: '/usr/bin:/bin', HOME: process.env.HOME, LOG_LEVEL: 'info', ...params.env },
+    home,
+  );
+  t.teardown(() => run.stop());
+  const second = (await lines.next()).value as string;
+  const got = JSON.parse(second) as { kernel_id: string; connection_info: { shell_port: number; key: string } };
+  t.equal(got.kernel_id, 'k-bundle-wait');
+  t.ok(got.connection_info.shell_port >= 47000 && got.connection_info.shell_port <= 48000, 'a connection info inside the range');
+  t.equal(got.connection_info.key, '[Redacted]');
+  const [code] = (await once(wait, 'close')) as [number | null];
+  t.equal(code, 0, err);
 });

@@ -119,7 +119,7 @@ t.test('the entrypoint, given the pod environment, starts a real ipykernel, repo
   t.ok(run.logs.some((l) => l.event === 'signal' && l.signal === 'SIGTERM'), 'the launcher itself received SIGTERM');
 });
 
-t.test("the entrypoint accepts Gateway Provisioners' variable names and turns KERNEL_* switches into flags", async (t) => {
+t.test("the entrypoint accepts Gateway Provisioners' and Enterprise Gateway's variable names and passes its arguments on unchanged", async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'gl-entry-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   // A stand-in launcher that prints what it was given.
@@ -133,7 +133,9 @@ t.test("the entrypoint accepts Gateway Provisioners' variable names and turns KE
   t.equal(r.status, 0, r.stderr);
   const seen = JSON.parse(r.stdout) as { argv: string[]; env: Record<string, string> };
   t.same(seen.env, { KERNEL_RESPONSE_ADDRESS: '10.1.1.1:8877', KERNEL_PUBLIC_KEY: 'cGs=', KERNEL_PORT_RANGE: '40000..41000', KERNEL_LANGUAGE: 'python' });
-  t.same(seen.argv, ['--spark-context-initialization-mode', 'lazy', '--cluster-type', 'spark', '--kernel-class-name', 'my.Kernel', '--log-level', 'warn', '--', 'extra'], 'derived flags first, container arguments after them');
+  t.same(seen.argv, ['--log-level', 'warn', '--', 'extra'], 'container arguments as given (the launcher reads KERNEL_SPARK_CONTEXT_INIT_MODE and the others itself)');
+  const eg = spawnSync(entry, [], { env: { PATH: '/usr/bin:/bin', GATEWAY_LAUNCHER: probe, GATEWAY_LAUNCHER_NODE: process.execPath, EG_RESPONSE_ADDRESS: '10.3.3.3:8877', EG_PUBLIC_KEY: 'ZWc=', EG_PORT_RANGE: '42000..43000' }, encoding: 'utf8' });
+  t.same((JSON.parse(eg.stdout) as { env: Record<string, string> }).env, { KERNEL_RESPONSE_ADDRESS: '10.3.3.3:8877', KERNEL_PUBLIC_KEY: 'ZWc=', KERNEL_PORT_RANGE: '42000..43000', KERNEL_LANGUAGE: 'python' }, "EG_* names, as GP's bootstrap-kernel.sh falls back to them");
   const explicit = spawnSync(entry, [], { env: { PATH: '/usr/bin:/bin', GATEWAY_LAUNCHER: probe, GATEWAY_LAUNCHER_NODE: process.execPath, RESPONSE_ADDRESS: 'ignored:1', KERNEL_RESPONSE_ADDRESS: '10.2.2.2:9' }, encoding: 'utf8' });
   t.equal((JSON.parse(explicit.stdout) as { env: Record<string, string> }).env.KERNEL_RESPONSE_ADDRESS, '10.2.2.2:9', 'KERNEL_RESPONSE_ADDRESS wins over the GP name');
   const missing = spawnSync(entry, [], { env: { PATH: '/usr/bin:/bin', GATEWAY_LAUNCHER: join(dir, 'absent.mjs') }, encoding: 'utf8' });

@@ -15,7 +15,8 @@
 #                               ${VAR} work; an expanded value is never split into more words); its --archives and
 #                               --files are merged with ours. There is deliberately no per-user variant
 #                               (KERNEL_EXTRA_SPARK_OPTS): a notebook user could pass --proxy-user with it.
-#   GATEWAY_LAUNCHER_ARCHIVE    the bundle as .tar.gz (default: gateway-launcher.tar.gz next to this script)
+#   GATEWAY_LAUNCHER_ARCHIVE    the bundle as a prebuilt .tar.gz (npm run bundle -- --archive PATH); default:
+#                               made from the bundle this script is in, per submission, and removed after it
 #   GP_IMPERSONATION_ENABLED=True with KERNEL_USERNAME: submit with --proxy-user
 #
 # With waitAppCompletion=false spark-submit returns once YARN has accepted the
@@ -26,8 +27,19 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 die() { echo "gateway-launcher yarn/run.sh: $*" >&2; exit 1; }
 
 [ -n "${SPARK_HOME:-}" ] || die "SPARK_HOME must point at a Spark distribution"
-archive="${GATEWAY_LAUNCHER_ARCHIVE:-$here/gateway-launcher.tar.gz}"
-[ -f "$archive" ] || die "no launcher archive at $archive (npm run bundle builds bundle/yarn/gateway-launcher.tar.gz; or set GATEWAY_LAUNCHER_ARCHIVE)"
+cleanup=""
+if [ -n "${GATEWAY_LAUNCHER_ARCHIVE:-}" ]; then
+  archive="$GATEWAY_LAUNCHER_ARCHIVE"
+  [ -f "$archive" ] || die "no launcher archive at $archive (GATEWAY_LAUNCHER_ARCHIVE)"
+else
+  # The bundle is the directory above this script: archive it for this submission.
+  bundle_dir="$(dirname "$here")"
+  [ -f "$bundle_dir/gateway-launcher.mjs" ] || die "no bundle at $bundle_dir (set GATEWAY_LAUNCHER_ARCHIVE to a prebuilt archive)"
+  cleanup="$(mktemp -d)"
+  archive="$cleanup/gateway-launcher.tar.gz"
+  # gzip -1: made at every submission, so speed over size.
+  tar -cf - -C "$bundle_dir" . | gzip -1 > "$archive" || die "could not archive the bundle at $bundle_dir"
+fi
 
 # The kernel id: from the environment, or from --kernel-id among our arguments (Gateway Provisioners style).
 kernel_id="${KERNEL_ID:-}"
@@ -93,12 +105,11 @@ while IFS= read -r name; do
 done < <(compgen -e | grep '^KERNEL_' || true)
 
 launcher_args=("$@")
-cleanup=""
 if [ -n "${KERNEL_LAUNCH_TOKEN:-}" ]; then
   # YARN localises --files into the container's working directory; Spark's
   # staging directory holding the copy is private to the submitting user.
-  token_dir="$(mktemp -d)"
-  cleanup="$token_dir"
+  [ -n "$cleanup" ] || cleanup="$(mktemp -d)"
+  token_dir="$cleanup"
   (umask 077 && printf '%s' "$KERNEL_LAUNCH_TOKEN" > "$token_dir/kernel-launch-token")
   files="${files:+$files,}$token_dir/kernel-launch-token#kernel-launch-token"
   launcher_args+=(--launch-token-file kernel-launch-token)
@@ -120,6 +131,6 @@ echo "Starting a $language kernel in YARN cluster mode $user_clause (application
 if [ -z "$cleanup" ]; then
   exec "${submit[@]}"
 fi
-# The token file must outlive the upload; remove it once spark-submit is done.
+# The archive and token file must outlive the upload; remove them once spark-submit is done.
 trap 'rm -rf "$cleanup"' EXIT
 "${submit[@]}"

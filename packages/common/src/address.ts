@@ -66,6 +66,9 @@ function invalid(input: string, why: string): GatewayError {
 /** Parses a response address or throws `GL_ERR_ADDRESS_INVALID`. */
 export function parseResponseAddress(input: string): ResponseAddress {
   const text = input.trim();
+  if (/^https?:\/\//i.test(text)) {
+    throw invalid(input, `${text.slice(0, text.indexOf(':'))}:// is not a response address scheme; the listener speaks plain TCP (host:port) or WebSocket (ws://host:port/path, wss://…)`);
+  }
   if (/^wss?:\/\//i.test(text)) {
     let url: URL;
     try {
@@ -81,6 +84,11 @@ export function parseResponseAddress(input: string): ResponseAddress {
     return { scheme, host, port, path: url.pathname + url.search, href: url.href };
   }
   const rest = text.replace(/^tcp:\/\//i, '');
+  if (!rest.includes('[') && (rest.match(/:/g)?.length ?? 0) > 1) {
+    const colon = rest.lastIndexOf(':');
+    const hint = isIP(rest.slice(0, colon)) === 6 && /^\d+$/.test(rest.slice(colon + 1)) ? `[${rest.slice(0, colon)}]:${rest.slice(colon + 1)}` : '[ipv6]:port';
+    throw invalid(input, `an IPv6 address must be bracketed: ${hint}`);
+  }
   const m = /^(?:\[([^\]]+)\]|([^:/[\]]+)):(\d+)$/.exec(rest);
   if (m === null) throw invalid(input, 'missing host or port');
   const host = (m[1] ?? m[2]) as string;

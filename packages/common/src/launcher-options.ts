@@ -48,12 +48,16 @@ export const LAUNCHER_OPTIONS: readonly LauncherOptionSpec[] = [
     describe: 'Python interpreter of the python preset.',
   },
   {
-    name: 'kernel-class-name', type: 'string', aliases: ['RemoteProcessProxy.kernel-class-name'], group: 'Kernel',
+    name: 'kernel-class-name', type: 'string', env: ['KERNEL_CLASS_NAME'], aliases: ['RemoteProcessProxy.kernel-class-name'], group: 'Kernel',
     describe: 'python preset: ipykernel kernel class, passed as --IPKernelApp.kernel_class.',
   },
   {
     name: 'interrupt-mode', type: 'string', env: ['KERNEL_INTERRUPT_MODE'], choices: ['signal', 'message'], default: 'signal', group: 'Kernel',
     describe: "How an interrupt reaches the kernel: 'signal' (SIGINT to its process group) or 'message' (interrupt_request on the control channel), as the kernelspec's interrupt_mode says.",
+  },
+  {
+    name: 'alternate-sigint', type: 'string', env: ['KERNEL_ALTERNATE_SIGINT'], group: 'Kernel',
+    describe: "Signal an interrupt sends instead of SIGINT (USR2, SIGUSR2 or a number), as Apache Toree's option of that name; the scala preset passes it on to Toree. Gateway Provisioners' Toree launcher flag.",
   },
   {
     name: 'response-address', type: 'string', env: ['KERNEL_RESPONSE_ADDRESS'], aliases: ['RemoteProcessProxy.response-address'], group: 'Response',
@@ -100,18 +104,30 @@ export const LAUNCHER_OPTIONS: readonly LauncherOptionSpec[] = [
     describe: 'Parent directory of the private (0700) directory that holds the connection file. Default: the system temp directory.',
   },
   {
-    name: 'spark-context-initialization-mode', type: 'string', aliases: ['RemoteProcessProxy.spark-context-initialization-mode'], choices: ['none', 'lazy', 'eager'], default: 'none', group: 'Spark',
+    name: 'spark-context-initialization-mode', type: 'string', env: ['KERNEL_SPARK_CONTEXT_INIT_MODE'], aliases: ['RemoteProcessProxy.spark-context-initialization-mode'], choices: ['none', 'lazy', 'eager'], default: 'none', group: 'Spark',
     describe: 'python/r presets: create spark, sc and sql never, on first use, or before the kernel is reported ready.',
   },
   {
-    name: 'cluster-type', type: 'string', aliases: ['RemoteProcessProxy.cluster-type'], choices: ['spark', 'dask', 'none'], default: 'spark', group: 'Spark',
+    name: 'cluster-type', type: 'string', env: ['KERNEL_CLUSTER_TYPE'], aliases: ['RemoteProcessProxy.cluster-type'], choices: ['spark', 'dask', 'none'], default: 'spark', group: 'Spark',
     describe: 'Cluster the kernel belongs to; spark kernels get SIGUSR2 after SIGINT so running jobs are cancelled.',
   },
   {
+    name: 'spark-app-name', type: 'string', env: ['KERNEL_SPARK_APP_NAME'], aliases: ['customAppName', 'RemoteProcessProxy.customAppName'], group: 'Spark',
+    describe: "python/r presets with a Spark context: the Spark application name (default: the kernel id). Gateway Provisioners' R launcher spells it --customAppName.",
+  },
+  {
     name: 'log-level', type: 'string', env: ['LOG_LEVEL'], default: 'info', group: 'Logging',
-    describe: "pino level (trace, debug, info, warn, error, fatal, silent) or Python's numeric level (10-50).",
+    describe: "pino level (trace, debug, info, warn, error, fatal, silent, also warning and critical, any case) or Python's numeric level (10, 20, 30, 40, 50). Anything else is refused.",
   },
 ];
+
+/** Log level spellings the launcher and listener accept (compared lower-cased). */
+export const LOG_LEVEL_NAMES: readonly string[] = ['trace', 'debug', 'info', 'warn', 'warning', 'error', 'critical', 'fatal', 'silent', '10', '20', '30', '40', '50'];
+
+/** True when `text` is a log level {@link LOG_LEVEL_NAMES} lists (any case, surrounding white space ignored). */
+export function isLogLevelName(text: string): boolean {
+  return LOG_LEVEL_NAMES.includes(text.trim().toLowerCase());
+}
 
 /**
  * Environment variables the launcher reads that are not tied to one flag.

@@ -12,12 +12,12 @@
  */
 import yargsParser from 'yargs-parser';
 import { LAUNCHER_OPTIONS, LAUNCHER_ENV_ONLY } from '@gateway-launchers/common/launcher-options';
-import { type RawOptions, resolveOptions } from './config.js';
+import { type ArgvStyle, type RawOptions, resolveOptions } from './config.js';
 import { LAUNCHER_VERSION } from './version.js';
 
 /** What parsing decided. */
 export type ParsedArgs =
-  | { readonly kind: 'run'; readonly options: RawOptions; readonly kernelArgv: readonly string[] }
+  | { readonly kind: 'run'; readonly options: RawOptions; readonly kernelArgv: readonly string[]; readonly style: ArgvStyle }
   | { readonly kind: 'exit'; readonly code: number };
 
 function describe(spec: (typeof LAUNCHER_OPTIONS)[number]): string {
@@ -67,14 +67,50 @@ const PARSER_CONFIG = {
   'strip-aliased': true,
 } as const;
 
+// Numbers are read as text and converted by resolveOptions, so that an error names what was typed (`abc`, not NaN).
 const parserOptions = {
-  string: LAUNCHER_OPTIONS.filter((o) => o.type === 'string').map((o) => o.name),
-  number: LAUNCHER_OPTIONS.filter((o) => o.type === 'number').map((o) => o.name),
+  string: LAUNCHER_OPTIONS.filter((o) => o.type !== 'boolean').map((o) => o.name),
   boolean: LAUNCHER_OPTIONS.filter((o) => o.type === 'boolean').map((o) => o.name),
   alias: Object.fromEntries(LAUNCHER_OPTIONS.filter((o) => o.aliases !== undefined).map((o) => [o.name, [...(o.aliases ?? [])]])),
   configuration: PARSER_CONFIG,
 };
 const KNOWN = new Set(['_', '--', ...LAUNCHER_OPTIONS.flatMap((o) => [o.name, ...(o.aliases ?? [])])]);
+const VALUE_FLAGS = new Set(LAUNCHER_OPTIONS.filter((o) => o.type !== 'boolean').flatMap((o) => [o.name, ...(o.aliases ?? [])]).map((n) => `--${n}`));
+
+/**
+ * A PEM block given as its own argument (`--public-key "$(cat key.pem)"`)
+ * starts with dashes, which a parser reads as the next flag: glue it to its
+ * flag as `--flag=value`.
+ */
+function gluePemValues(argv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    const next = argv[i + 1];
+    if (arg === '--') return [...out, ...argv.slice(i)];
+    if (VALUE_FLAGS.has(arg) && next !== undefined && next.startsWith('-----BEGIN ')) {
+      out.push(`${arg}=${next}`);
+      i++;
+    } else {
+      out.push(arg);
+    }
+  }
+  return out;
+}
+
+/**
+ * Parses `argv` leniently (no unknown-flag or value checks), for reporting a
+ * usage error to the listener: the flags that name the listener may well be
+ * fine when another one is not.
+ */
+export function parseLoosely(argv: readonly string[]): Record<string, unknown> {
+  try {
+    const parsed = yargsParser.detailed(gluePemValues(argv), parserOptions);
+    return parsed.argv as Record<string, unknown>;
+  } catch {
+    return {};
+  }
+}
 
 /**
  * Parses `argv` (without node and script). Prints help or version and returns
@@ -91,16 +127,21 @@ export async function parseArgs(argv: readonly string[], env: NodeJS.ProcessEnv)
     process.stdout.write(`${LAUNCHER_VERSION}\n`);
     return { kind: 'exit', code: 0 };
   }
-  const parsed = yargsParser.detailed([...argv], parserOptions);
+  const parsed = yargsParser.detailed(gluePemValues(argv), parserOptions);
   if (parsed.error !== null && parsed.error !== undefined) throw new Error(parsed.error.message);
   const unknown = Object.keys(parsed.argv).find((k) => !KNOWN.has(k));
   if (unknown !== undefined) throw new Error(`Unknown argument: ${unknown}`);
   for (const spec of LAUNCHER_OPTIONS) {
     // yargs-parser reads a string flag without a value as ''.
-    if (spec.type === 'string' && spec.default === undefined && (parsed.argv as Record<string, unknown>)[spec.name] === '') throw new Error(`--${spec.name} needs a value`);
+    if (spec.type !== 'boolean' && spec.default === undefined && (parsed.argv as Record<string, unknown>)[spec.name] === '') throw new Error(`--${spec.name} needs a value`);
   }
   const positional = parsed.argv._ ?? [];
   if (positional.length > 0) throw new Error(`unexpected argument '${String(positional[0])}'; put the kernel command after --`);
   const kernelArgv = ((parsed.argv['--'] as unknown[] | undefined) ?? []).map(String);
-  return { kind: 'run', options: resolveOptions(parsed.argv, env), kernelArgv };
+  const flags = parsed.argv as Record<string, unknown>;
+  const style: ArgvStyle = {
+    gpSpelling: own.some((a) => a.startsWith('--RemoteProcessProxy.')),
+    languageFromEnv: flags['kernel-language'] === undefined,
+  };
+  return { kind: 'run', options: resolveOptions(flags, env), kernelArgv, style };
 }

@@ -7,9 +7,11 @@
  */
 import { isGatewayError } from '@gateway-launchers/common/errors';
 import { DeferredLogger } from './deferred-logger.js';
-import { parseArgs } from './cli-args.js';
+import { parseArgs, parseLoosely } from './cli-args.js';
 import { buildConfig } from './config.js';
 import { Launcher } from './launcher.js';
+import { isWildcard, reportedAddress } from './network.js';
+import { findReportTarget, reportUsageFailure } from './usage-failure.js';
 
 const USAGE_EXIT = 2;
 
@@ -19,24 +21,41 @@ const USAGE_EXIT = 2;
 process.stderr.on('error', () => {});
 process.stdout.on('error', () => {});
 
+/**
+ * Prints the usage error, and sends it to the listener as a failure response
+ * when flags and environment say where (see usage-failure.ts), so the host
+ * does not wait out its timeout. A stop signal cuts the report short.
+ */
+async function usageFailure(line: string): Promise<number> {
+  process.stderr.write(`${line}\n`);
+  const target = findReportTarget(parseLoosely(process.argv.slice(2)), process.env);
+  if (target === undefined) return USAGE_EXIT;
+  const abort = new AbortController();
+  const onSignal = (): void => abort.abort();
+  for (const s of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.once(s, onSignal);
+  // Silent: the line above is the report; retries are not worth more lines here.
+  const delivered = await reportUsageFailure(target, line, new DeferredLogger(), abort.signal);
+  if (delivered) process.stderr.write(`gateway-launcher: reported the usage error to the listener at ${target.address.href}\n`);
+  return USAGE_EXIT;
+}
+
 async function main(): Promise<number> {
   let parsed;
   try {
     parsed = await parseArgs(process.argv.slice(2), process.env);
   } catch (e) {
     const code = isGatewayError(e) ? ` [${e.code}]` : '';
-    process.stderr.write(`gateway-launcher: ${(e as Error).message}${code} (see --help)\n`);
-    return USAGE_EXIT;
+    return usageFailure(`gateway-launcher: ${(e as Error).message}${code} (see --help)`);
   }
   if (parsed.kind === 'exit') return parsed.code;
   let config;
   try {
-    config = buildConfig(parsed.options, parsed.kernelArgv, process.env);
+    config = buildConfig(parsed.options, parsed.kernelArgv, process.env, parsed.style);
   } catch (e) {
     if (!isGatewayError(e)) throw e;
-    process.stderr.write(`gateway-launcher: ${e.message} [${e.code}]\n`);
-    return USAGE_EXIT;
+    return usageFailure(`gateway-launcher: ${e.message} [${e.code}]`);
   }
+  if (config.ip === undefined || isWildcard(config.ip)) config = { ...config, reportIp: await reportedAddress(config.responseAddress, config.prohibitedIps) };
   // pino is loaded once the kernel is spawned (or at exit): until then lines are buffered.
   const logger = new DeferredLogger();
   let attached: Promise<void> | undefined;
@@ -47,7 +66,8 @@ async function main(): Promise<number> {
   const launcher = new Launcher(config, logger, process.env, { kernelSpawned: () => void attachLogger() });
   const onSignal = (signal: NodeJS.Signals): void => {
     logger.info({ event: 'signal', signal }, `received ${signal}`);
-    void launcher.stop(signal);
+    // Once the kernel is down, a failure report still retrying gets one shutdown grace more, not the launch timeout.
+    void launcher.stop(signal).then(() => setTimeout(() => launcher.abandonReports(), config.shutdownGraceMs).unref());
   };
   for (const s of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(s, onSignal);
   const emergency = (err: unknown): void => {

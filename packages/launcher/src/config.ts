@@ -14,9 +14,11 @@ import { decodeBoxPublicKey } from '@gateway-launchers/common/box-key';
 import { decodeRsaPublicKey } from '@gateway-launchers/common/envelope-v1';
 import { GatewayError } from '@gateway-launchers/common/errors';
 import { assertKernelId } from '@gateway-launchers/common/kernel-id';
-import { LAUNCHER_OPTIONS } from '@gateway-launchers/common/launcher-options';
+import { LAUNCHER_OPTIONS, isLogLevelName } from '@gateway-launchers/common/launcher-options';
+import { constants as osConstants } from 'node:os';
 import { DEFAULT_LAUNCH_TIMEOUT_S, SHUTDOWN_GRACE_MS } from '@gateway-launchers/common/limits';
 import { type PortRange, parsePortRange } from '@gateway-launchers/common/port-range';
+import { parseProhibitedIps } from '@gateway-launchers/common/prohibited-ips';
 import { type KernelLanguage, buildKernelArgv } from './kernel-argv.js';
 import { HANDOFF_MODULE, handoffBootstrapDir } from './handoff-bootstrap.js';
 import type { HandoffReady } from './handoff-mode.js';
@@ -33,7 +35,7 @@ export interface LauncherConfig {
   readonly responseAddress: ResponseAddress;
   readonly listener: ListenerKey;
   readonly portRange: PortRange;
-  /** Address to bind and report; undefined: bind all, report the first non-loopback IPv4. */
+  /** Address to bind and report; undefined: bind all, report {@link reportIp}. */
   readonly ip: string | undefined;
   /** The port mode in effect (handoff asked for a kernel that cannot adopt sockets is direct; see `modeFallback`). */
   readonly mode: 'direct' | 'proxy' | 'handoff';
@@ -41,12 +43,22 @@ export interface LauncherConfig {
   readonly modeFallback: string | undefined;
   /** handoff mode: when the response goes out. */
   readonly handoffReady: HandoffReady;
+  /**
+   * For a wildcard bind: the address reported to the host. The CLI sets it to
+   * the address routed toward the listener (`reportedAddress` in network.ts);
+   * undefined: the first allowed non-loopback IPv4 address.
+   */
+  readonly reportIp?: string;
+  /** `GP_PROHIBITED_LOCAL_IPS` (or `EG_PROHIBITED_LOCAL_IPS`): addresses never reported. */
+  readonly prohibitedIps: readonly RegExp[];
   readonly launchTimeoutMs: number;
   /** Kernel argv with `{kernel_id}` substituted; `{connection_file}` is substituted per start. */
   readonly kernelArgv: readonly string[];
   readonly kernelName: string;
   readonly kernelLanguage: KernelLanguage | undefined;
   readonly interruptMode: 'signal' | 'message';
+  /** Signal an interrupt sends in `signal` mode (`--alternate-sigint`; default SIGINT). */
+  readonly interruptSignal: NodeJS.Signals;
   readonly shutdownGraceMs: number;
   readonly connectionDir: string | undefined;
   readonly sparkInitMode: ClusterInitMode;
@@ -54,6 +66,22 @@ export interface LauncherConfig {
   readonly clusterType: ClusterType;
   readonly restartOnCrash: number;
   readonly logLevel: string;
+}
+
+/** How the command line was written, where it changes what a missing value means. */
+export interface ArgvStyle {
+  /**
+   * A Gateway Provisioners / Enterprise Gateway spelling (`--RemoteProcessProxy.…`)
+   * was used: a kernelspec written for GP's `launch_ipykernel.py`, which names
+   * no kernel because it is the python kernel's launcher.
+   */
+  readonly gpSpelling?: boolean;
+  /**
+   * The kernel language came from `KERNEL_LANGUAGE`, not from the flag. GP sets
+   * it for every kernel, so a command after `--` wins over it instead of
+   * being refused.
+   */
+  readonly languageFromEnv?: boolean;
 }
 
 /** Raw option values after flag/env resolution (strings, numbers, undefined). */
@@ -78,7 +106,8 @@ export function resolveOptions(flags: Readonly<Record<string, unknown>>, env: No
       for (const name of spec.env ?? []) {
         const v = env[name];
         if (v !== undefined && v !== '') {
-          value = v;
+          // Pod specs and kernelspec env blocks are written by hand: `Python`, `LAZY` mean the same.
+          value = spec.choices === undefined ? v : v.trim().toLowerCase();
           source = name;
           break;
         }
@@ -89,6 +118,7 @@ export function resolveOptions(flags: Readonly<Record<string, unknown>>, env: No
       throw usage(`${source} '${value}' still contains a {placeholder}; the host or kernelspec must substitute it`, 'GL_ERR_PLACEHOLDER_UNSUBSTITUTED');
     }
     if (value !== undefined && spec.type === 'number') {
+      if (value === '') throw usage(`${source} needs a value`);
       const n = typeof value === 'number' ? value : Number(value);
       if (!Number.isFinite(n) || n < 0) throw usage(`${source} must be a non-negative number, got '${String(value)}'`);
       const r = spec.range;
@@ -101,6 +131,10 @@ export function resolveOptions(flags: Readonly<Record<string, unknown>>, env: No
       throw usage(`${source} must be one of ${spec.choices.join(', ')}, got '${String(value)}'`);
     }
     out[spec.name] = value;
+  }
+  const level = out['log-level'];
+  if (typeof level === 'string' && !isLogLevelName(level)) {
+    throw usage(`log level '${level}' is not one of trace, debug, info, warn, error, fatal, silent (or 10, 20, 30, 40, 50)`);
   }
   return out;
 }
@@ -139,11 +173,26 @@ export function parseListenerKey(text: string, readToken: () => string): Listene
   );
 }
 
+/** `USR2`, `SIGUSR2` or `12` as a signal name; SIGINT when absent. */
+export function parseSignal(text: string | undefined): NodeJS.Signals {
+  if (text === undefined) return 'SIGINT';
+  const t = text.trim().toUpperCase();
+  const signals = osConstants.signals as Record<string, number>;
+  if (/^\d+$/.test(t)) {
+    const name = Object.keys(signals).find((k) => signals[k] === Number(t));
+    if (name !== undefined) return name as NodeJS.Signals;
+  } else {
+    const name = t.startsWith('SIG') ? t : `SIG${t}`;
+    if (signals[name] !== undefined) return name as NodeJS.Signals;
+  }
+  throw usage(`--alternate-sigint '${text}' is not a signal (for example USR2, SIGUSR2 or 12)`);
+}
+
 /**
  * Validates resolved options plus the kernel argv after `--` into a config.
  * Throws {@link GatewayError} with a one-line message on bad input.
  */
-export function buildConfig(raw: RawOptions, afterDashDash: readonly string[], env: NodeJS.ProcessEnv): LauncherConfig {
+export function buildConfig(raw: RawOptions, afterDashDash: readonly string[], env: NodeJS.ProcessEnv, style: ArgvStyle = {}): LauncherConfig {
   const kernelIdText = str(raw, 'kernel-id');
   if (kernelIdText === undefined) throw usage('--kernel-id (or KERNEL_ID) is required');
   let kernelId: string;
@@ -168,7 +217,15 @@ export function buildConfig(raw: RawOptions, afterDashDash: readonly string[], e
     if (isIP(ip) === 0) throw usage(`--ip '${ip}' is not an IP address (the kernel binds it; host names cannot be bound)`);
     if (!isLocalAddress(ip)) throw usage(`--ip '${ip}' is not an address of this host (local addresses: ${localAddresses().join(', ')})`);
   }
-  const language = str(raw, 'kernel-language') as KernelLanguage | undefined;
+  let language = str(raw, 'kernel-language') as KernelLanguage | undefined;
+  // GP's python kernelspecs run launch_ipykernel.py, which names no kernel: with
+  // its spellings and nothing else to start, the kernel is python (KERNEL_LANGUAGE,
+  // which GP sets, was read above and wins).
+  if (language === undefined && afterDashDash.length === 0 && style.gpSpelling === true) language = 'python';
+  if (language !== undefined && afterDashDash.length > 0 && style.languageFromEnv === true) language = undefined;
+  if (language !== undefined && afterDashDash.length > 0) {
+    throw usage(`--kernel-language ${language} starts its own kernel command; the command after -- ('${afterDashDash[0] ?? ''}' …) would be appended to it. Give one or the other (kernel arguments: use the kernelspec's own argv after -- without --kernel-language)`);
+  }
   const requestedMode = str(raw, 'mode') as LauncherConfig['mode'] | undefined;
   let mode: LauncherConfig['mode'] = requestedMode ?? (language === 'python' ? 'handoff' : 'direct');
   let modeFallback: string | undefined;
@@ -190,7 +247,8 @@ export function buildConfig(raw: RawOptions, afterDashDash: readonly string[], e
     }
     if (language === 'r' && clusterType === 'dask') throw usage('--cluster-type dask is for the python preset; the r preset supports spark or none');
   }
-  const cluster = language === 'python' || language === 'r' ? clusterInit(sparkInitMode, clusterType) : undefined;
+  const cluster = language === 'python' || language === 'r' ? clusterInit(sparkInitMode, clusterType, str(raw, 'spark-app-name')) : undefined;
+  const interruptSignal = parseSignal(str(raw, 'alternate-sigint'));
   // R quits on SIGUSR2, so an R kernel is never sent the job-cancelling signal.
   if (language === 'r') clusterType = 'none';
   const kernelArgv = buildKernelArgv({
@@ -201,6 +259,7 @@ export function buildConfig(raw: RawOptions, afterDashDash: readonly string[], e
     kernelClassName: str(raw, 'kernel-class-name'),
     ipv6: ip !== undefined && isIP(ip) === 6,
     handoffDir,
+    ...(str(raw, 'alternate-sigint') === undefined ? {} : { alternateSigint: interruptSignal.slice(3) }),
   }).map((a) => a.replaceAll('{kernel_id}', kernelId));
   if (kernelArgv.length === 0) throw usage('no kernel to start: give --kernel-language or the kernel command after --');
   if (!kernelArgv.some((a) => a.includes('{connection_file}'))) {
@@ -212,6 +271,7 @@ export function buildConfig(raw: RawOptions, afterDashDash: readonly string[], e
     listener,
     portRange,
     ip,
+    prohibitedIps: parseProhibitedIps(env.GP_PROHIBITED_LOCAL_IPS ?? env.EG_PROHIBITED_LOCAL_IPS),
     mode,
     modeFallback,
     handoffReady: (str(raw, 'handoff-ready') ?? 'heartbeat') as HandoffReady,
@@ -220,6 +280,7 @@ export function buildConfig(raw: RawOptions, afterDashDash: readonly string[], e
     kernelName: str(raw, 'kernel-name') ?? '',
     kernelLanguage: language,
     interruptMode: (str(raw, 'interrupt-mode') ?? 'signal') as 'signal' | 'message',
+    interruptSignal,
     shutdownGraceMs: raw['shutdown-grace'] === undefined ? SHUTDOWN_GRACE_MS : Math.round((raw['shutdown-grace'] as number) * 1000),
     connectionDir: str(raw, 'connection-dir'),
     sparkInitMode,

@@ -67,6 +67,8 @@ export interface FailureDeliveryOptions {
   readonly text: string;
   /** The launch deadline (a `performance.now()` value); the failure gets {@link FAILURE_REPORT_GRACE_MS} more. */
   readonly deadline: number;
+  /** Aborting it gives up the report (the launcher was told to stop while it was still retrying). */
+  readonly signal?: AbortSignal;
   readonly logger: LauncherLogger;
 }
 
@@ -78,6 +80,7 @@ export async function deliverFailureResponse(o: FailureDeliveryOptions): Promise
       protocol: 2,
       text: o.text,
       deadline: Math.max(o.deadline, performance.now() + FAILURE_REPORT_GRACE_MS),
+      ...(o.signal === undefined ? {} : { signal: o.signal }),
       logger: o.logger,
     });
     d.ws?.terminate();

@@ -7,7 +7,7 @@
 export { Launcher, type LauncherState, type LauncherHooks } from './launcher.js';
 export { DeferredLogger, type LauncherLogger } from './deferred-logger.js';
 export { type LauncherConfig, type ListenerKey, buildConfig, resolveOptions, parseListenerKey } from './config.js';
-export { parseArgs, buildParser, type ParsedArgs } from './cli-args.js';
+export { parseArgs, type ParsedArgs } from './cli-args.js';
 export { selectPorts, type HeldPorts, type SelectPortsOptions } from './port-selector.js';
 export { buildKernelArgv, substituteConnectionFile, type KernelLanguage } from './kernel-argv.js';
 export { KernelProcess, exitStatusOf, type KernelExit } from './kernel-process.js';

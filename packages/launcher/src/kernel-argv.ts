@@ -13,7 +13,7 @@ export type KernelLanguage = 'python' | 'r' | 'scala';
 /** Inputs of {@link buildKernelArgv}. */
 export interface KernelArgvInput {
   readonly language: KernelLanguage | undefined;
-  /** argv after `--`; used as is when no language is given, appended to a preset otherwise. */
+  /** argv after `--`; used as is when no language is given (config refuses both at once; appended to a preset here). */
   readonly argv: readonly string[];
   /** Interpreter of the python preset. */
   readonly python: string;
@@ -25,6 +25,8 @@ export interface KernelArgvInput {
   readonly cluster?: ClusterInit | undefined;
   /** python preset: directory of the handoff bootstrap, to install before ipykernel binds (handoff mode). */
   readonly handoffDir?: string | undefined;
+  /** scala preset: Toree's `--alternate-sigint` value (a signal name without SIG, as Toree takes it). */
+  readonly alternateSigint?: string;
 }
 
 /**
@@ -73,12 +75,18 @@ export function buildKernelArgv(input: KernelArgvInput): string[] {
       return [...argv, ...input.argv];
     }
     case 'r': {
-      const hook = input.cluster?.clusterType === 'spark' ? ['-e', rSparkPrelude(input.cluster.mode)] : [];
+      const hook = input.cluster?.clusterType === 'spark' ? ['-e', rSparkPrelude(input.cluster.mode, input.cluster.appName)] : [];
       return ['R', '--slave', '--no-restore', '--no-save', ...hook, '-e', 'IRkernel::main()', '--args', '{connection_file}', ...input.argv];
     }
     case 'scala':
       // Apache Toree's launcher script reads the connection file with --profile.
-      return [process.env.TOREE_HOME === undefined ? 'toree' : `${process.env.TOREE_HOME}/bin/run.sh`, '--profile', '{connection_file}', ...input.argv];
+      return [
+        process.env.TOREE_HOME === undefined ? 'toree' : `${process.env.TOREE_HOME}/bin/run.sh`,
+        '--profile',
+        '{connection_file}',
+        ...(input.alternateSigint === undefined ? [] : ['--alternate-sigint', input.alternateSigint]),
+        ...input.argv,
+      ];
     case undefined:
       return [...input.argv];
   }

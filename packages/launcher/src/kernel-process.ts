@@ -14,6 +14,16 @@ import { STDERR_TAIL_BYTES } from '@gateway-launchers/common/limits';
 /** util-linux's `setpriv`, when present: it sets the kernel's parent-death signal, then execs it. */
 const PDEATHSIG_WRAPPER = process.platform === 'linux' ? ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => existsSync(p)) : undefined;
 
+/**
+ * ipykernel prints a connection banner ("To connect another client to this
+ * kernel, use: --existing …") on its stdout, which is the launcher's, unless
+ * it has a parent handle. `JPY_PARENT_PID=1` is the value that gives it one
+ * without starting its parent poller (it never polls PID 1): the launcher
+ * already supervises the kernel, and the banner names a file nobody else has.
+ * Other kernels ignore the variable.
+ */
+const NO_PARENT_POLL = '1';
+
 /** How the kernel ended. */
 export interface KernelExit {
   /** Exit code, or null when killed by a signal or never started. */
@@ -120,7 +130,7 @@ export class KernelProcess {
   static spawn(argv: readonly string[], options: KernelSpawnOptions): KernelProcess {
     const [file, ...args] = PDEATHSIG_WRAPPER === undefined ? argv : [PDEATHSIG_WRAPPER, '--pdeathsig', 'KILL', '--', ...argv];
     const child = spawn(file as string, args, {
-      env: options.extraEnv === undefined ? options.env : { ...options.env, ...options.extraEnv },
+      env: { ...options.env, ...options.extraEnv, JPY_PARENT_PID: options.env.JPY_PARENT_PID ?? NO_PARENT_POLL },
       detached: true, // setsid: own process group, so group signals reach the kernel's children too
       stdio: ['ignore', 'inherit', 'pipe', ...(options.extraStdio ?? [])],
     });

@@ -90,6 +90,8 @@ export class Launcher implements ControlTarget {
   #prepared: PreparedSeal | undefined;
   #v2Loaded: ReturnType<typeof loadV2> | undefined;
   #spawnedOnce = false;
+  /** Aborted by {@link abandonReports}: a failure report still retrying gives up. */
+  readonly #reports = new AbortController();
 
   constructor(
     private readonly config: LauncherConfig,
@@ -97,7 +99,7 @@ export class Launcher implements ControlTarget {
     env: NodeJS.ProcessEnv = process.env,
     private readonly hooks: LauncherHooks = {},
   ) {
-    this.#addresses = kernelAddresses(config.ip);
+    this.#addresses = kernelAddresses(config.ip, config.reportIp);
     const kernelEnv = { ...env };
     delete kernelEnv.KERNEL_LAUNCH_TOKEN; // a secret the kernel has no use for
     this.#kernelEnv = kernelEnv;
@@ -294,7 +296,7 @@ export class Launcher implements ControlTarget {
       { kernelId: config.kernelId, launchToken: listener.launchToken, mode: config.mode, exit, reason, pid },
       (plaintext) => sealResponse(plaintext, listener.publicKey).text,
     );
-    if (await deliverFailureResponse({ address: config.responseAddress, text, deadline, logger: this.logger })) {
+    if (await deliverFailureResponse({ address: config.responseAddress, text, deadline, signal: this.#reports.signal, logger: this.logger })) {
       this.#phase('failure_reported', { exit_code: exit?.exitCode ?? null, signal: exit?.signal ?? null });
     }
     return status;
@@ -326,7 +328,7 @@ export class Launcher implements ControlTarget {
     if (this.config.interruptMode === 'message') {
       return controlRequest(kernel.connection, kernel.connection.ip, 'interrupt_request', {}, 2_000);
     }
-    const ok = kernel.process.signalGroup('SIGINT');
+    const ok = kernel.process.signalGroup(this.config.interruptSignal);
     // Only the kernel has the job-cancelling handler; its children (a JVM, a shell) would die of SIGUSR2.
     if (ok && this.#sparkJobsCancellable()) kernel.process.signalKernel('SIGUSR2');
     return ok;
@@ -347,7 +349,7 @@ export class Launcher implements ControlTarget {
     this.logger.info({ event: 'control_request', via: 'comm', signum: request.signum, protocol: 1 }, 'control request');
     const kernel = this.#kernel?.process;
     if (kernel === undefined) return;
-    kernel.signalGroup(request.signum);
+    kernel.signalGroup(request.signum === 2 ? this.config.interruptSignal : request.signum);
     if (request.signum === 2 && this.#sparkJobsCancellable()) kernel.signalKernel('SIGUSR2');
   }
 
@@ -386,6 +388,11 @@ export class Launcher implements ControlTarget {
     this.#dir?.remove();
     this.#state = 'exited';
     this.#phase('launcher_exit');
+  }
+
+  /** Gives up a failure report that is still retrying (the CLI calls it a shutdown grace after a stop signal). */
+  abandonReports(): void {
+    this.#reports.abort();
   }
 
   /** Emergency path (uncaught error): kill the kernel group and remove the file, synchronously. */

@@ -1,27 +1,89 @@
 /**
  * Which address the kernel binds and which one the launcher reports.
  *
+ * Without `--ip` the kernel binds every address, and the launcher reports the
+ * address of the interface this host would use to reach the listener: the
+ * host that reads the response connects back along the same route. A UDP
+ * socket `connect`ed toward the response address reveals it (the kernel picks
+ * the source address; no packet is sent). Addresses matching
+ * `GP_PROHIBITED_LOCAL_IPS` are never reported.
+ *
  * @module
  */
+import { createSocket } from 'node:dgram';
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
 import { networkInterfaces } from 'node:os';
+import { isProhibitedIp } from '@gateway-launchers/common/prohibited-ips';
+
+/** Longest wait for resolving the response host and asking the route. */
+const ROUTE_LOOKUP_TIMEOUT_MS = 2_000;
 
 /** True for the wildcard addresses. */
 export function isWildcard(ip: string): boolean {
   return ip === '0.0.0.0' || ip === '::';
 }
 
-/** The first non-internal IPv4 address of this host, or `127.0.0.1`. */
-export function firstNonLoopbackIPv4(): string {
-  for (const addrs of Object.values(networkInterfaces())) {
-    for (const a of addrs ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
-  }
-  return '127.0.0.1';
+/** The non-internal IPv4 addresses of this host, in interface order. */
+export function nonLoopbackIPv4s(): string[] {
+  return Object.values(networkInterfaces()).flatMap((addrs) => (addrs ?? []).filter((a) => a.family === 'IPv4' && !a.internal).map((a) => a.address));
 }
 
-/** Bind address (kernel and port probes) and reported address for `--ip`. */
-export function kernelAddresses(ip: string | undefined): { bind: string; report: string } {
-  if (ip === undefined) return { bind: '0.0.0.0', report: firstNonLoopbackIPv4() };
-  if (isWildcard(ip)) return { bind: ip, report: firstNonLoopbackIPv4() };
+/** The first non-internal IPv4 address of this host not in `prohibited`, else the first one, else `127.0.0.1`. */
+export function firstNonLoopbackIPv4(prohibited: readonly RegExp[] = []): string {
+  const all = nonLoopbackIPv4s();
+  return all.find((ip) => !isProhibitedIp(ip, prohibited)) ?? all[0] ?? '127.0.0.1';
+}
+
+/**
+ * The local IPv4 address the routing table picks toward `host:port`, or
+ * undefined when the host does not resolve to IPv4 or there is no route.
+ */
+export async function routedIPv4(host: string, port: number, timeoutMs = ROUTE_LOOKUP_TIMEOUT_MS): Promise<string | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), timeoutMs);
+    timer.unref();
+  });
+  const ask = async (): Promise<string | undefined> => {
+    const target = isIP(host) === 4 ? host : isIP(host) === 6 ? undefined : (await lookup(host, { family: 4 })).address;
+    if (target === undefined) return undefined;
+    const socket = createSocket('udp4');
+    try {
+      await new Promise<void>((resolve, reject) => {
+        socket.once('error', reject);
+        socket.connect(port, target, () => resolve());
+      });
+      return socket.address().address;
+    } finally {
+      socket.close();
+    }
+  };
+  try {
+    return await Promise.race([ask().catch(() => undefined), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * The address to report for a kernel bound to all addresses: the routed one
+ * toward the listener unless prohibited, else the first allowed non-loopback
+ * IPv4 address.
+ */
+export async function reportedAddress(toward: { readonly host: string; readonly port: number }, prohibited: readonly RegExp[]): Promise<string> {
+  const routed = await routedIPv4(toward.host, toward.port);
+  if (routed !== undefined && !isWildcard(routed) && !isProhibitedIp(routed, prohibited)) return routed;
+  return firstNonLoopbackIPv4(prohibited);
+}
+
+/**
+ * Bind address (kernel and port probes) and reported address for `--ip`.
+ * `report`, when given, is the address to report for a wildcard bind (see
+ * {@link reportedAddress}).
+ */
+export function kernelAddresses(ip: string | undefined, report?: string): { bind: string; report: string } {
+  if (ip === undefined || isWildcard(ip)) return { bind: ip ?? '0.0.0.0', report: report ?? firstNonLoopbackIPv4() };
   return { bind: ip, report: ip };
 }
 

@@ -15,6 +15,13 @@ import type { LauncherLogger } from './deferred-logger.js';
 import { backoffDelays, sleep } from './backoff.js';
 import { readLine } from './line-io.js';
 
+/**
+ * Retries are logged at `info` the first time and then at most this often
+ * (the others at `debug`): an operator whose launcher cannot reach the
+ * listener sees it at once, and the log does not fill up.
+ */
+export const RETRY_INFO_INTERVAL_MS = 5_000;
+
 /** Listener answers worth another try: it was busy, or our bytes were too slow. */
 const RETRYABLE_REFUSALS = new Set(['GL_ERR_TOO_MANY_CONNECTIONS', 'GL_ERR_READ_TIMEOUT']);
 
@@ -58,6 +65,21 @@ class FinalRefusal extends Error {
   }
 }
 
+function abandoned(): GatewayError {
+  return new GatewayError('GL_ERR_RESPONSE_UNDELIVERED', 'response delivery was abandoned');
+}
+
+/** Destroys `socket` when `signal` aborts, so that an attempt in flight ends too; returns the unhook. */
+function destroyOnAbort(socket: Socket, signal: AbortSignal | undefined): () => void {
+  if (signal === undefined) return () => {};
+  const onAbort = (): void => {
+    socket.destroy(abandoned());
+  };
+  if (signal.aborted) onAbort();
+  else signal.addEventListener('abort', onAbort, { once: true });
+  return () => signal.removeEventListener('abort', onAbort);
+}
+
 function openTcp(address: ResponseAddress, timeoutMs: number): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const socket = connect({ host: address.host, port: address.port });
@@ -95,7 +117,9 @@ function checkAck(text: string): void {
 }
 
 async function attemptTcp(o: DeliverOptions, timeoutMs: number): Promise<void> {
-  const socket = await openTcp(o.address, timeoutMs);
+  const pending = openTcp(o.address, timeoutMs);
+  const socket = await (o.signal === undefined ? pending : Promise.race([pending, aborted(o.signal)]));
+  const unhook = destroyOnAbort(socket, o.signal);
   try {
     if (o.protocol === 1) {
       // GP's launcher: send, close, expect no reply.
@@ -109,14 +133,25 @@ async function attemptTcp(o: DeliverOptions, timeoutMs: number): Promise<void> {
     socket.write(`${o.text}\n`);
     checkAck(await reply);
   } finally {
+    unhook();
     socket.destroy();
   }
+}
+
+/** Rejects when `signal` aborts (never resolves). */
+function aborted(signal: AbortSignal): Promise<never> {
+  return new Promise((_resolve, reject) => {
+    if (signal.aborted) reject(abandoned());
+    else signal.addEventListener('abort', () => reject(abandoned()), { once: true });
+  });
 }
 
 async function attemptWs(o: DeliverOptions, timeoutMs: number): Promise<{ ws: WebSocket; early: string[] }> {
   const { WebSocket } = await import('ws');
   const early: string[] = [];
   const ws = new WebSocket(o.address.href, { handshakeTimeout: timeoutMs, maxPayload: MAX_CONTROL_REPLY_BYTES, perMessageDeflate: false });
+  const onAbort = (): void => ws.terminate();
+  o.signal?.addEventListener('abort', onAbort, { once: true });
   try {
     const ack = await new Promise<string>((resolve, reject) => {
       const timer = setTimeout(() => reject(new GatewayError('GL_ERR_READ_TIMEOUT', 'no acknowledgement from the listener in time')), timeoutMs);
@@ -150,6 +185,8 @@ async function attemptWs(o: DeliverOptions, timeoutMs: number): Promise<{ ws: We
     ws.on('error', () => {});
     ws.terminate();
     throw e;
+  } finally {
+    o.signal?.removeEventListener('abort', onAbort);
   }
 }
 
@@ -162,6 +199,7 @@ export async function deliverResponse(o: DeliverOptions): Promise<Delivery> {
   const delays = backoffDelays();
   let attempts = 0;
   let lastError: unknown;
+  let lastInfoAt = -Infinity;
   while (o.signal?.aborted !== true) {
     const remaining = o.deadline - performance.now();
     if (remaining <= 0) break;
@@ -180,7 +218,14 @@ export async function deliverResponse(o: DeliverOptions): Promise<Delivery> {
       if (e instanceof AcceptedEarlier) throw new GatewayError('GL_ERR_RESPONSE_REFUSED', 'listener refused the response: GL_ERR_RESPONSE_REPLAYED', { details: { listener_code: ALREADY_ACCEPTED } });
       lastError = e;
       const delay = delays.next().value;
-      o.logger.debug({ event: 'response_retry', attempt: attempts, delay_ms: delay, reason: (e as Error).message }, 'response not delivered, retrying');
+      const fields = { event: 'response_retry', address: o.address.href, attempt: attempts, delay_ms: delay, reason: (e as Error).message };
+      const now = performance.now();
+      if (now - lastInfoAt >= RETRY_INFO_INTERVAL_MS) {
+        lastInfoAt = now;
+        o.logger.info(fields, `response not delivered to ${o.address.href} (${fields.reason}); retrying until the launch timeout`);
+      } else {
+        o.logger.debug(fields, 'response not delivered, retrying');
+      }
       await sleep(Math.min(delay, Math.max(0, o.deadline - performance.now())), o.signal);
     }
   }

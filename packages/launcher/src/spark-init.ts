@@ -31,12 +31,22 @@ export type ClusterType = 'spark' | 'dask' | 'none';
 export interface ClusterInit {
   readonly mode: 'lazy' | 'eager';
   readonly clusterType: 'spark' | 'dask';
+  /** Spark application name (`--spark-app-name`, GP's `--customAppName`); Spark's own default when absent. */
+  readonly appName?: string;
 }
 
 /** The hook request, or undefined when the combination asks for nothing. */
-export function clusterInit(mode: ClusterInitMode, clusterType: ClusterType): ClusterInit | undefined {
+export function clusterInit(mode: ClusterInitMode, clusterType: ClusterType, appName?: string): ClusterInit | undefined {
   if (mode === 'none' || clusterType === 'none') return undefined;
-  return { mode, clusterType };
+  return appName === undefined || appName === '' ? { mode, clusterType } : { mode, clusterType, appName };
+}
+
+/**
+ * A string literal both Python and R read back as `text`: JSON escapes
+ * (`\"`, `\\`, `\n`, `\uXXXX`) mean the same in both languages.
+ */
+function literal(text: string): string {
+  return JSON.stringify(text).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /** Names each cluster type binds in a python kernel's namespace. */
@@ -45,21 +55,24 @@ export const PYTHON_CLUSTER_NAMES: Readonly<Record<ClusterInit['clusterType'], r
   dask: ['cluster'],
 };
 
-const PYTHON_FACTORIES: Readonly<Record<ClusterInit['clusterType'], string>> = {
-  spark: [
+function pythonFactory(init: ClusterInit): string {
+  if (init.clusterType === 'dask') return PYTHON_DASK_FACTORY;
+  const builder = init.appName === undefined ? 'SparkSession.builder' : `SparkSession.builder.appName(${literal(init.appName)})`;
+  return [
     'def _gl_create():',
     '    from pyspark.sql import SparkSession',
-    '    session = SparkSession.builder.getOrCreate()',
+    `    session = ${builder}.getOrCreate()`,
     '    import atexit',
     '    atexit.register(session.stop)',
     '    return {"spark": session, "sc": session.sparkContext, "sql": session.sql}',
-  ].join('\n'),
-  dask: [
-    'def _gl_create():',
-    '    import dask_yarn',
-    '    return {"cluster": dask_yarn.YarnCluster.from_current()}',
-  ].join('\n'),
-};
+  ].join('\n');
+}
+
+const PYTHON_DASK_FACTORY = [
+  'def _gl_create():',
+  '    import dask_yarn',
+  '    return {"cluster": dask_yarn.YarnCluster.from_current()}',
+].join('\n');
 
 /**
  * Python source that prepares `_gl_user_ns` (the namespace the kernel will
@@ -74,7 +87,7 @@ export function pythonClusterPrelude(init: ClusterInit): string {
     '_gl_user_ns = {}',
     '_gl_made = {}',
     '_gl_lock = _threading.RLock()',
-    PYTHON_FACTORIES[init.clusterType],
+    pythonFactory(init),
     'def _gl_ready():',
     '    # Creates the objects once; a failed attempt is retried on the next use.',
     '    with _gl_lock:',
@@ -151,14 +164,15 @@ const R_JAVA_CONTEXT = 'SparkR:::callJStatic("org.apache.spark.sql.api.r.SQLUtil
  * (`lazy`). In lazy mode SparkR's own functions (`sql`, `createDataFrame`, …)
  * create the session too. Exported for tests.
  */
-export function rSparkPrelude(mode: 'lazy' | 'eager'): string {
+export function rSparkPrelude(mode: 'lazy' | 'eager', appName?: string): string {
+  const create = appName === undefined ? 'SparkR::sparkR.session()' : `SparkR::sparkR.session(appName = ${literal(appName)})`;
   const lines = [`# gateway-launcher start-up hook: SparkR, ${mode}`, 'local({', ...R_LIB_PATHS, '})', 'suppressPackageStartupMessages(library(SparkR))'];
   if (mode === 'eager') {
-    lines.push('local({', '  s <- SparkR::sparkR.session()', '  assign("spark", s, envir = .GlobalEnv)', `  assign("sc", ${R_JAVA_CONTEXT}, envir = .GlobalEnv)`, '})');
+    lines.push('local({', `  s <- ${create}`, '  assign("spark", s, envir = .GlobalEnv)', `  assign("sc", ${R_JAVA_CONTEXT}, envir = .GlobalEnv)`, '})');
   } else {
     lines.push(
       'local({',
-      '  session <- function() SparkR::sparkR.session()',
+      `  session <- function() ${create}`,
       '  delayedAssign("spark", session(), assign.env = .GlobalEnv)',
       `  delayedAssign("sc", { s <- session(); ${R_JAVA_CONTEXT} }, assign.env = .GlobalEnv)`,
       "  # SparkR's functions look the session up in SparkR's private environment;",

@@ -78,11 +78,16 @@ export class WsControlChannel {
     const { WebSocket } = await import('ws');
     const delays = backoffDelays({ initialMs: 200, maxMs: 5_000 });
     const { logger, address } = this.options;
+    let failures = 0;
+    let nextWarn = 1;
     while (!this.#closed) {
       await sleep(delays.next().value, this.#stop.signal);
       if (this.#closed) return;
       const ws = new WebSocket(address.href, { handshakeTimeout: IDLE_TIMEOUT_MS, maxPayload: MAX_CONTROL_REPLY_BYTES, perMessageDeflate: false });
-      ws.on('error', () => {});
+      let reason = 'no acknowledgement in time';
+      ws.on('error', (err) => {
+        reason = err.message;
+      });
       const ok = await new Promise<boolean>((resolve) => {
         const timer = setTimeout(() => resolve(false), IDLE_TIMEOUT_MS);
         ws.once('open', () =>
@@ -92,9 +97,11 @@ export class WsControlChannel {
           clearTimeout(timer);
           let acked = false;
           try {
-            acked = (JSON.parse(String(data)) as { ok?: unknown }).ok === true;
+            const answer = JSON.parse(String(data)) as { ok?: unknown; error?: unknown };
+            acked = answer.ok === true;
+            if (!acked) reason = `listener refused: ${typeof answer.error === 'string' ? answer.error.slice(0, 64) : 'no reason'}`;
           } catch {
-            // not an acknowledgement
+            reason = 'listener answer is not JSON';
           }
           if (acked && !this.#closed) {
             // Attach in this same turn: a control request may follow the ack in the same read.
@@ -103,8 +110,9 @@ export class WsControlChannel {
           }
           resolve(acked);
         });
-        ws.once('close', () => {
+        ws.once('close', (code) => {
           clearTimeout(timer);
+          if (reason === 'no acknowledgement in time') reason = `closed before acknowledging (code ${code})`;
           resolve(false);
         });
       });
@@ -115,7 +123,15 @@ export class WsControlChannel {
       ws.removeAllListeners();
       ws.on('error', () => {});
       ws.terminate();
-      logger.warn({ event: 'ws_reattach_failed' }, 'control WebSocket re-attach failed, retrying');
+      // Warn on the 1st, 2nd, 4th, 8th … failure (debug in between): an outage of hours stays a few lines.
+      failures++;
+      const fields = { event: 'ws_reattach_failed', attempt: failures, address: address.href, reason };
+      if (failures >= nextWarn) {
+        nextWarn *= 2;
+        logger.warn(fields, `control WebSocket re-attach failed (${reason}), retrying`);
+      } else {
+        logger.debug(fields, 'control WebSocket re-attach failed, retrying');
+      }
     }
   }
 

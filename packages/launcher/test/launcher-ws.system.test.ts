@@ -122,3 +122,36 @@ t.test('when the ack of an accepted response is lost, the retry\'s GL_ERR_RESPON
   ws.send(controlText('k-lost-ack', { shutdown: true }, epk as Uint8Array, keys.secretKey));
   t.equal((await run.exited).code, 0, 'the kernel ran and shut down normally');
 });
+
+t.test('a refused re-attach is warned about with the reason, and the warnings back off (1st, 2nd, 4th … failure)', async (t) => {
+  const { keys, token, wss, port } = await wsListener(t);
+  let connections = 0;
+  const sixth = new Promise<void>((resolve) => {
+    wss.on('connection', (ws) => {
+      connections++;
+      ws.once('message', () => {
+        // The first connection carries the response: acknowledge it, then drop the socket. Every later one is a re-attach: refuse it.
+        if (connections === 1) {
+          ws.send(JSON.stringify({ ok: true }));
+          setImmediate(() => ws.terminate());
+        } else {
+          ws.send(JSON.stringify({ ok: false, error: 'GL_ERR_TEST_REFUSAL' }));
+          if (connections >= 7) resolve();
+        }
+      });
+    });
+  });
+  const run = runLauncher(['--kernel-id', 'k-ws-refused', '--response-address', `ws://127.0.0.1:${port}/kernels`, '--public-key', toBase64(keys.publicKey), ...IPYKERNEL_ARGV], {
+    KERNEL_LAUNCH_TOKEN: token,
+    LOG_LEVEL: 'debug',
+  });
+  t.teardown(() => run.stop());
+  await sixth;
+  // The launcher logs each failure after the refusal arrives: wait for the sixth entry (an event, bounded by the safety timer).
+  const deadline = Date.now() + 60_000;
+  while (run.logs.filter((l) => l.event === 'ws_reattach_failed').length < 6 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  const failed = run.logs.filter((l) => l.event === 'ws_reattach_failed').slice(0, 6);
+  t.equal(failed.length, 6, 'six failures logged');
+  t.ok(failed.every((l) => l.reason === 'listener refused: GL_ERR_TEST_REFUSAL'), 'each carries the reason');
+  t.same(failed.map((l) => l.level), [40, 40, 20, 40, 20, 20], 'warn on the 1st, 2nd and 4th, debug in between');
+});

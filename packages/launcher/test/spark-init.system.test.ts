@@ -152,3 +152,28 @@ t.test('r hook with a stand-in SparkR: eager binds spark and sc at start; a fail
   t.match(failed.stderr, /stand-in Spark refused: no backend/);
   t.notMatch(failed.stdout, /kernel started/);
 });
+
+t.test("the Spark application name (--spark-app-name, GP's --customAppName) reaches SparkSession.builder, quoted safely", async (t) => {
+  const name = 'app "quoted" \\ é';
+  const cfg = config({ 'kernel-language': 'python', 'spark-context-initialization-mode': 'eager', 'spark-app-name': name });
+  const prelude = pythonClusterPrelude({ mode: 'eager', clusterType: 'spark', appName: name });
+  t.ok((cfg.kernelArgv[2] as string).includes(prelude), 'the flag reaches the kernel argv');
+  const log = tempLog(t);
+  const r = spawnSync(PYTHON, ['-c', prelude], { env: { PATH: '/usr/bin:/bin', PYTHONPATH: STANDINS, STANDIN_LOG: log }, encoding: 'utf8' });
+  t.equal(r.status, 0, r.stderr);
+  const appName = readFileSync(log, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { event: string; name?: string }).find((e) => e.event === 'appName');
+  t.equal(appName?.name, name, 'the name arrives unchanged');
+  t.notMatch(config({ 'kernel-language': 'python', 'spark-context-initialization-mode': 'eager' }).kernelArgv[2], /appName/, 'no name: Spark chooses');
+  t.match(config({ 'kernel-language': 'r', 'spark-context-initialization-mode': 'lazy', 'spark-app-name': 'n1' }).kernelArgv.join(' '), /sparkR\.session\(appName = "n1"\)/);
+});
+
+t.test("r hook: the application name reaches sparkR.session", { skip: HAVE_R ? false : 'R is not installed' }, async (t) => {
+  const lib = mkdtempSync(join(tmpdir(), 'gl-rlib-'));
+  t.teardown(() => rmSync(lib, { recursive: true, force: true }));
+  const install = spawnSync('R', ['CMD', 'INSTALL', '--no-docs', '--no-html', '--no-multiarch', `--library=${lib}`, join(STANDINS, 'SparkR')], { encoding: 'utf8' });
+  t.equal(install.status, 0, install.stderr);
+  const log = tempLog(t);
+  const r = spawnSync('R', ['--slave', '--no-restore', '--no-save', '-e', rSparkPrelude('eager', 'my "app"'), '-e', 'cat("ok\\n")'], { env: { PATH: '/usr/bin:/bin', SPARKR_PACKAGE_DIR: lib, STANDIN_LOG: log }, encoding: 'utf8' });
+  t.equal(r.stdout, 'ok\n', r.stderr);
+  t.match(readFileSync(log, 'utf8'), /^sparkR\.session backend= appName=my "app"\n/);
+});

@@ -7,7 +7,6 @@
  * @module
  */
 import { networkInterfaces } from 'node:os';
-import { GatewayError } from '@gateway-launchers/common';
 
 /** Non-internal IPv4 addresses of this host, in interface order. */
 export function publicIPv4Addresses(interfaces: ReturnType<typeof networkInterfaces> = networkInterfaces()): string[] {
@@ -18,24 +17,8 @@ export function publicIPv4Addresses(interfaces: ReturnType<typeof networkInterfa
   return out;
 }
 
-/**
- * Parses `GP_PROHIBITED_LOCAL_IPS`: comma-separated regular expressions, each
- * matched at the start of an address (like Python's `re.match`). Empty entries
- * are ignored. An invalid pattern throws `GL_ERR_USAGE`.
- */
-export function parseProhibitedIps(value: string | undefined): RegExp[] {
-  const out: RegExp[] = [];
-  for (const raw of (value ?? '').split(',')) {
-    const p = raw.trim();
-    if (p === '') continue;
-    try {
-      out.push(new RegExp(`^(?:${p})`));
-    } catch (cause) {
-      throw new GatewayError('GL_ERR_USAGE', `GP_PROHIBITED_LOCAL_IPS entry '${p}' is not a valid regular expression`, { cause, details: { variable: 'GP_PROHIBITED_LOCAL_IPS' } });
-    }
-  }
-  return out;
-}
+// Parsed in common: the launcher honours the same list for the address it reports.
+export { parseProhibitedIps } from '@gateway-launchers/common/prohibited-ips';
 
 /**
  * The first public IPv4 address not matched by `prohibited`; when every one

@@ -10,7 +10,7 @@
  * @module
  */
 import { randomBytes } from 'node:crypto';
-import { chmod, rename, rm, writeFile } from 'node:fs/promises';
+import { access, chmod, constants as fsConstants, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve as resolvePath } from 'node:path';
 import type { Writable } from 'node:stream';
 import yargs from 'yargs';
@@ -19,10 +19,13 @@ import {
   GatewayError,
   createLogger,
   isGatewayError,
+  isLogLevelName,
   redactConnectionInfo,
   toConnectionFile,
 } from '@gateway-launchers/common';
 import { ResponseListener } from './response-listener.js';
+import { type CliOutput, cliOutput, formatOf } from './cli-output.js';
+import { LISTENER_VERSION } from './version.js';
 
 /** Exit codes of `gateway-listener`. */
 export const EXIT_CODES = Object.freeze({ OK: 0, ERROR: 1, USAGE: 2, TIMEOUT: 3, KERNEL_FAILED: 4, INTERRUPTED: 130 });
@@ -82,7 +85,7 @@ function buildParser(io: CliIo) {
     .strict()
     .demandCommand(1, 1, 'a command is required: wait', 'only one command is allowed')
     .exitProcess(false)
-    .version(false)
+    .version(LISTENER_VERSION)
     .help()
     .wrap(100)
     .fail((message: string | undefined, error: Error | undefined) => {
@@ -100,7 +103,7 @@ function parseArgs(args: readonly string[], io: CliIo): { help: string } | WaitA
   } catch (error) {
     throw new UsageError(error instanceof Error ? error.message : String(error));
   }
-  if (argv.help === true) return { help: output };
+  if (argv.help === true || argv.version === true) return { help: output };
   if (output !== '') throw new UsageError(output);
   const [command] = argv._ as unknown[];
   if (command !== 'wait') throw new UsageError(`unknown command '${String(command)}'; the command is: wait`);
@@ -108,6 +111,7 @@ function parseArgs(args: readonly string[], io: CliIo): { help: string } | WaitA
   const timeout = argv.timeout as number | undefined;
   // Timers take at most 2^31-1 ms (about 24.8 days).
   if (timeout !== undefined && !(Number.isFinite(timeout) && timeout > 0 && timeout * 1000 <= 2 ** 31 - 1)) throw new UsageError('--timeout must be a positive number of seconds, at most 2147483 (about 24.8 days)');
+  if (!isLogLevelName(argv.logLevel as string)) throw new UsageError(`--log-level '${String(argv.logLevel)}' is not one of trace, debug, info, warn, error, fatal, silent (or 10, 20, 30, 40, 50)`);
   for (const name of ['port', 'portRetries'] as const) {
     const v = argv[name];
     if (v !== undefined && !(typeof v === 'number' && Number.isInteger(v) && v >= 0)) throw new UsageError(`--${name === 'port' ? 'port' : 'port-retries'} must be a non-negative integer`);
@@ -149,6 +153,26 @@ function line(stream: Writable, text: string): void {
   stream.write(`${text}\n`);
 }
 
+/** Why `path` cannot be written as a connection file, or undefined when it can. */
+async function connectionFileProblem(path: string): Promise<string | undefined> {
+  const target = resolvePath(path);
+  try {
+    if ((await stat(target)).isDirectory()) return 'is a directory';
+    await access(target, fsConstants.W_OK);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') return `cannot be written (${(error as NodeJS.ErrnoException).code ?? String(error)})`;
+  }
+  // The file is written next to itself (temporary name, then rename): its directory must take new files.
+  const probe = join(dirname(target), `.${basename(target)}.${randomBytes(6).toString('hex')}.probe`);
+  try {
+    await writeFile(probe, '', { mode: 0o600, flag: 'wx' });
+    await rm(probe, { force: true });
+  } catch (error) {
+    return `its directory ${dirname(target)} does not take new files (${(error as NodeJS.ErrnoException).code ?? String(error)})`;
+  }
+  return undefined;
+}
+
 /**
  * Runs `gateway-listener` with `args` (without the node and script paths) and
  * resolves with the exit code. Never throws.
@@ -158,8 +182,7 @@ export async function runCli(args: readonly string[], io: CliIo): Promise<number
   try {
     parsed = parseArgs(args, io);
   } catch (error) {
-    line(io.stderr, `gateway-listener: ${error instanceof Error ? error.message : String(error)}`);
-    line(io.stderr, "Run 'gateway-listener --help' for usage.");
+    cliOutput(io.stderr, formatOf(args)).say('error', `${error instanceof Error ? error.message : String(error)} (run 'gateway-listener --help' for usage)`);
     return EXIT_CODES.USAGE;
   }
   if ('help' in parsed) {
@@ -170,6 +193,15 @@ export async function runCli(args: readonly string[], io: CliIo): Promise<number
 }
 
 async function wait(a: WaitArgs, io: CliIo): Promise<number> {
+  const out = cliOutput(io.stderr, a.format === 'json' ? 'json' : 'text');
+  if (a.connectionFile !== undefined) {
+    // Found out now, not after a kernel was launched for nothing.
+    const problem = await connectionFileProblem(a.connectionFile);
+    if (problem !== undefined) {
+      out.say('error', `--connection-file ${a.connectionFile}: ${problem}`);
+      return EXIT_CODES.USAGE;
+    }
+  }
   let listener: ResponseListener;
   try {
     listener = await ResponseListener.start({
@@ -178,11 +210,11 @@ async function wait(a: WaitArgs, io: CliIo): Promise<number> {
       ...(a.port === undefined ? {} : { port: a.port }),
       ...(a.portRetries === undefined ? {} : { portRetries: a.portRetries }),
       legacy: a.legacy,
-      logger: createLogger({ name: 'gateway-listener', level: a.logLevel }),
+      logger: createLogger({ name: 'gateway-listener', level: a.logLevel, destination: out.destination }),
       env: io.env,
     });
   } catch (error) {
-    line(io.stderr, `gateway-listener: ${error instanceof Error ? error.message : String(error)}`);
+    out.say('error', error instanceof Error ? error.message : String(error));
     return isGatewayError(error, 'GL_ERR_USAGE') ? EXIT_CODES.USAGE : EXIT_CODES.ERROR;
   }
   const abort = new AbortController();
@@ -202,7 +234,7 @@ async function wait(a: WaitArgs, io: CliIo): Promise<number> {
         ...(a.timeout === undefined ? {} : { timeoutMs: Math.round(a.timeout * 1000) }),
       });
     } catch (error) {
-      line(io.stderr, `gateway-listener: ${error instanceof Error ? error.message : String(error)}`);
+      out.say('error', error instanceof Error ? error.message : String(error));
       return EXIT_CODES.USAGE;
     }
     const seconds = a.timeout ?? listener.defaultTimeoutMs / 1000;
@@ -211,7 +243,7 @@ async function wait(a: WaitArgs, io: CliIo): Promise<number> {
     } else {
       line(io.stdout, `export ${Object.entries(launch.env).map(([k, v]) => `${k}=${shellQuote(v)}`).join(' ')}`);
     }
-    line(io.stderr, `gateway-listener: waiting up to ${seconds} s for kernel ${a.kernelId} on ${launch.responseAddress}; start gateway-launcher with the environment above${a.format === 'shell' ? ' (eval the export line)' : ''}.`);
+    out.say('info', `waiting up to ${seconds} s for kernel ${a.kernelId} on ${launch.responseAddress}; start gateway-launcher with the environment above${a.format === 'shell' ? ' (eval the export line)' : ''}.`);
 
     try {
       const response = await launch.response;
@@ -222,12 +254,12 @@ async function wait(a: WaitArgs, io: CliIo): Promise<number> {
         try {
           path = await writeConnectionFile(a.connectionFile, info);
         } catch (error) {
-          line(io.stderr, `gateway-listener: could not write ${a.connectionFile}: ${error instanceof Error ? error.message : String(error)}`);
+          out.say('error', `could not write ${a.connectionFile}: ${error instanceof Error ? error.message : String(error)}`);
           return EXIT_CODES.ERROR;
         }
         if (a.format === 'json') line(io.stdout, JSON.stringify({ kernel_id: a.kernelId, connection_file: path, comm_port: response.commPort, pid: response.pid }));
         else line(io.stdout, path);
-        line(io.stderr, `gateway-listener: connection file written: ${path} (use: jupyter console --existing ${path})`);
+        out.say('info', `connection file written: ${path} (use: jupyter console --existing ${path})`);
       } else if (a.format === 'json') {
         line(io.stdout, JSON.stringify({ kernel_id: a.kernelId, connection_info: shown, comm_port: response.commPort, pid: response.pid }));
       } else {
@@ -235,7 +267,7 @@ async function wait(a: WaitArgs, io: CliIo): Promise<number> {
       }
       return EXIT_CODES.OK;
     } catch (error) {
-      return reportFailure(error, a, io);
+      return reportFailure(error, a, io, out);
     }
   } finally {
     process.off('SIGINT', onSignal);
@@ -244,23 +276,17 @@ async function wait(a: WaitArgs, io: CliIo): Promise<number> {
   }
 }
 
-function reportFailure(error: unknown, a: WaitArgs, io: CliIo): number {
+function reportFailure(error: unknown, a: WaitArgs, io: CliIo, out: CliOutput): number {
   const code = error instanceof GatewayError ? error.code : 'GL_ERR_UNKNOWN';
   const message = error instanceof Error ? error.message : String(error);
   if (a.format === 'json') line(io.stdout, JSON.stringify({ kernel_id: a.kernelId, error: code, ...(error instanceof GatewayError ? { details: error.details } : {}) }));
-  line(io.stderr, `gateway-listener: ${message}`);
+  const tail = code === 'GL_ERR_KERNEL_FAILED' ? (error as GatewayError).details.stderr_tail : undefined;
+  out.say('error', message, { code, ...(typeof tail === 'string' && tail !== '' ? { stderr_tail: tail } : {}) });
   switch (code) {
     case 'GL_ERR_REGISTRATION_TIMEOUT':
       return EXIT_CODES.TIMEOUT;
-    case 'GL_ERR_KERNEL_FAILED': {
-      const tail = (error as GatewayError).details.stderr_tail;
-      if (typeof tail === 'string' && tail !== '') {
-        line(io.stderr, '--- kernel stderr (tail) ---');
-        io.stderr.write(tail.endsWith('\n') ? tail : `${tail}\n`);
-        line(io.stderr, '--- end of kernel stderr ---');
-      }
+    case 'GL_ERR_KERNEL_FAILED':
       return EXIT_CODES.KERNEL_FAILED;
-    }
     case 'GL_ERR_REGISTRATION_ABORTED':
       return EXIT_CODES.INTERRUPTED;
     default:

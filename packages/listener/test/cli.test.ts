@@ -194,3 +194,48 @@ t.test('the bin is dist/cli.js with a node shebang, and --help exits 0', async (
   t.equal(help.code, 0);
   t.match(help.stdout, /gateway-listener wait --kernel-id ID/);
 });
+
+t.test('--version prints the package version', async (t) => {
+  const pkg = JSON.parse(readFileSync(join(PACKAGE, 'package.json'), 'utf8')) as { version: string };
+  const v = await cli(['--version']).done;
+  t.equal(v.code, 0);
+  t.equal(v.stdout.trim(), pkg.version);
+});
+
+t.test('wait: an unwritable --connection-file is refused before anything is registered (exit 2, no launcher parameters printed)', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'gl-cli-'));
+  for (const [file, why] of [
+    [join(dir, 'missing-dir', 'k.json'), /directory .*missing-dir does not take new files \(ENOENT\)/],
+    [dir, /is a directory/],
+  ] as const) {
+    const { code, stdout, stderr } = await cli(['wait', '--kernel-id', 'k-file', '--timeout', '600', '--connection-file', file, ...LISTEN]).done;
+    t.equal(code, 2, stderr);
+    t.equal(stdout, '', 'no export line: the operator never starts a launcher for it');
+    t.match(stderr, why);
+  }
+});
+
+t.test('wait: stderr is all JSON with --format json and all text otherwise', async (t) => {
+  const lines = (s: string): string[] => s.split('\n').filter(Boolean);
+  for (const format of ['json', 'shell'] as const) {
+    // debug: the listener's own log lines appear too, in the same format.
+    const { code, stderr } = await cli(['wait', '--kernel-id', 'k-fmt', '--timeout', '0.3', '--format', format, '--log-level', 'debug', ...LISTEN]).done;
+    t.equal(code, 3);
+    t.ok(lines(stderr).length >= 2, `${format}: several lines (${lines(stderr).length})`);
+    const json = lines(stderr).filter((l) => {
+      try {
+        return typeof JSON.parse(l) === 'object';
+      } catch {
+        return false;
+      }
+    });
+    t.equal(json.length, format === 'json' ? lines(stderr).length : 0, `${format}: ${format === 'json' ? 'every line is JSON' : 'no line is JSON'}`);
+    if (format === 'shell') t.ok(lines(stderr).every((l) => l.startsWith('gateway-listener: ')), 'every text line names the program');
+  }
+});
+
+t.test('wait: an unknown --log-level is a usage error', async (t) => {
+  const { code, stderr } = await cli(['wait', '--kernel-id', 'k', '--log-level', 'verbose', ...LISTEN]).done;
+  t.equal(code, 2);
+  t.match(stderr, /--log-level 'verbose' is not one of/);
+});

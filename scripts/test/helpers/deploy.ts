@@ -33,8 +33,8 @@ function newestMtime(dir: string): number {
  * one test file by hand).
  */
 export function ensureBundle(): void {
-  const sources = Math.max(newestMtime(join(ROOT, 'packages/launcher/dist')), newestMtime(join(ROOT, 'packages/common/dist')), newestMtime(join(ROOT, 'scripts/container')), newestMtime(join(ROOT, 'scripts/yarn')), newestMtime(join(ROOT, 'scripts/ssh')), newestMtime(join(ROOT, 'scripts/kernelspecs')));
-  if (existsSync(BUNDLE_FILE) && statSync(BUNDLE_FILE).mtimeMs >= sources) return;
+  const sources = Math.max(newestMtime(join(ROOT, 'packages/launcher/dist')), newestMtime(join(ROOT, 'packages/common/dist')), newestMtime(join(ROOT, 'packages/listener/dist')), newestMtime(join(ROOT, 'scripts/container')), newestMtime(join(ROOT, 'scripts/yarn')), newestMtime(join(ROOT, 'scripts/ssh')), newestMtime(join(ROOT, 'scripts/kernelspecs')));
+  if (existsSync(BUNDLE_FILE) && existsSync(join(BUNDLE_DIR, 'gateway-listener.mjs')) && statSync(BUNDLE_FILE).mtimeMs >= sources) return;
   const r = spawnSync(process.execPath, [join(ROOT, 'scripts/bundle.mjs')], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`npm run bundle failed: ${r.stderr}`);
 }

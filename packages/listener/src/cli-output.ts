@@ -1,0 +1,69 @@
+/**
+ * What `gateway-listener` writes on stderr: one format throughout. With
+ * `--format json` every line is a JSON object (pino's log lines and the CLI's
+ * own messages alike); with `--format shell` every line is text (pino's lines
+ * rendered as `gateway-listener: warn: message key=value`). A reader of
+ * stderr never has to tell two formats apart.
+ *
+ * @module
+ */
+import type { Writable } from 'node:stream';
+
+/** pino's numeric levels by name, for the CLI's own JSON lines. */
+const LEVELS = { info: 30, warn: 40, error: 50 } as const;
+const LEVEL_NAMES: Readonly<Record<number, string>> = { 10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' };
+/** pino fields that text lines leave out (the prefix says who; the reader's clock says when). */
+const BOOKKEEPING = new Set(['level', 'time', 'pid', 'hostname', 'name', 'msg']);
+
+/** Where the CLI's stderr lines go. */
+export interface CliOutput {
+  /** pino destination for the listener's log. */
+  readonly destination: { write(line: string): void };
+  /** One message of the CLI itself; `stderr_tail` in `fields` is shown as a block in text. */
+  say(level: keyof typeof LEVELS, text: string, fields?: Readonly<Record<string, unknown>>): void;
+}
+
+function textOfValue(v: unknown): string {
+  return typeof v === 'string' && /^[^\s"=]+$/.test(v) ? v : JSON.stringify(v);
+}
+
+/** Renders one pino JSON line as text; a line that is not JSON passes unchanged. */
+export function pinoLineAsText(line: string): string {
+  let o: Record<string, unknown>;
+  try {
+    o = JSON.parse(line) as Record<string, unknown>;
+  } catch {
+    return line.endsWith('\n') ? line : `${line}\n`;
+  }
+  const level = LEVEL_NAMES[o.level as number] ?? String(o.level);
+  const extra = Object.entries(o).filter(([k]) => !BOOKKEEPING.has(k)).map(([k, v]) => `${k}=${textOfValue(v)}`);
+  return `gateway-listener: ${level}: ${String(o.msg ?? '')}${extra.length === 0 ? '' : ` ${extra.join(' ')}`}\n`;
+}
+
+/** Output for `format` on `stderr`. */
+export function cliOutput(stderr: Writable, format: 'text' | 'json'): CliOutput {
+  if (format === 'json') {
+    return {
+      destination: { write: (line) => void stderr.write(line) },
+      say: (level, text, fields = {}) => void stderr.write(`${JSON.stringify({ level: LEVELS[level], time: Date.now(), name: 'gateway-listener', msg: text, ...fields })}\n`),
+    };
+  }
+  return {
+    destination: { write: (line) => void stderr.write(pinoLineAsText(line)) },
+    say: (_level, text, fields = {}) => {
+      stderr.write(`gateway-listener: ${text}\n`);
+      const tail = fields.stderr_tail;
+      if (typeof tail === 'string' && tail !== '') {
+        stderr.write('--- kernel stderr (tail) ---\n');
+        stderr.write(tail.endsWith('\n') ? tail : `${tail}\n`);
+        stderr.write('--- end of kernel stderr ---\n');
+      }
+    },
+  };
+}
+
+/** The format asked for on a command line that may not parse (for usage errors). */
+export function formatOf(args: readonly string[]): 'text' | 'json' {
+  const i = args.indexOf('--format');
+  return args.includes('--format=json') || (i >= 0 && args[i + 1] === 'json') ? 'json' : 'text';
+}
