@@ -47,7 +47,7 @@ export const ERROR_CODES = {
   GL_ERR_V1_NOT_ENABLED: { area: 'listener', meaning: 'A v1 (Gateway Provisioners) payload arrived but the listener was not started with `legacy: true`.' },
   GL_ERR_PROTOCOL_UNKNOWN: { area: 'listener', meaning: 'The first bytes of a connection match no protocol the listener speaks.' },
   GL_ERR_READ_TIMEOUT: { area: 'protocol', meaning: 'A peer sent nothing complete within the idle timeout; the connection was closed.' },
-  GL_ERR_TOO_MANY_CONNECTIONS: { area: 'listener', meaning: 'The cap on concurrent unauthenticated connections was reached; the connection was closed at once.' },
+  GL_ERR_TOO_MANY_CONNECTIONS: { area: 'listener', meaning: 'A cap on concurrent unauthenticated connections (global or per address) was reached and no connection could make room; the connection was closed at once.' },
   GL_ERR_WIRE_SIGNATURE_INVALID: { area: 'protocol', meaning: 'A Jupyter message HMAC signature does not match.' },
   GL_ERR_WIRE_MALFORMED: { area: 'protocol', meaning: 'A Jupyter multipart message lacks the delimiter or one of its four JSON frames.' },
   GL_ERR_CONTROL_REQUEST_INVALID: { area: 'protocol', meaning: 'A control request names no known action, or an action this launcher mode does not serve.' },

@@ -19,6 +19,7 @@
 import type { Socket } from 'node:net';
 import type { WebSocket, WebSocketServer, RawData } from 'ws';
 import type { ErrorCode } from '@gateway-launchers/common';
+import { addressKey } from './connection-slots.js';
 import { sniff } from './connection-sniffer.js';
 import { findHeadEnd, httpErrorResponse, parseUpgradeHead, toIncomingMessage } from './http-upgrade.js';
 import { BoundedBuffer, BoundedLineReader } from './line-reader.js';
@@ -94,6 +95,8 @@ export class InboundConnection {
   readonly peer: string;
   /** The peer's address alone. */
   readonly peerAddress: string;
+  /** The key the peer's share of slots is counted by (IPv6: its /64). */
+  readonly addressKey: string;
   #state: State = 'sniffing';
   #protocol: InboundProtocol = 'unknown';
   readonly #socket: Socket;
@@ -105,6 +108,8 @@ export class InboundConnection {
   #ws: WebSocket | undefined;
   #deadline: NodeJS.Timeout | undefined;
   #released = false;
+  /** Until the first read has had its chance (one full event-loop turn after accept, or the first data). */
+  #fresh = true;
 
   /** The connection that owns `socket`, if any (for `ws`'s client-error callback). */
   static of(socket: unknown): InboundConnection | undefined {
@@ -116,6 +121,11 @@ export class InboundConnection {
     this.#sink = sink;
     this.peerAddress = normalizeAddress(socket.remoteAddress);
     this.peer = this.peerAddress.includes(':') ? `[${this.peerAddress}]:${socket.remotePort ?? 0}` : `${this.peerAddress}:${socket.remotePort ?? 0}`;
+    this.addressKey = addressKey(this.peerAddress);
+    // Bytes already in the kernel's buffer are read in the next poll phase; an
+    // immediate queued from this turn's check phase runs after it. Until then a
+    // launcher's connection "has sent nothing" only because we have not looked.
+    setImmediate(() => setImmediate(() => (this.#fresh = false)));
     bySocket.set(socket, this);
     socket.on('data', this.#onData);
     socket.on('end', this.#onEnd);
@@ -135,11 +145,21 @@ export class InboundConnection {
   }
 
   /**
-   * Closes an idle connection to make room for a new one when the listener is
-   * at its connection cap: idle peers cannot crowd out launchers that send.
+   * True when the connection may be closed to make room for another: its
+   * first read has had its chance and no complete response of it waits for
+   * verification.
+   */
+  get evictable(): boolean {
+    if (this.#fresh) return false;
+    return this.#state === 'sniffing' || this.#state === 'v2' || this.#state === 'v1' || this.#state === 'http' || (this.#state === 'websocket' && this.#ws !== undefined);
+  }
+
+  /**
+   * Closes the connection to make room for a new one when its peer holds the
+   * most slots at the listener's cap (or its address's cap).
    */
   evict(): void {
-    this.#refuse('GL_ERR_READ_TIMEOUT', 'closed while idle: the listener was at its connection cap and admitted a newer connection', undefined, 408);
+    this.#refuse('GL_ERR_READ_TIMEOUT', 'closed before a complete response: the listener was at a connection cap and its peer held the most slots', undefined, 408);
     this.destroy();
     this.#release(); // now, not at 'close': the slot is what the new connection needs
   }
@@ -164,6 +184,7 @@ export class InboundConnection {
   readonly #onData = (chunk: Buffer): void => {
     switch (this.#state) {
       case 'sniffing': {
+        this.#fresh = false;
         this.#sniffed = this.#sniffed.length === 0 ? chunk : Buffer.concat([this.#sniffed, chunk]);
         const kind = sniff(this.#sniffed);
         if (kind !== 'more') this.#begin(kind);

@@ -14,6 +14,7 @@ import {
   IDLE_TIMEOUT_MS,
   LISTEN_BACKLOG,
   MAX_CONTROL_REPLY_BYTES,
+  MAX_CONNECTIONS_PER_ADDRESS,
   MAX_PENDING_CONNECTIONS,
   MAX_RESPONSE_BYTES,
   isValidHost,
@@ -40,8 +41,16 @@ export interface ListenerLimits {
    * in ms, counted from accept (a deadline: trickling bytes does not extend it). Default 5000.
    */
   readonly connectionTimeoutMs: number;
-  /** Concurrent unauthenticated connections; beyond it new ones are refused at once. Default 4096. */
+  /**
+   * Concurrent unauthenticated connections. At the cap, the oldest connection
+   * of the peer holding the most slots is closed to admit a new one. Default 4096.
+   */
   readonly maxPendingConnections: number;
+  /**
+   * Concurrent unauthenticated connections per peer address (IPv6: per /64).
+   * At the cap, that address's own oldest connection is closed to admit its new one. Default 256.
+   */
+  readonly maxConnectionsPerAddress: number;
   /** Listen backlog asked of the kernel (capped by `net.core.somaxconn`). Default 4096. */
   readonly backlog: number;
   /** Time a control request may take end to end, in ms. Default 5000. */
@@ -62,6 +71,7 @@ export const DEFAULT_LIMITS: ListenerLimits = Object.freeze({
   maxResponseBytes: MAX_RESPONSE_BYTES,
   connectionTimeoutMs: IDLE_TIMEOUT_MS,
   maxPendingConnections: MAX_PENDING_CONNECTIONS,
+  maxConnectionsPerAddress: MAX_CONNECTIONS_PER_ADDRESS,
   backlog: LISTEN_BACKLOG,
   controlTimeoutMs: IDLE_TIMEOUT_MS,
   maxControlReplyBytes: MAX_CONTROL_REPLY_BYTES,
