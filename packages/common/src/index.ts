@@ -19,3 +19,4 @@ export * from './wire.js';
 export * from './logging.js';
 export * from './launcher-options.js';
 export * from './box-key.js';
+export * from './connection-slots.js';

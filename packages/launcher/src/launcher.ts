@@ -23,7 +23,7 @@ import type { ResponsePlaintext } from '@gateway-launchers/common/response-messa
 import type { LauncherConfig } from './config.js';
 import { ConnectionFileDir } from './connection-file.js';
 import { CommServer, type ControlTarget } from './comm-server.js';
-import type { ControlAuthenticator } from './control-auth.js';
+import type { AuthenticatedControl, ControlAuthenticator } from './control-auth.js';
 import { controlRequest } from './kernel-control-channel.js';
 import { KernelProcess, type KernelExit, exitStatusOf } from './kernel-process.js';
 import { procAvailable, waitUntilListening } from './kernel-readiness.js';
@@ -253,7 +253,7 @@ export class Launcher implements ControlTarget {
   }
 
   /** Comm port and WebSocket share one authenticator, so one seq order covers both. */
-  #openControl(text: string): Result<ControlAction> {
+  #openControl(text: string): Result<AuthenticatedControl> {
     if (this.#auth === undefined) return fail('GL_ERR_ENVELOPE_OPEN_FAILED', 'no response has been sealed yet');
     return this.#auth.open(text);
   }

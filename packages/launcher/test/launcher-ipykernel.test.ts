@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { isFailureResponse, type ResponseSuccess } from '@gateway-launchers/common';
 import { Receiver } from './helpers/receiver.js';
-import { IPYKERNEL_ARGV, controlText, groupAlive, kernelClient, runLauncher, sendComm } from './helpers/launcher-process.js';
+import { IPYKERNEL_ARGV, controlText, groupAlive, kernelClient, replyOf, runLauncher, sendComm } from './helpers/launcher-process.js';
 
 const RANGE = '25000..26000';
 
@@ -32,14 +32,14 @@ t.test('a real ipykernel started by the launcher executes code with the sealed c
     await cell.sent;
     await new Promise((res) => setTimeout(res, 700)); // let the cell start sleeping
     const forged = await sendComm(r.comm_port, controlText('k-exec', { interrupt: true }, epk, new Receiver().keys.secretKey));
-    t.match(JSON.parse(forged), { ok: false, error: 'GL_ERR_ENVELOPE_OPEN_FAILED' }, 'a request sealed with another key is refused');
+    t.match(replyOf(forged, epk, receiver.keys.secretKey), { ok: false, error: 'GL_ERR_ENVELOPE_OPEN_FAILED' }, 'a request sealed with another key is refused');
     const other = await sendComm(r.comm_port, controlText('k-other', { interrupt: true }, epk, receiver.keys.secretKey));
-    t.match(JSON.parse(other), { ok: false, error: 'GL_ERR_KERNEL_ID_MISMATCH' }, 'a request for another kernel is refused');
+    t.match(replyOf(other, epk, receiver.keys.secretKey), { ok: false, error: 'GL_ERR_KERNEL_ID_MISMATCH' }, 'a request for another kernel is refused');
     const good = controlText('k-exec', { signal: 'SIGCONT' }, epk, receiver.keys.secretKey);
-    t.same(JSON.parse(await sendComm(r.comm_port, good)), { ok: true }, 'an authentic harmless request is accepted');
-    t.match(JSON.parse(await sendComm(r.comm_port, good)), { ok: false, error: 'GL_ERR_REPLAY' }, 'its replay is refused');
+    t.same(replyOf(await sendComm(r.comm_port, good), epk, receiver.keys.secretKey), { ok: true }, 'an authentic harmless request is accepted');
+    t.match(replyOf(await sendComm(r.comm_port, good), epk, receiver.keys.secretKey), { ok: false, error: 'GL_ERR_REPLAY' }, 'its replay is refused');
     const garbage = await sendComm(r.comm_port, '{"signum": 2}');
-    t.match(JSON.parse(garbage), { ok: false }, 'a v1 request is refused in v2 mode');
+    t.match(replyOf(garbage, epk, receiver.keys.secretKey), { ok: false }, 'a v1 request is refused in v2 mode');
     await new Promise((res) => setTimeout(res, 300));
     t.equal(cell.child.exitCode, null, 'the cell is still running after the refused requests');
     // Idle peers hold comm-port connections open without a byte: the interrupt is not delayed by them.
@@ -52,7 +52,7 @@ t.test('a real ipykernel started by the launcher executes code with the sealed c
     const t0 = performance.now();
     const reply = await sendComm(r.comm_port, controlText('k-exec', { interrupt: true }, epk, receiver.keys.secretKey));
     t.ok(performance.now() - t0 < 2_000, 'answered while 70 idle peers hold connections');
-    t.same(JSON.parse(reply), { ok: true });
+    t.same(replyOf(reply, epk, receiver.keys.secretKey), { ok: true });
     const result = await cell.result;
     t.equal(result.status, 'error');
     t.equal(result.ename, 'KeyboardInterrupt');
@@ -66,7 +66,7 @@ t.test('a real ipykernel started by the launcher executes code with the sealed c
     t.ok(existsSync(file), 'connection file exists while the kernel runs');
     const t0 = performance.now();
     const reply = await sendComm(r.comm_port, controlText('k-exec', { shutdown: true }, epk, receiver.keys.secretKey));
-    t.same(JSON.parse(reply), { ok: true });
+    t.same(replyOf(reply, epk, receiver.keys.secretKey), { ok: true });
     const exit = await run.exited;
     const elapsed = performance.now() - t0;
     t.equal(exit.code, 0, 'launcher exits with the kernel status');

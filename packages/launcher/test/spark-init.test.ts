@@ -8,7 +8,7 @@ import { generateKeyPair, isFailureResponse, toBase64, type ResponseFailure, typ
 import { buildConfig, resolveOptions } from '../src/config.js';
 import { pythonClusterPrelude, rSparkPrelude } from '../src/spark-init.js';
 import { Receiver } from './helpers/receiver.js';
-import { PYTHON, controlText, kernelClient, runLauncher, sendComm } from './helpers/launcher-process.js';
+import { PYTHON, controlText, kernelClient, replyOf, runLauncher, sendComm } from './helpers/launcher-process.js';
 
 const STANDINS = fileURLToPath(new URL('./fixtures/standins', import.meta.url));
 const RANGE = '44000..45000';
@@ -105,7 +105,7 @@ t.test('eager spark kernel: the session exists before the response, and an inter
   const cell = kernelClient(info, 'execute_async', 'sc.runJob(60)');
   await cell.sent;
   for (let i = 0; i < 200 && !events(log).includes('job_started'); i++) await new Promise((res) => setTimeout(res, 50));
-  t.same(JSON.parse(await sendComm(r.comm_port, controlText('k-eager', { interrupt: true }, epk, receiver.keys.secretKey))), { ok: true });
+  t.same(replyOf(await sendComm(r.comm_port, controlText('k-eager', { interrupt: true }, epk, receiver.keys.secretKey)), epk, receiver.keys.secretKey), { ok: true });
   t.equal((await cell.result).ename, 'KeyboardInterrupt', 'SIGINT ends the cell');
   for (let i = 0; i < 100 && !events(log).includes('cancelAllJobs'); i++) await new Promise((res) => setTimeout(res, 50));
   t.ok(events(log).includes('cancelAllJobs'), 'SIGUSR2 cancelled the Spark jobs');

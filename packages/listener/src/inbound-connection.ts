@@ -19,7 +19,7 @@
 import type { Socket } from 'node:net';
 import type { WebSocket, WebSocketServer, RawData } from 'ws';
 import type { ErrorCode } from '@gateway-launchers/common';
-import { addressKey } from './connection-slots.js';
+import { addressKey } from '@gateway-launchers/common/connection-slots';
 import { sniff } from './connection-sniffer.js';
 import { findHeadEnd, httpErrorResponse, parseUpgradeHead, toIncomingMessage } from './http-upgrade.js';
 import { BoundedBuffer, BoundedLineReader } from './line-reader.js';
@@ -145,13 +145,15 @@ export class InboundConnection {
   }
 
   /**
-   * True when the connection may be closed to make room for another: its
-   * first read has had its chance and no complete response of it waits for
-   * verification.
+   * For the slot table: `fresh` until its first read has had its chance,
+   * `committed` once a complete response waits for verification (or it is
+   * answered), else `open`.
    */
-  get evictable(): boolean {
-    if (this.#fresh) return false;
-    return this.#state === 'sniffing' || this.#state === 'v2' || this.#state === 'v1' || this.#state === 'http' || (this.#state === 'websocket' && this.#ws !== undefined);
+  get stage(): 'fresh' | 'open' | 'committed' {
+    const s = this.#state;
+    const reading = s === 'sniffing' || s === 'v2' || s === 'v1' || s === 'http' || (s === 'websocket' && this.#ws !== undefined);
+    if (!reading) return 'committed';
+    return this.#fresh ? 'fresh' : 'open';
   }
 
   /**

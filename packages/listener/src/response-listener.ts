@@ -53,7 +53,7 @@ import {
   isWildcardHost,
   resolveListenerOptions,
 } from './listener-options.js';
-import { ConnectionSlots, addressKey } from './connection-slots.js';
+import { ConnectionSlots, addressKey } from '@gateway-launchers/common/connection-slots';
 import { KernelSession } from './kernel-session.js';
 import {
   type ControlTarget,
@@ -623,10 +623,12 @@ export class ResponseListener extends TypedEmitter<ResponseListenerEvents> {
       result = await sendCommPortRequest(session.host, session.commPort, message.value, { protocol: 1, timeoutMs: limits.controlTimeoutMs, maxReplyBytes: limits.maxControlReplyBytes });
     } else {
       const epk = session.launcherPublicKey as Uint8Array;
-      const text = sealControlRequest({ kernel_id: kernelId, seq: session.seq.next(), request: action }, epk, this.#keyPair.secretKey);
+      const seq = session.seq.next();
+      const text = sealControlRequest({ kernel_id: kernelId, seq, request: action }, epk, this.#keyPair.secretKey);
+      const binding = { kernelId, seq, launcherPublicKey: epk, listenerSecretKey: this.#keyPair.secretKey };
       result = session.hasWebSocket
-        ? await session.requestOverWebSocket(text, limits.controlTimeoutMs)
-        : await sendCommPortRequest(session.host, session.commPort, text, { protocol: 2, timeoutMs: limits.controlTimeoutMs, maxReplyBytes: limits.maxControlReplyBytes });
+        ? await session.requestOverWebSocket(text, seq, limits.controlTimeoutMs)
+        : await sendCommPortRequest(session.host, session.commPort, text, { protocol: 2, timeoutMs: limits.controlTimeoutMs, maxReplyBytes: limits.maxControlReplyBytes, binding });
     }
     const name = Object.keys(action)[0];
     if (result.ok) {

@@ -12,7 +12,7 @@ class Holder implements SlotHolder {
     readonly slots: ConnectionSlots<Holder>,
     readonly addressKey: string,
     public idle = false,
-    public evictable = true,
+    public stage: 'fresh' | 'open' | 'committed' = 'open',
   ) {}
   evict(): void {
     this.evicted = true;
@@ -20,9 +20,9 @@ class Holder implements SlotHolder {
   }
 }
 
-function admit(slots: ConnectionSlots<Holder>, key: string, init: Partial<Pick<Holder, 'idle' | 'evictable'>> = {}): Holder | undefined {
+function admit(slots: ConnectionSlots<Holder>, key: string, init: Partial<Pick<Holder, 'idle' | 'stage'>> = {}): Holder | undefined {
   if (!slots.makeRoom(key)) return undefined;
-  const h = new Holder(slots, key, init.idle ?? false, init.evictable ?? true);
+  const h = new Holder(slots, key, init.idle ?? false, init.stage ?? 'open');
   slots.add(h);
   return h;
 }
@@ -49,15 +49,41 @@ t.test('an idle connection of the largest holder goes before its busy ones', asy
   t.notOk(b1.evicted);
 });
 
-t.test('a connection before its first read, or under verification, is never closed; with no victim the newcomer is refused', async (t) => {
+t.test('a committed connection is never closed; with no victim the newcomer is refused', async (t) => {
   const slots = new ConnectionSlots<Holder>(2, 10);
-  const a = admit(slots, 'a', { evictable: false }) as Holder;
-  const b = admit(slots, 'b', { evictable: false }) as Holder;
+  const a = admit(slots, 'a', { stage: 'committed' }) as Holder;
+  const b = admit(slots, 'b', { stage: 'committed' }) as Holder;
   t.equal(admit(slots, 'c'), undefined, 'refused');
   t.notOk(a.evicted || b.evicted);
-  b.evictable = true;
-  t.ok(admit(slots, 'c'), 'admitted once a victim exists, even outside the largest holder');
+  b.stage = 'open';
+  t.ok(admit(slots, 'c'), 'admitted once a largest holder has an open connection');
   t.ok(b.evicted);
+});
+
+t.test('a smaller holder never loses a slot to a larger one', async (t) => {
+  const slots = new ConnectionSlots<Holder>(3, 10);
+  const small = admit(slots, 'launcher') as Holder;
+  admit(slots, 'flood', { stage: 'fresh' });
+  admit(slots, 'flood', { stage: 'fresh' });
+  t.equal(admit(slots, 'flood'), undefined, 'the flood\'s newcomer is refused rather than take the launcher\'s slot');
+  t.notOk(small.evicted);
+});
+
+t.test('a fresh connection is closed only for an address holding fewer slots than its own', async (t) => {
+  const slots = new ConnectionSlots<Holder>(3, 10);
+  const f1 = admit(slots, 'flood', { stage: 'fresh' }) as Holder;
+  admit(slots, 'flood', { stage: 'fresh' });
+  admit(slots, 'x', { stage: 'fresh' });
+  t.ok(admit(slots, 'launcher', { stage: 'fresh' }), 'a newcomer holding nothing gets the oldest fresh slot of the largest holder');
+  t.ok(f1.evicted);
+  t.equal(admit(slots, 'x'), undefined, 'a newcomer as large as the largest holder does not');
+});
+
+t.test('at the per-address cap, a fresh connection of the address is not closed', async (t) => {
+  const slots = new ConnectionSlots<Holder>(100, 1);
+  const a = admit(slots, 'a', { stage: 'fresh' }) as Holder;
+  t.equal(admit(slots, 'a'), undefined);
+  t.notOk(a.evicted);
 });
 
 t.test('at the per-address cap, the address gives up its own oldest connection, not another address\'s', async (t) => {

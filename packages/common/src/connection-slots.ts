@@ -3,8 +3,10 @@
  * cap, so that one peer (or one IPv6 /64) cannot hold the slots a launcher
  * elsewhere needs. When a cap is reached, room is made by closing a connection
  * of the peer that holds the most slots (for the per-address cap: the
- * newcomer's own address), never one that has not yet had its first read, and
- * never one whose complete response is being verified.
+ * newcomer's own address): its oldest idle one, else its oldest busy one. A
+ * connection whose first read has not had its chance is closed only to admit
+ * a peer holding strictly fewer slots; one whose complete request is being
+ * handled is never closed. A smaller holder never loses a slot to a larger one.
  *
  * @module
  */
@@ -17,10 +19,10 @@ export interface SlotHolder {
   /** True while the peer has sent nothing at all. */
   readonly idle: boolean;
   /**
-   * True when the connection may be closed to make room: its first read has
-   * had its chance and it has not delivered a complete response.
+   * `fresh`: its first read has not had its chance yet (one event-loop turn);
+   * `open`: reading; `committed`: its complete request is being handled (never closed).
    */
-  readonly evictable: boolean;
+  readonly stage: 'fresh' | 'open' | 'committed';
   /** Closes the connection to make room; must call {@link ConnectionSlots.release} synchronously. */
   evict(): void;
 }
@@ -76,12 +78,12 @@ export class ConnectionSlots<C extends SlotHolder> {
   makeRoom(key: string): boolean {
     const own = this.#byAddress.get(key);
     if (own !== undefined && own.size >= this.#maxPerAddress) {
-      const victim = pickVictim(own);
+      const victim = pickVictim(own, false);
       if (victim === undefined) return false;
       victim.evict();
     }
     if (this.#size < this.#maxTotal) return true;
-    const victim = this.#victimFromLargest();
+    const victim = this.#victimFromLargest(this.#byAddress.get(key)?.size ?? 0);
     if (victim === undefined) return false;
     victim.evict();
     return this.#size < this.#maxTotal;
@@ -107,30 +109,37 @@ export class ConnectionSlots<C extends SlotHolder> {
     if (group.size === 0) this.#byAddress.delete(conn.addressKey);
   }
 
-  /** A victim from the address holding the most slots; failing that, from the next ones. */
-  #victimFromLargest(): C | undefined {
-    let largest: Set<C> | undefined;
-    for (const group of this.#byAddress.values()) if (largest === undefined || group.size > largest.size) largest = group;
-    if (largest === undefined) return undefined;
-    const first = pickVictim(largest);
-    if (first !== undefined) return first;
-    // Rare: every connection of the largest holder is in its first turn or being verified.
-    const groups = [...this.#byAddress.values()].filter((g) => g !== largest).sort((a, b) => b.size - a.size);
-    for (const group of groups) {
-      const victim = pickVictim(group);
+  /**
+   * A victim from the addresses holding the most slots (several may tie).
+   * Their fresh connections qualify only when the newcomer's address holds
+   * fewer (`newcomerHolds`) than they do.
+   */
+  #victimFromLargest(newcomerHolds: number): C | undefined {
+    let most = 0;
+    for (const group of this.#byAddress.values()) most = Math.max(most, group.size);
+    const largest = [...this.#byAddress.values()].filter((g) => g.size === most);
+    for (const group of largest) {
+      const victim = pickVictim(group, false);
+      if (victim !== undefined) return victim;
+    }
+    if (newcomerHolds >= most) return undefined;
+    for (const group of largest) {
+      const victim = pickVictim(group, true);
       if (victim !== undefined) return victim;
     }
     return undefined;
   }
 }
 
-/** The oldest idle evictable connection of a group, else its oldest evictable one. */
-function pickVictim<C extends SlotHolder>(group: Set<C>): C | undefined {
+/** The oldest idle open connection of a group, else its oldest open one, else (with `fresh`) its oldest fresh one. */
+function pickVictim<C extends SlotHolder>(group: Set<C>, fresh: boolean): C | undefined {
   let busy: C | undefined;
+  let young: C | undefined;
   for (const c of group) {
-    if (!c.evictable) continue;
-    if (c.idle) return c;
-    busy ??= c;
+    if (c.stage === 'open') {
+      if (c.idle) return c;
+      busy ??= c;
+    } else if (c.stage === 'fresh') young ??= c;
   }
-  return busy;
+  return busy ?? (fresh ? young : undefined);
 }
