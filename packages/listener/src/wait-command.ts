@@ -244,10 +244,33 @@ async function wait(a: WaitArgs, io: CliIo): Promise<number> {
   }
 }
 
+/**
+ * Text from a launcher made safe for the operator's terminal: every control
+ * character but `\n` and `\t` (C0, DEL, C1, and the bidirectional overrides
+ * that reorder what is shown) appears as a visible `\xHH` / `\u{HHHH}`
+ * escape, so a launcher cannot write the clipboard (OSC 52), retitle the
+ * window or clear the screen.
+ */
+export function escapeForTerminal(text: string): string {
+  return text.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, (c) => {
+    const n = c.codePointAt(0) as number;
+    return n <= 0xff ? `\\x${n.toString(16).padStart(2, '0')}` : `\\u{${n.toString(16)}}`;
+  });
+}
+
+/**
+ * JSON text safe for a terminal: `JSON.stringify` escapes C0 controls but
+ * leaves DEL, C1 (a lone U+009B starts a control sequence on some terminals)
+ * and bidi overrides raw; they become `\uHHHH` (same JSON value).
+ */
+export function jsonForTerminal(value: unknown): string {
+  return JSON.stringify(value).replace(/[\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${(c.codePointAt(0) as number).toString(16).padStart(4, '0')}`);
+}
+
 function reportFailure(error: unknown, a: WaitArgs, io: CliIo): number {
   const code = error instanceof GatewayError ? error.code : 'GL_ERR_UNKNOWN';
-  const message = error instanceof Error ? error.message : String(error);
-  if (a.format === 'json') line(io.stdout, JSON.stringify({ kernel_id: a.kernelId, error: code, ...(error instanceof GatewayError ? { details: error.details } : {}) }));
+  const message = escapeForTerminal(error instanceof Error ? error.message : String(error));
+  if (a.format === 'json') line(io.stdout, jsonForTerminal({ kernel_id: a.kernelId, error: code, ...(error instanceof GatewayError ? { details: error.details } : {}) }));
   line(io.stderr, `gateway-listener: ${message}`);
   switch (code) {
     case 'GL_ERR_REGISTRATION_TIMEOUT':
@@ -255,8 +278,9 @@ function reportFailure(error: unknown, a: WaitArgs, io: CliIo): number {
     case 'GL_ERR_KERNEL_FAILED': {
       const tail = (error as GatewayError).details.stderr_tail;
       if (typeof tail === 'string' && tail !== '') {
+        const shown = escapeForTerminal(tail);
         line(io.stderr, '--- kernel stderr (tail) ---');
-        io.stderr.write(tail.endsWith('\n') ? tail : `${tail}\n`);
+        io.stderr.write(shown.endsWith('\n') ? shown : `${shown}\n`);
         line(io.stderr, '--- end of kernel stderr ---');
       }
       return EXIT_CODES.KERNEL_FAILED;
