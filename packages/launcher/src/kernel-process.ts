@@ -9,6 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { constants } from 'node:os';
 import { STDERR_TAIL_BYTES } from '@gateway-launchers/common/limits';
+import type { KernelWatchdog } from './kernel-watchdog.js';
 
 /** util-linux's `setpriv`, when present: it sets the kernel's parent-death signal, then execs it. */
 const PDEATHSIG_WRAPPER = process.platform === 'linux' ? ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => existsSync(p)) : undefined;
@@ -59,6 +60,8 @@ export interface KernelSpawnOptions {
   readonly env: NodeJS.ProcessEnv;
   /** Where kernel stderr is copied to (default: our stderr). */
   readonly stderr?: NodeJS.WritableStream;
+  /** Told the kernel's process group, to kill it if the launcher dies outright. */
+  readonly watchdog?: KernelWatchdog;
 }
 
 /** A running (or finished) kernel process. */
@@ -113,6 +116,7 @@ export class KernelProcess {
       detached: true, // setsid: own process group, so group signals reach the kernel's children too
       stdio: ['ignore', 'inherit', 'pipe'],
     });
+    options.watchdog?.watch(child.pid);
     return new KernelProcess(child, options.stderr ?? process.stderr);
   }
 

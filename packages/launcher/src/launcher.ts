@@ -209,7 +209,7 @@ export class Launcher implements ControlTarget {
       await held.release([commServer]);
       this.#phase('ports_selected', { ports: held.ports.slice(0, 5), comm_port: this.#comm?.port, attempt, connection_file: this.#dir!.path });
       if (this.#isStopping()) return { kind: 'failed', exit: undefined, reason: 'launcher stopped before the kernel started' };
-      const kernel = KernelProcess.spawn(substituteConnectionFile(config.kernelArgv, this.#dir!.path), { env: this.#kernelEnv });
+      const kernel = KernelProcess.spawn(substituteConnectionFile(config.kernelArgv, this.#dir!.path), { env: this.#kernelEnv, watchdog: this.#dir!.watchdog });
       this.#kernel = kernel;
       if (this.#isStopping()) void this.#stopKernel(kernel);
       this.#phase('kernel_spawned', { pid: kernel.pid, argv0: config.kernelArgv[0] });
@@ -447,7 +447,7 @@ export class Launcher implements ControlTarget {
     this.#dir!.write(info);
     this.#proxy!.resetState();
     this.#proxy!.connectBackend({ shell: info.shell_port, iopub: info.iopub_port, stdin: info.stdin_port, control: info.control_port, hb: info.hb_port }, PROXY_KERNEL_HOST);
-    const kernel = KernelProcess.spawn(substituteConnectionFile(this.config.kernelArgv, this.#dir!.path), { env: this.#kernelEnv });
+    const kernel = KernelProcess.spawn(substituteConnectionFile(this.config.kernelArgv, this.#dir!.path), { env: this.#kernelEnv, watchdog: this.#dir!.watchdog });
     this.#kernel = kernel;
     this.#afterSpawn();
     // A stop that arrived while ports were being chosen finds this kernel too.
