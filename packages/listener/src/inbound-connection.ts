@@ -18,7 +18,7 @@
  */
 import type { Socket } from 'node:net';
 import type { WebSocket, WebSocketServer, RawData } from 'ws';
-import type { ErrorCode } from '@gateway-launchers/common';
+import type { ErrorCode, GatewayError } from '@gateway-launchers/common';
 import { addressKey } from '@gateway-launchers/common/connection-slots';
 import { sniff } from './connection-sniffer.js';
 import { findHeadEnd, httpErrorResponse, parseUpgradeHead, toIncomingMessage } from './http-upgrade.js';
@@ -54,6 +54,11 @@ export interface InboundSink {
    * its response, increasing seq) and `ws` now belongs to that kernel.
    */
   reattach(body: Buffer, ws: WebSocket): boolean;
+  /**
+   * The listener's connection-info policy for a valid response from
+   * `peerAddress`: the error to refuse it with, or undefined.
+   */
+  policy(valid: ValidResponse, peerAddress: string): GatewayError | undefined;
   /** Applies an accepted response; called after the acknowledgement was written. */
   commit(valid: ValidResponse, ctx: { peer: string; peerAddress: string; transport: ResponseTransport; ws: WebSocket | undefined }): void;
   refused(refusal: InboundRefusal): void;
@@ -292,6 +297,8 @@ export class InboundConnection {
       if (this.#state !== 'verifying') return;
       const verdict = version === 'v2' ? this.#sink.checkV2(body) : this.#sink.checkV1(body);
       if (!verdict.ok) return this.#refuse(verdict.error.code, verdict.error.message, verdict.kernelId);
+      const refused = this.#sink.policy(verdict.value, this.peerAddress);
+      if (refused !== undefined) return this.#refuse(refused.code, refused.message, verdict.value.registration.kernelId);
       const ctx = { peer: this.peer, peerAddress: this.peerAddress, transport, ws: this.#ws };
       // Acknowledge first: a host handler reacting to the resolved promise must
       // not get a control request onto the wire before the ack.

@@ -55,6 +55,7 @@ import {
 } from './listener-options.js';
 import { ConnectionSlots, addressKey } from '@gateway-launchers/common/connection-slots';
 import { KernelSession } from './kernel-session.js';
+import { KernelInfoChecker } from './kernel-address-policy.js';
 import {
   type ControlTarget,
   type LaunchResponse,
@@ -287,6 +288,7 @@ export class ResponseListener extends TypedEmitter<ResponseListenerEvents> {
     });
     this.#wss.on('error', (error: Error) => log.error({ err: error }, 'WebSocket server error'));
     const v1 = v1KeyPair;
+    const infoChecker = new KernelInfoChecker(resolved.kernelInfoPolicy);
     this.#work = new SlicedWorkQueue(resolved.limits.workSliceMs, (error) => log.error({ err: error }, 'response verification failed unexpectedly'));
     this.#sink = {
       legacy: v1 !== undefined,
@@ -295,6 +297,11 @@ export class ResponseListener extends TypedEmitter<ResponseListenerEvents> {
       schedule: (job, peer) => this.#work.push(job, peer),
       checkV2: (body) => checkV2Response(body, keyPair.secretKey, this.#view),
       checkV1: (body) => (v1 === undefined ? { ok: false, error: new GatewayError('GL_ERR_V1_NOT_ENABLED', 'v1 payloads are not accepted'), kernelId: undefined } : checkV1Response(body, v1, this.#view)),
+      policy: (valid, peerAddress) => {
+        if (valid.connectionInfo === undefined) return undefined; // a failure response reports no kernel
+        const info = valid.connectionInfo as ConnectionInfo;
+        return infoChecker.check(isWildcardHost(info.ip) ? { ...info, ip: peerAddress } : info, peerAddress);
+      },
       commit: (valid, ctx) => this.#commit(valid, ctx),
       reattach: (body, ws) => this.#reattach(body, ws),
       refused: (refusal) => this.#refused(refusal),

@@ -266,3 +266,46 @@ t.test('at the connection cap, the oldest idle connection makes room for a launc
   while (answers.length === 0) await new Promise((r) => setTimeout(r, 5));
   t.same(answerOf(answers[0] as string), { ok: false, error: 'GL_ERR_READ_TIMEOUT' }, 'an idle peer was closed with GL_ERR_READ_TIMEOUT');
 });
+
+t.test('connection-info policy: an ip other than the response\'s own address is refused with GL_ERR_KERNEL_IP_NOT_ALLOWED unless its network is allowed', async (t) => {
+  const s = await setup(t);
+  t.same(await sendLine(s.launch.responseAddress, sealed(s, { connInfo: { ip: '203.0.113.5' } })), { ok: false, error: 'GL_ERR_KERNEL_IP_NOT_ALLOWED' }, 'a foreign address');
+  t.same(await sendLine(s.launch.responseAddress, sealed(s, { connInfo: { ip: 'kernel.example.org' } })), { ok: false, error: 'GL_ERR_KERNEL_IP_NOT_ALLOWED' }, 'a host name');
+  await assertUnharmed(t, s, 'GL_ERR_KERNEL_IP_NOT_ALLOWED');
+  const open = await startListener({ allowedKernelNetworks: ['203.0.113.0/24'] });
+  t.teardown(() => open.close());
+  const launch = open.register('k-allowed');
+  t.same(await sendLine(launch.responseAddress, sealFakeResponse({ kernelId: 'k-allowed', token: launch.launchToken as string, publicKey: launch.publicKey, connInfo: { ip: '203.0.113.5' } }).text), { ok: true }, 'accepted inside allowedKernelNetworks');
+  t.equal((await launch.response).connectionInfo.ip, '203.0.113.5');
+  const viaEnv = await startListener({ env: { GL_ALLOWED_KERNEL_NETWORKS: ' 198.51.100.0/24, * ' } });
+  t.teardown(() => viaEnv.close());
+  const named = viaEnv.register('k-named');
+  t.same(await sendLine(named.responseAddress, sealFakeResponse({ kernelId: 'k-named', token: named.launchToken as string, publicKey: named.publicKey, connInfo: { ip: 'kernel.example.org' } }).text), { ok: true }, "'*' in GL_ALLOWED_KERNEL_NETWORKS accepts host names");
+  await t.rejects(startListener({ env: { GL_ALLOWED_KERNEL_NETWORKS: '10.0.0.0/33' } }), { code: 'GL_ERR_USAGE' }, 'a malformed network is a usage error');
+});
+
+t.test('connection-info policy: a response from loopback may report any loopback address (127/8 is local)', async (t) => {
+  const s = await setup(t);
+  const { host, port } = addressOf(s.launch.responseAddress);
+  const answer = await new Promise<string>((resolve) => {
+    const c = connect({ host, port, localAddress: '127.0.0.3' });
+    c.on('error', () => resolve('error'));
+    const chunks: Buffer[] = [];
+    c.on('data', (d: Buffer) => chunks.push(d));
+    c.on('close', () => resolve(Buffer.concat(chunks).toString()));
+    c.write(`${sealed(s, { connInfo: { ip: '127.0.0.2' } })}\n`);
+  });
+  t.same(answerOf(answer), { ok: true });
+  t.equal((await s.launch.response).connectionInfo.ip, '127.0.0.2');
+});
+
+t.test('connection-info policy: transport ipc and signature schemes other than hmac-sha256 are refused unless opted in', async (t) => {
+  const s = await setup(t);
+  t.same(await sendLine(s.launch.responseAddress, sealed(s, { connInfo: { transport: 'ipc' } })), { ok: false, error: 'GL_ERR_TRANSPORT_NOT_ALLOWED' });
+  t.same(await sendLine(s.launch.responseAddress, sealed(s, { connInfo: { signature_scheme: 'hmac-md5' } })), { ok: false, error: 'GL_ERR_SIGNATURE_SCHEME_NOT_ALLOWED' });
+  await assertUnharmed(t, s, 'GL_ERR_SIGNATURE_SCHEME_NOT_ALLOWED');
+  const open = await startListener({ allowedSignatureSchemes: ['hmac-sha256', 'hmac-md5'] });
+  t.teardown(() => open.close());
+  const launch = open.register('k-md5');
+  t.same(await sendLine(launch.responseAddress, sealFakeResponse({ kernelId: 'k-md5', token: launch.launchToken as string, publicKey: launch.publicKey, connInfo: { signature_scheme: 'hmac-md5' } }).text), { ok: true }, 'accepted when opted in');
+});
