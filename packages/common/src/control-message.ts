@@ -39,6 +39,19 @@ export interface ControlReply {
   readonly execution_state?: string;
 }
 
+/**
+ * Plaintext of a v2 control reply (launcher → listener), sealed to the
+ * listener's key with the launcher's ephemeral key and bound to the request
+ * it answers by `kernel_id` and `seq`: an answer from anyone else, or to
+ * another request, does not open or does not match.
+ */
+export interface ControlReplyMessage {
+  readonly kernel_id: string;
+  /** The `seq` of the request answered. */
+  readonly seq: number;
+  readonly reply: ControlReply;
+}
+
 /** Plaintext of a v2 event (launcher → listener over WebSocket). */
 export interface KernelExitEvent {
   readonly event: 'kernel_exit';
@@ -85,9 +98,25 @@ export function validateControlRequest(value: unknown): Result<ControlRequest> {
   return ok({ kernel_id: value.kernel_id, seq: value.seq, request: action.value });
 }
 
+const REPLY_ERROR_RE = /^[A-Z][A-Z0-9_]{0,63}$/;
+
+/** Validates a v2 control reply plaintext (shape only; the receiver checks kernel id and seq). Unknown reply fields are dropped. */
+export function validateControlReplyMessage(value: unknown): Result<ControlReplyMessage> {
+  if (!isRecord(value) || 'request' in value || 'event' in value) return fail('GL_ERR_ENVELOPE_MALFORMED', 'plaintext is not a control reply');
+  if (!isValidKernelId(value.kernel_id)) return fail('GL_ERR_KERNEL_ID_INVALID', 'control reply kernel_id is invalid');
+  if (typeof value.seq !== 'number' || !Number.isSafeInteger(value.seq) || value.seq < 0) return fail('GL_ERR_ENVELOPE_MALFORMED', 'control reply seq is not a non-negative safe integer');
+  const r = value.reply;
+  if (!isRecord(r) || typeof r.ok !== 'boolean') return fail('GL_ERR_ENVELOPE_MALFORMED', 'control reply has no reply object');
+  const reply: { ok: boolean; error?: string; last_activity?: number; execution_state?: string } = { ok: r.ok };
+  if (typeof r.error === 'string' && REPLY_ERROR_RE.test(r.error)) reply.error = r.error;
+  if (typeof r.last_activity === 'number' && Number.isFinite(r.last_activity)) reply.last_activity = r.last_activity;
+  if (typeof r.execution_state === 'string' && r.execution_state.length <= 32) reply.execution_state = r.execution_state;
+  return ok({ kernel_id: value.kernel_id, seq: value.seq, reply });
+}
+
 /** Validates a v2 event plaintext. */
 export function validateLauncherEvent(value: unknown): Result<LauncherEvent> {
-  if (!isRecord(value) || 'request' in value || value.event !== 'kernel_exit') return fail('GL_ERR_ENVELOPE_MALFORMED', 'event plaintext is not a kernel_exit event');
+  if (!isRecord(value) || 'request' in value || 'reply' in value || value.event !== 'kernel_exit') return fail('GL_ERR_ENVELOPE_MALFORMED', 'event plaintext is not a kernel_exit event');
   if (!isValidKernelId(value.kernel_id)) return fail('GL_ERR_KERNEL_ID_INVALID', 'event kernel_id is invalid');
   const exitCode = value.exit_code ?? null;
   const signal = value.signal ?? null;

@@ -17,7 +17,7 @@ import { isRecord } from './json-object.js';
 import { type Result, fail, ok } from './errors.js';
 import { isValidKernelId } from './kernel-id.js';
 import { MAX_CONTROL_BYTES, MAX_RESPONSE_BYTES } from './limits.js';
-import { type ControlRequest, type LauncherEvent, type ReattachEvent, validateControlRequest, validateLauncherEvent, validateReattachEvent } from './control-message.js';
+import { type ControlReplyMessage, type ControlRequest, type LauncherEvent, type ReattachEvent, validateControlReplyMessage, validateControlRequest, validateLauncherEvent, validateReattachEvent } from './control-message.js';
 import { type ResponsePlaintext, validateResponsePlaintext } from './response-message.js';
 import { type PortRange } from './port-range.js';
 
@@ -237,6 +237,51 @@ export function openEvent(input: string | Uint8Array, launcherPublicKey: Uint8Ar
   const opened = openBox(boxed.value.box, boxed.value.nonce, launcherPublicKey, listenerSecretKey, MAX_CONTROL_BYTES);
   if (!opened.ok) return opened;
   return validateLauncherEvent(opened.value);
+}
+
+/**
+ * Seals a control reply (launcher side) to the listener's public key with a
+ * precomputed {@link sharedKey} of the listener's key and the launcher's
+ * ephemeral secret key (the same key pair the request was opened with).
+ */
+export function sealControlReplyShared(message: ControlReplyMessage, shared: Uint8Array): string {
+  const nonce = nacl.randomBytes(nacl.box.nonceLength);
+  const box = nacl.box.after(Buffer.from(JSON.stringify(message), 'utf8'), nonce, shared);
+  const msg: BoxedMessage = { v: 2, nonce: toBase64(nonce), box: toBase64(box) };
+  return JSON.stringify(msg);
+}
+
+/** Seals a control reply (launcher side) to the listener's public key. */
+export function sealControlReply(message: ControlReplyMessage, listenerPublicKey: Uint8Array, launcherSecretKey: Uint8Array): string {
+  return sealControlReplyShared(message, sharedKey(listenerPublicKey, launcherSecretKey));
+}
+
+/** A boxed message from a launcher: a control reply or an event. */
+export type LauncherMessage = { readonly kind: 'reply'; readonly message: ControlReplyMessage } | { readonly kind: 'event'; readonly event: LauncherEvent };
+
+/**
+ * Opens a boxed message from a launcher (listener side): a control reply
+ * (`reply`) or an event (`event`). Kernel id and `seq` are the caller's to check.
+ */
+export function openLauncherMessage(input: string | Uint8Array, launcherPublicKey: Uint8Array, listenerSecretKey: Uint8Array): Result<LauncherMessage> {
+  const boxed = parseBoxed(input, MAX_CONTROL_BYTES);
+  if (!boxed.ok) return boxed;
+  const opened = openBox(boxed.value.box, boxed.value.nonce, launcherPublicKey, listenerSecretKey, MAX_CONTROL_BYTES);
+  if (!opened.ok) return opened;
+  if ('reply' in opened.value) {
+    const reply = validateControlReplyMessage(opened.value);
+    return reply.ok ? ok({ kind: 'reply', message: reply.value }) : reply;
+  }
+  const event = validateLauncherEvent(opened.value);
+  return event.ok ? ok({ kind: 'event', event: event.value }) : event;
+}
+
+/** Opens a control reply (listener side). Kernel id and `seq` are the caller's to check. */
+export function openControlReply(input: string | Uint8Array, launcherPublicKey: Uint8Array, listenerSecretKey: Uint8Array): Result<ControlReplyMessage> {
+  const opened = openLauncherMessage(input, launcherPublicKey, listenerSecretKey);
+  if (!opened.ok) return opened;
+  if (opened.value.kind !== 'reply') return fail('GL_ERR_ENVELOPE_MALFORMED', 'boxed message is an event, not a control reply');
+  return ok(opened.value.message);
 }
 
 /**

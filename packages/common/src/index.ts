@@ -20,3 +20,4 @@ export * from './logging.js';
 export * from './launcher-options.js';
 export * from './box-key.js';
 export * from './prohibited-ips.js';
+export * from './connection-slots.js';

@@ -25,6 +25,8 @@ export const DEFAULT_MIN_PORT_RANGE_SIZE = 1000;
 export const DEFAULT_LAUNCH_TIMEOUT_S = 30;
 /** Concurrent unauthenticated connections a listener serves before refusing new ones. */
 export const MAX_PENDING_CONNECTIONS = 4096;
+/** Concurrent unauthenticated connections a listener serves per peer address (IPv6: per /64). */
+export const MAX_CONNECTIONS_PER_ADDRESS = 256;
 /** Listen backlog a listener asks the kernel for. */
 export const LISTEN_BACKLOG = 4096;
 /** Default ms a launcher gives a kernel to answer `shutdown_request` and again to exit, then after SIGTERM before SIGKILL. */

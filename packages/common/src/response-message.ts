@@ -28,7 +28,9 @@ interface ResponseCommon {
   kernel_id: string;
   /** The one-time launch token. Secret. */
   token: string;
+  /** The kernel's process id (not the launcher's); 0 when no kernel runs yet. */
   pid: number;
+  /** The kernel's process group (the kernel leads its own group, so it equals `pid`). */
   pgid: number;
   mode: PortMode;
   launcher_version: string;

@@ -1,20 +1,57 @@
 /**
  * The launcher's comm port: one request per TCP connection, at most 4 KiB and
  * the idle timeout each, served concurrently so an idle peer never delays an
- * interrupt. v2: boxed JSON line, answered with one JSON line. v1 (Gateway
- * Provisioners' host): bare JSON ended by end of stream, no answer.
+ * interrupt. v2: boxed JSON line, answered with one JSON line (sealed to the
+ * host and bound to the request's `seq`; a refusal, which has no trusted seq,
+ * goes back plain). v1 (Gateway Provisioners' host): bare JSON ended by end of
+ * stream, no answer.
  *
  * @module
  */
 import type { Server, Socket } from 'node:net';
+import { ConnectionSlots, type SlotHolder, addressKey } from '@gateway-launchers/common/connection-slots';
 import { type ControlAction, type ControlReply, type V1Request, parseV1Request } from '@gateway-launchers/common/control-message';
 import { type Result, isGatewayError } from '@gateway-launchers/common/errors';
 import { IDLE_TIMEOUT_MS, MAX_CONTROL_BYTES } from '@gateway-launchers/common/limits';
+import type { AuthenticatedControl } from './control-auth.js';
 import type { LauncherLogger } from './deferred-logger.js';
 import { readLine } from './line-io.js';
 
 /** Concurrent comm-port connections served. */
-const MAX_COMM_CONNECTIONS = 64;
+export const MAX_COMM_CONNECTIONS = 64;
+/** Concurrent comm-port connections served per peer address (IPv6: per /64). */
+export const MAX_COMM_CONNECTIONS_PER_ADDRESS = 8;
+
+/** One comm-port connection as the slot table sees it. */
+class CommConnection implements SlotHolder {
+  readonly addressKey: string;
+  /** Until its first read has had its chance (one full event-loop turn). */
+  #fresh = true;
+  /** Its request has been read: it is being performed or answered. */
+  requestRead = false;
+
+  constructor(
+    readonly socket: Socket,
+    private readonly slots: ConnectionSlots<CommConnection>,
+  ) {
+    this.addressKey = addressKey((socket.remoteAddress ?? '').replace(/^::ffff:(?=\d+\.)/, ''));
+    setImmediate(() => setImmediate(() => (this.#fresh = false)));
+    socket.once('data', () => (this.#fresh = false));
+  }
+
+  get idle(): boolean {
+    return this.socket.bytesRead === 0;
+  }
+
+  get stage(): 'fresh' | 'open' | 'committed' {
+    return this.requestRead ? 'committed' : this.#fresh ? 'fresh' : 'open';
+  }
+
+  evict(): void {
+    this.socket.destroy();
+    this.slots.release(this);
+  }
+}
 
 /** What the comm server asks the launcher to do. */
 export interface ControlTarget {
@@ -28,7 +65,7 @@ export interface ControlTarget {
 export interface CommServerOptions {
   readonly protocol: 1 | 2;
   /** v2: opens and authenticates a request. */
-  readonly open: (text: string) => Result<ControlAction>;
+  readonly open: (text: string) => Result<AuthenticatedControl>;
   readonly target: ControlTarget;
   readonly logger: LauncherLogger;
   readonly idleTimeoutMs?: number;
@@ -36,7 +73,7 @@ export interface CommServerOptions {
 
 /** Serves control requests on an already listening server. */
 export class CommServer {
-  readonly #sockets = new Set<Socket>();
+  readonly #slots = new ConnectionSlots<CommConnection>(MAX_COMM_CONNECTIONS, MAX_COMM_CONNECTIONS_PER_ADDRESS);
 
   constructor(
     private readonly server: Server,
@@ -52,27 +89,27 @@ export class CommServer {
   }
 
   /**
-   * Requests are tiny and answered at once, so more connections than the cap
-   * are a flood: the oldest one that has sent nothing makes room (an idle
-   * peer never keeps an interrupt out); when all are sending, the new one is closed.
+   * Requests are tiny and answered at once, so more connections than a cap
+   * are a flood. Each address (IPv6: /64) gets a share; at a cap the peer
+   * holding the most slots gives up its oldest unanswered one (idle first),
+   * never one before its first read: a flood, idle or trickling, from
+   * elsewhere never keeps the host's interrupt out.
    */
   #admit(socket: Socket): void {
     socket.on('error', () => {});
-    if (this.#sockets.size >= MAX_COMM_CONNECTIONS) {
-      const idle = [...this.#sockets].find((s) => s.bytesRead === 0);
-      if (idle === undefined) {
-        socket.destroy();
-        return;
-      }
-      idle.destroy();
-      this.#sockets.delete(idle);
+    const key = addressKey((socket.remoteAddress ?? '').replace(/^::ffff:(?=\d+\.)/, ''));
+    if (!this.#slots.makeRoom(key)) {
+      socket.destroy();
+      return;
     }
-    void this.#serve(socket);
+    const conn = new CommConnection(socket, this.#slots);
+    this.#slots.add(conn);
+    socket.once('close', () => this.#slots.release(conn));
+    void this.#serve(conn);
   }
 
-  async #serve(socket: Socket): Promise<void> {
-    this.#sockets.add(socket);
-    socket.once('close', () => this.#sockets.delete(socket));
+  async #serve(conn: CommConnection): Promise<void> {
+    const { socket } = conn;
     const { logger, protocol } = this.options;
     const peer = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
     let text: string;
@@ -80,9 +117,10 @@ export class CommServer {
       text = await readLine(socket, MAX_CONTROL_BYTES, this.options.idleTimeoutMs ?? IDLE_TIMEOUT_MS, { acceptEof: true });
     } catch (e) {
       logger.debug({ event: 'control_unread', peer, code: isGatewayError(e) ? e.code : 'socket' }, 'control connection closed without a request');
-      this.#answer(socket, { ok: false, error: isGatewayError(e) ? e.code : 'GL_ERR_READ_TIMEOUT' });
+      this.#answer(socket, JSON.stringify({ ok: false, error: isGatewayError(e) ? e.code : 'GL_ERR_READ_TIMEOUT' }));
       return;
     }
+    conn.requestRead = true;
     if (protocol === 1) {
       const req = parseV1Request(text);
       socket.destroy();
@@ -93,29 +131,29 @@ export class CommServer {
       await this.options.target.performV1(req.value);
       return;
     }
-    const action = this.options.open(text);
-    if (!action.ok) {
-      logger.warn({ event: 'control_refused', peer, code: action.error.code }, 'control request refused');
-      this.#answer(socket, { ok: false, error: action.error.code });
+    const opened = this.options.open(text);
+    if (!opened.ok) {
+      logger.warn({ event: 'control_refused', peer, code: opened.error.code }, 'control request refused');
+      this.#answer(socket, JSON.stringify({ ok: false, error: opened.error.code }));
       return;
     }
-    const reply = await this.options.target.perform(action.value, 'comm');
-    this.#answer(socket, reply);
+    const reply = await this.options.target.perform(opened.value.action, 'comm');
+    this.#answer(socket, opened.value.sealReply(reply));
   }
 
-  #answer(socket: Socket, reply: ControlReply): void {
+  #answer(socket: Socket, line: string): void {
     if (this.options.protocol === 1 || socket.destroyed) {
       socket.destroy();
       return;
     }
-    socket.end(`${JSON.stringify(reply)}\n`);
+    socket.end(`${line}\n`);
     // A peer that never reads must not hold the socket open.
     setTimeout(() => socket.destroy(), 1_000).unref();
   }
 
   /** Stops listening and drops open connections. */
   close(): Promise<void> {
-    for (const s of this.#sockets) s.destroy();
+    for (const c of [...this.#slots.all()]) c.socket.destroy();
     return new Promise((resolve) => this.server.close(() => resolve()));
   }
 }

@@ -146,7 +146,8 @@ function str(raw: RawOptions, name: string): string | undefined {
 
 function readLaunchToken(raw: RawOptions, env: NodeJS.ProcessEnv): string {
   const file = str(raw, 'launch-token-file');
-  let token = env.KERNEL_LAUNCH_TOKEN;
+  // Trimmed like the file: a Kubernetes Secret mounted as env often ends in a newline.
+  let token = env.KERNEL_LAUNCH_TOKEN?.trim();
   if (file !== undefined) {
     try {
       token = readFileSync(file, 'utf8').trim();

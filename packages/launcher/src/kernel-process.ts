@@ -10,6 +10,7 @@ import { existsSync } from 'node:fs';
 import { constants } from 'node:os';
 import type { Readable } from 'node:stream';
 import { STDERR_TAIL_BYTES } from '@gateway-launchers/common/limits';
+import type { KernelWatchdog } from './kernel-watchdog.js';
 
 /** util-linux's `setpriv`, when present: it sets the kernel's parent-death signal, then execs it. */
 const PDEATHSIG_WRAPPER = process.platform === 'linux' ? ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => existsSync(p)) : undefined;
@@ -78,6 +79,8 @@ export interface KernelSpawnOptions {
   readonly extraStdio?: ReadonlyArray<number | 'pipe'>;
   /** Variables added to `env` for this kernel only (no secrets: they show in /proc/<pid>/environ). */
   readonly extraEnv?: Readonly<Record<string, string>>;
+  /** Told the kernel's process group, to kill it if the launcher dies outright. */
+  readonly watchdog?: KernelWatchdog;
 }
 
 /** A running (or finished) kernel process. */
@@ -134,6 +137,7 @@ export class KernelProcess {
       detached: true, // setsid: own process group, so group signals reach the kernel's children too
       stdio: ['ignore', 'inherit', 'pipe', ...(options.extraStdio ?? [])],
     });
+    options.watchdog?.watch(child.pid);
     return new KernelProcess(child, options.stderr ?? process.stderr);
   }
 

@@ -24,7 +24,7 @@ import type { ResponsePlaintext } from '@gateway-launchers/common/response-messa
 import type { LauncherConfig } from './config.js';
 import { ConnectionFileDir } from './connection-file.js';
 import { CommServer, type ControlTarget } from './comm-server.js';
-import type { ControlAuthenticator } from './control-auth.js';
+import type { AuthenticatedControl, ControlAuthenticator } from './control-auth.js';
 import { DirectMode } from './direct-mode.js';
 import { deliverFailureResponse, failureExitStatus, sealFailureResponse } from './failure-report.js';
 import { controlRequest } from './kernel-control-channel.js';
@@ -188,7 +188,7 @@ export class Launcher implements ControlTarget {
 
   #spawnKernel(dir: ConnectionFileDir, connection: ConnectionInfo, fields: Record<string, unknown> = {}, options: Parameters<ModeContext['spawnKernel']>[2] = {}): RunningKernel {
     dir.write(connection);
-    const process = KernelProcess.spawn(substituteConnectionFile(this.config.kernelArgv, dir.path), { ...options, env: this.#kernelEnv });
+    const process = KernelProcess.spawn(substituteConnectionFile(this.config.kernelArgv, dir.path), { ...options, env: this.#kernelEnv, watchdog: dir.watchdog });
     const kernel: RunningKernel = { process, connection };
     this.#kernel = kernel;
     // A stop that arrived while ports were being chosen finds this kernel too.
@@ -218,7 +218,7 @@ export class Launcher implements ControlTarget {
   }
 
   /** Comm port and WebSocket share one authenticator, so one seq order covers both. */
-  #openControl(text: string): Result<ControlAction> {
+  #openControl(text: string): Result<AuthenticatedControl> {
     if (this.#auth === undefined) return fail('GL_ERR_ENVELOPE_OPEN_FAILED', 'no response has been sealed yet');
     return this.#auth.open(text);
   }

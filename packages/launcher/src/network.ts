@@ -92,7 +92,12 @@ export function localAddresses(): string[] {
   return Object.values(networkInterfaces()).flatMap((addrs) => (addrs ?? []).map((a) => a.address));
 }
 
-/** True for a wildcard or an address one of this host's interfaces has. */
+/**
+ * True for a wildcard, an address one of this host's interfaces has, or (on
+ * Linux, which routes all of 127.0.0.0/8 to the loopback interface and lets
+ * any of it be bound) any 127.x.y.z.
+ */
 export function isLocalAddress(ip: string): boolean {
+  if (process.platform === 'linux' && /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(ip)) return true;
   return isWildcard(ip) || localAddresses().includes(ip);
 }

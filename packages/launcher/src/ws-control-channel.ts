@@ -9,12 +9,13 @@
  */
 import type { WebSocket } from 'ws';
 import type { ResponseAddress } from '@gateway-launchers/common/address';
-import type { ControlAction, LauncherEvent } from '@gateway-launchers/common/control-message';
+import type { LauncherEvent } from '@gateway-launchers/common/control-message';
 import { type BoxKeyPair, ClockSeq, sealEvent, sealReattach } from '@gateway-launchers/common/envelope-v2';
 import type { Result } from '@gateway-launchers/common/errors';
 import { IDLE_TIMEOUT_MS, MAX_CONTROL_REPLY_BYTES } from '@gateway-launchers/common/limits';
 import type { LauncherLogger } from './deferred-logger.js';
 import type { ControlTarget } from './comm-server.js';
+import type { AuthenticatedControl } from './control-auth.js';
 import { backoffDelays, sleep } from './backoff.js';
 
 /** Longest wait, while re-attaching, before an event is given up. */
@@ -27,7 +28,7 @@ export interface WsControlChannelOptions {
   readonly listenerPublicKey: Uint8Array;
   readonly ephemeral: BoxKeyPair;
   /** Opens and authenticates a control request. */
-  readonly open: (text: string) => Result<ControlAction>;
+  readonly open: (text: string) => Result<AuthenticatedControl>;
   readonly target: ControlTarget;
   readonly logger: LauncherLogger;
 }
@@ -70,8 +71,8 @@ export class WsControlChannel {
       ws.send(JSON.stringify({ ok: false, error: action.error.code }));
       return;
     }
-    const reply = await this.options.target.perform(action.value, 'ws');
-    if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(reply));
+    const reply = await this.options.target.perform(action.value.action, 'ws');
+    if (ws.readyState === ws.OPEN) ws.send(action.value.sealReply(reply));
   }
 
   async #reconnect(): Promise<void> {

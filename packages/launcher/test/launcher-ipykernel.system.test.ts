@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { isFailureResponse, type ResponseSuccess } from '@gateway-launchers/common';
 import { Receiver } from './helpers/receiver.js';
-import { CELL_STARTED, GENEROUS_MS, IPYKERNEL_ARGV, SLEEPING_CELL, controlText, groupAlive, kernelClient, runLauncher, sendComm, waitFor } from './helpers/launcher-process.js';
+import { CELL_STARTED, GENEROUS_MS, IPYKERNEL_ARGV, SLEEPING_CELL, controlText, groupAlive, kernelClient, replyOf, runLauncher, sendComm, waitFor } from './helpers/launcher-process.js';
 
 const RANGE = '25000..26000';
 
@@ -31,16 +31,16 @@ t.test('a real ipykernel started by the launcher executes code with the sealed c
     const cell = kernelClient({ ...r.conn_info, ip: '127.0.0.1' }, 'execute_async', SLEEPING_CELL);
     await cell.printed(CELL_STARTED); // the cell runs: an interrupt now can only end it
     const forged = await sendComm(r.comm_port, controlText('k-exec', { interrupt: true }, epk, new Receiver().keys.secretKey));
-    t.match(JSON.parse(forged), { ok: false, error: 'GL_ERR_ENVELOPE_OPEN_FAILED' }, 'a request sealed with another key is refused');
+    t.match(replyOf(forged, epk, receiver.keys.secretKey), { ok: false, error: 'GL_ERR_ENVELOPE_OPEN_FAILED' }, 'a request sealed with another key is refused');
     const other = await sendComm(r.comm_port, controlText('k-other', { interrupt: true }, epk, receiver.keys.secretKey));
-    t.match(JSON.parse(other), { ok: false, error: 'GL_ERR_KERNEL_ID_MISMATCH' }, 'a request for another kernel is refused');
+    t.match(replyOf(other, epk, receiver.keys.secretKey), { ok: false, error: 'GL_ERR_KERNEL_ID_MISMATCH' }, 'a request for another kernel is refused');
     const good = controlText('k-exec', { signal: 'SIGCONT' }, epk, receiver.keys.secretKey);
-    t.same(JSON.parse(await sendComm(r.comm_port, good)), { ok: true }, 'an authentic harmless request is accepted');
-    t.match(JSON.parse(await sendComm(r.comm_port, good)), { ok: false, error: 'GL_ERR_REPLAY' }, 'its replay is refused');
+    t.same(replyOf(await sendComm(r.comm_port, good), epk, receiver.keys.secretKey), { ok: true }, 'an authentic harmless request is accepted');
+    t.match(replyOf(await sendComm(r.comm_port, good), epk, receiver.keys.secretKey), { ok: false, error: 'GL_ERR_REPLAY' }, 'its replay is refused');
     const garbage = await sendComm(r.comm_port, '{"signum": 2}');
-    t.match(JSON.parse(garbage), { ok: false }, 'a v1 request is refused in v2 mode');
+    t.match(replyOf(garbage, epk, receiver.keys.secretKey), { ok: false }, 'a v1 request is refused in v2 mode');
     // One more authentic request: once its log line is in, so are the lines of everything before it.
-    t.same(JSON.parse(await sendComm(r.comm_port, controlText('k-exec', { signal: 'SIGCONT' }, epk, receiver.keys.secretKey))), { ok: true });
+    t.same(replyOf(await sendComm(r.comm_port, controlText('k-exec', { signal: 'SIGCONT' }, epk, receiver.keys.secretKey)), epk, receiver.keys.secretKey), { ok: true });
     const acted = (): unknown[] => run.logs.filter((l) => l.event === 'control_request').map((l) => l.action);
     await waitFor(() => acted().length >= 2, GENEROUS_MS);
     t.same(acted(), ['signal', 'signal'], 'only the authentic requests were acted on');
@@ -57,7 +57,7 @@ t.test('a real ipykernel started by the launcher executes code with the sealed c
     const reply = await sendComm(r.comm_port, controlText('k-exec', { interrupt: true }, epk, receiver.keys.secretKey));
     // Waiting on the idle peers would have meant waiting for their idle timeout, which closes them all.
     t.ok(closedIdle.size < idle.length, `answered while idle peers still hold connections (${idle.length - closedIdle.size} of ${idle.length} open)`);
-    t.same(JSON.parse(reply), { ok: true });
+    t.same(replyOf(reply, epk, receiver.keys.secretKey), { ok: true });
     const result = await cell.result;
     t.equal(result.status, 'error');
     t.equal(result.ename, 'KeyboardInterrupt');
@@ -70,7 +70,7 @@ t.test('a real ipykernel started by the launcher executes code with the sealed c
     const file = run.logs.find((l) => l.event === 'ports_selected')?.connection_file as string;
     t.ok(existsSync(file), 'connection file exists while the kernel runs');
     const reply = await sendComm(r.comm_port, controlText('k-exec', { shutdown: true }, epk, receiver.keys.secretKey));
-    t.same(JSON.parse(reply), { ok: true });
+    t.same(replyOf(reply, epk, receiver.keys.secretKey), { ok: true });
     const exit = await run.exited;
     t.equal(exit.code, 0, 'launcher exits with the kernel status (the kernel answered shutdown_request: no signal needed)');
     t.notOk(groupAlive(pgid), 'kernel process group is gone');

@@ -12,7 +12,7 @@ import {
   isFailureResponse,
   type ResponseSuccess,
 } from '@gateway-launchers/common';
-import { CELL_STARTED, GENEROUS_MS, IPYKERNEL_ARGV, SLEEPING_CELL, controlText, groupAlive, kernelClient, runLauncher } from './helpers/launcher-process.js';
+import { CELL_STARTED, GENEROUS_MS, IPYKERNEL_ARGV, SLEEPING_CELL, controlText, groupAlive, kernelClient, replyOf, runLauncher } from './helpers/launcher-process.js';
 
 /** A listener's key pair and token, and a WebSocket server on loopback standing in for its port. */
 async function wsListener(t: Test): Promise<{ keys: BoxKeyPair; token: string; wss: WebSocketServer; port: number }> {
@@ -57,13 +57,13 @@ t.test('over ws:// the response, control requests, re-attach and the kernel_exit
   const epk = opened.value.envelope.epk;
   ws.send(JSON.stringify({ ok: true }));
   ws.send(controlText('k-ws', { signal: 'SIGCONT' }, epk, keys.secretKey));
-  t.same(JSON.parse(await nextMessage(ws)), { ok: true }, 'a control request right behind the ack is served');
+  t.same(replyOf(await nextMessage(ws), epk, keys.secretKey), { ok: true }, 'a control request right behind the ack is served');
 
   // An interrupt over the WebSocket ends a running cell.
   const cell = kernelClient({ ...r.conn_info, ip: '127.0.0.1' }, 'execute_async', SLEEPING_CELL);
   await cell.printed(CELL_STARTED);
   ws.send(controlText('k-ws', { interrupt: true }, epk, keys.secretKey));
-  t.same(JSON.parse(await nextMessage(ws)), { ok: true }, 'interrupt acknowledged on the socket');
+  t.same(replyOf(await nextMessage(ws), epk, keys.secretKey), { ok: true }, 'interrupt acknowledged on the socket');
   t.equal((await cell.result).ename, 'KeyboardInterrupt');
 
   // The socket drops: the launcher comes back and re-attaches with its response key.
@@ -81,7 +81,7 @@ t.test('over ws:// the response, control requests, re-attach and the kernel_exit
 
   const pgid = run.logs.find((l) => l.event === 'kernel_spawned')?.pid as number;
   ws2.send(controlText('k-ws', { shutdown: true }, epk, keys.secretKey));
-  t.same(JSON.parse(await nextMessage(ws2)), { ok: true }, 'shutdown acknowledged');
+  t.same(replyOf(await nextMessage(ws2), epk, keys.secretKey), { ok: true }, 'shutdown acknowledged');
   const event = openEvent(await nextMessage(ws2), epk, keys.secretKey);
   t.ok(event.ok, 'a sealed kernel_exit event follows');
   if (event.ok) t.match(event.value, { event: 'kernel_exit', kernel_id: 'k-ws', exit_code: 0 });

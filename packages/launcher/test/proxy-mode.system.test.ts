@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import * as zmq from 'zeromq';
 import { isFailureResponse, type ResponseSuccess, type ConnectionInfo } from '@gateway-launchers/common';
 import { Receiver } from './helpers/receiver.js';
-import { CELL_STARTED, GENEROUS_MS, IPYKERNEL_ARGV, KERNEL_CLIENT, PYTHON, SLEEPING_CELL, controlText, kernelClient, runLauncher, sendComm, writeConnectionFile, waitFor } from './helpers/launcher-process.js';
+import { CELL_STARTED, GENEROUS_MS, IPYKERNEL_ARGV, KERNEL_CLIENT, PYTHON, SLEEPING_CELL, controlText, kernelClient, replyOf, runLauncher, sendComm, waitFor, writeConnectionFile } from './helpers/launcher-process.js';
 import { holdPortBlock } from './helpers/ports.js';
 
 const RANGE = '23000..24000';
@@ -52,7 +52,7 @@ async function startProxied(t: Test, kernelId: string, extra: string[] = [], arg
   const r = plaintext as ResponseSuccess;
   const info = { ...r.conn_info, ip: '127.0.0.1' };
   const control = async (action: Parameters<typeof controlText>[1]): Promise<Record<string, unknown>> =>
-    JSON.parse(await sendComm(r.comm_port, controlText(kernelId, action, epk, receiver.keys.secretKey))) as Record<string, unknown>;
+    replyOf(await sendComm(r.comm_port, controlText(kernelId, action, epk, receiver.keys.secretKey)), epk, receiver.keys.secretKey);
   return { receiver, run, r, info, control };
 }
 

@@ -8,7 +8,7 @@ import { generateKeyPair, isFailureResponse, toBase64, type ResponseFailure, typ
 import { buildConfig, resolveOptions } from '../src/config.js';
 import { pythonClusterPrelude, rSparkPrelude } from '../src/spark-init.js';
 import { Receiver } from './helpers/receiver.js';
-import { GENEROUS_MS, PYTHON, controlText, kernelClient, runLauncher, sendComm, waitFor } from './helpers/launcher-process.js';
+import { GENEROUS_MS, PYTHON, controlText, kernelClient, replyOf, runLauncher, sendComm, waitFor } from './helpers/launcher-process.js';
 
 const STANDINS = fileURLToPath(new URL('./fixtures/standins', import.meta.url));
 const RANGE = '44000..45000';
@@ -108,7 +108,7 @@ t.test('eager spark kernel: the session exists before the response, and an inter
   const cell = kernelClient(info, 'execute_async', 'sc.runJob(60)');
   await cell.sent;
   t.ok(await waitFor(() => events(log).includes('job_started'), GENEROUS_MS), 'the job runs');
-  t.same(JSON.parse(await sendComm(r.comm_port, controlText('k-eager', { interrupt: true }, epk, receiver.keys.secretKey))), { ok: true });
+  t.same(replyOf(await sendComm(r.comm_port, controlText('k-eager', { interrupt: true }, epk, receiver.keys.secretKey)), epk, receiver.keys.secretKey), { ok: true });
   t.equal((await cell.result).ename, 'KeyboardInterrupt', 'SIGINT ends the cell');
   t.ok(await waitFor(() => events(log).includes('cancelAllJobs'), GENEROUS_MS), 'SIGUSR2 cancelled the Spark jobs');
   const again = await kernelClient(info, 'execute', 'sc.runJob(0)').result;

@@ -15,6 +15,29 @@ const LEVEL_NAMES: Readonly<Record<number, string>> = { 10: 'trace', 20: 'debug'
 /** pino fields that text lines leave out (the prefix says who; the reader's clock says when). */
 const BOOKKEEPING = new Set(['level', 'time', 'pid', 'hostname', 'name', 'msg']);
 
+/**
+ * Text from a launcher made safe for the operator's terminal: every control
+ * character but `\n` and `\t` (C0, DEL, C1, and the bidirectional overrides
+ * that reorder what is shown) appears as a visible `\xHH` / `\u{HHHH}`
+ * escape, so a launcher cannot write the clipboard (OSC 52), retitle the
+ * window or clear the screen.
+ */
+export function escapeForTerminal(text: string): string {
+  return text.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, (c) => {
+    const n = c.codePointAt(0) as number;
+    return n <= 0xff ? `\\x${n.toString(16).padStart(2, '0')}` : `\\u{${n.toString(16)}}`;
+  });
+}
+
+/**
+ * JSON text safe for a terminal: `JSON.stringify` escapes C0 controls but
+ * leaves DEL, C1 (a lone U+009B starts a control sequence on some terminals)
+ * and bidi overrides raw; they become `\uHHHH` (same JSON value).
+ */
+export function jsonForTerminal(value: unknown): string {
+  return JSON.stringify(value).replace(/[\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${(c.codePointAt(0) as number).toString(16).padStart(4, '0')}`);
+}
+
 /** Where the CLI's stderr lines go. */
 export interface CliOutput {
   /** pino destination for the listener's log. */
@@ -45,17 +68,19 @@ export function cliOutput(stderr: Writable, format: 'text' | 'json'): CliOutput 
   if (format === 'json') {
     return {
       destination: { write: (line) => void stderr.write(line) },
-      say: (level, text, fields = {}) => void stderr.write(`${JSON.stringify({ level: LEVELS[level], time: Date.now(), name: 'gateway-listener', msg: text, ...fields })}\n`),
+      say: (level, text, fields = {}) => void stderr.write(`${jsonForTerminal({ level: LEVELS[level], time: Date.now(), name: 'gateway-listener', msg: text, ...fields })}\n`),
     };
   }
   return {
     destination: { write: (line) => void stderr.write(pinoLineAsText(line)) },
     say: (_level, text, fields = {}) => {
-      stderr.write(`gateway-listener: ${text}\n`);
+      stderr.write(`gateway-listener: ${escapeForTerminal(text)}\n`);
       const tail = fields.stderr_tail;
       if (typeof tail === 'string' && tail !== '') {
+        // A launcher's stderr: shown, never obeyed by the terminal.
+        const shown = escapeForTerminal(tail);
         stderr.write('--- kernel stderr (tail) ---\n');
-        stderr.write(tail.endsWith('\n') ? tail : `${tail}\n`);
+        stderr.write(shown.endsWith('\n') ? shown : `${shown}\n`);
         stderr.write('--- end of kernel stderr ---\n');
       }
     },

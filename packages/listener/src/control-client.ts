@@ -15,6 +15,7 @@ import {
   GatewayError,
   fail,
   ok,
+  openControlReply,
   validateControlAction,
 } from '@gateway-launchers/common';
 import { BoundedLineReader } from './line-reader.js';
@@ -86,7 +87,15 @@ export function v1Message(action: ControlAction): Result<string> {
 
 const LAUNCHER_CODE_RE = /^[A-Z][A-Z0-9_]{0,63}$/;
 
-/** Interprets a launcher's reply object (`{"ok":true}` or `{"ok":false,"error":"<CODE>"}`). */
+/** What a v2 reply must prove: sealed by the launcher's ephemeral key to ours, for this kernel and this request. */
+export interface ReplyBinding {
+  readonly kernelId: string;
+  readonly seq: number;
+  readonly launcherPublicKey: Uint8Array;
+  readonly listenerSecretKey: Uint8Array;
+}
+
+/** Interprets a reply object that has been authenticated (or is a v1-era plain object in unit tests). */
 export function interpretReply(value: unknown, route: ControlRoute): ControlResult {
   if (!isRecord(value) || typeof value.ok !== 'boolean') {
     return fail('GL_ERR_CONTROL_FAILED', 'launcher answered with something that is not a control reply', { route });
@@ -102,15 +111,39 @@ export function interpretReply(value: unknown, route: ControlRoute): ControlResu
   return ok(reply);
 }
 
-/** Parses a reply from bytes (bounded by the caller). */
-export function parseReply(bytes: Buffer, route: ControlRoute): ControlResult {
+/**
+ * Interprets a v2 reply as it came off the wire. Only a box that opens with
+ * the launcher's ephemeral key and names this kernel and this request's `seq`
+ * is believed. A plain `{"ok":false,"error":…}` (the launcher's answer to a
+ * request it could not open, which it cannot bind to a seq) still fails the
+ * request with its code; anything else, a plain `{"ok":true}` included, is
+ * `GL_ERR_CONTROL_FAILED`: whoever answers on a freed comm port cannot make a
+ * request "succeed" or report a made-up activity.
+ */
+export function interpretSealedReply(value: Record<string, unknown>, text: Buffer | string, route: ControlRoute, binding: ReplyBinding): ControlResult {
+  if ('box' in value) {
+    const opened = openControlReply(text, binding.launcherPublicKey, binding.listenerSecretKey);
+    if (!opened.ok) return fail('GL_ERR_CONTROL_FAILED', `launcher reply is not authentic (${opened.error.code})`, { route, reply_error: opened.error.code });
+    if (opened.value.kernel_id !== binding.kernelId || opened.value.seq !== binding.seq) {
+      return fail('GL_ERR_CONTROL_FAILED', 'launcher reply answers another request', { route, reply_error: 'GL_ERR_REPLY_MISMATCH' });
+    }
+    return interpretReply(opened.value.reply, route);
+  }
+  if (value.ok === false) return interpretReply(value, route);
+  return fail('GL_ERR_CONTROL_FAILED', 'launcher reply is not sealed: not believed', { route, reply_error: 'GL_ERR_REPLY_UNSEALED' });
+}
+
+/** Parses a reply from bytes (bounded by the caller); v2 replies are checked against `binding`. */
+export function parseReply(bytes: Buffer, route: ControlRoute, binding?: ReplyBinding): ControlResult {
   let value: unknown;
   try {
     value = JSON.parse(bytes.toString('utf8'));
   } catch {
     return fail('GL_ERR_CONTROL_FAILED', 'launcher answered with something that is not JSON', { route });
   }
-  return interpretReply(value, route);
+  if (binding === undefined) return interpretReply(value, route);
+  if (!isRecord(value)) return fail('GL_ERR_CONTROL_FAILED', 'launcher answered with something that is not a control reply', { route });
+  return interpretSealedReply(value, bytes, route, binding);
 }
 
 /** Options of {@link sendCommPortRequest}. */
@@ -119,6 +152,8 @@ export interface CommPortRequestOptions {
   readonly protocol: 1 | 2;
   readonly timeoutMs: number;
   readonly maxReplyBytes: number;
+  /** v2: what the reply must be sealed with and bound to. */
+  readonly binding?: ReplyBinding;
 }
 
 /**
@@ -163,7 +198,7 @@ export function sendCommPortRequest(host: string, port: number, message: string,
     socket.on('data', (chunk: Buffer) => {
       const r = reader.push(chunk);
       if (r.kind === 'line') {
-        settle(parseReply(r.line, 'comm-port'));
+        settle(parseReply(r.line, 'comm-port', options.binding));
         socket.end();
       } else if (r.kind === 'overflow') {
         settle(fail('GL_ERR_CONTROL_FAILED', 'launcher answer exceeds the control reply limit', { route: 'comm-port' }));
@@ -172,7 +207,7 @@ export function sendCommPortRequest(host: string, port: number, message: string,
     });
     socket.on('end', () => {
       const rest = reader.end();
-      if (rest.length > 0) settle(parseReply(rest, 'comm-port'));
+      if (rest.length > 0) settle(parseReply(rest, 'comm-port', options.binding));
       socket.end();
     });
   });

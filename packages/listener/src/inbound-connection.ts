@@ -18,7 +18,8 @@
  */
 import type { Socket } from 'node:net';
 import type { WebSocket, WebSocketServer, RawData } from 'ws';
-import type { ErrorCode } from '@gateway-launchers/common';
+import type { ErrorCode, GatewayError } from '@gateway-launchers/common';
+import { addressKey } from '@gateway-launchers/common/connection-slots';
 import { sniff } from './connection-sniffer.js';
 import { findHeadEnd, httpErrorResponse, parseUpgradeHead, toIncomingMessage } from './http-upgrade.js';
 import { BoundedBuffer, BoundedLineReader } from './line-reader.js';
@@ -53,6 +54,11 @@ export interface InboundSink {
    * its response, increasing seq) and `ws` now belongs to that kernel.
    */
   reattach(body: Buffer, ws: WebSocket): boolean;
+  /**
+   * The listener's connection-info policy for a valid response from
+   * `peerAddress`: the error to refuse it with, or undefined.
+   */
+  policy(valid: ValidResponse, peerAddress: string): GatewayError | undefined;
   /** Applies an accepted response; called after the acknowledgement was written. */
   commit(valid: ValidResponse, ctx: { peer: string; peerAddress: string; transport: ResponseTransport; ws: WebSocket | undefined }): void;
   refused(refusal: InboundRefusal): void;
@@ -94,6 +100,8 @@ export class InboundConnection {
   readonly peer: string;
   /** The peer's address alone. */
   readonly peerAddress: string;
+  /** The key the peer's share of slots is counted by (IPv6: its /64). */
+  readonly addressKey: string;
   #state: State = 'sniffing';
   #protocol: InboundProtocol = 'unknown';
   readonly #socket: Socket;
@@ -105,6 +113,8 @@ export class InboundConnection {
   #ws: WebSocket | undefined;
   #deadline: NodeJS.Timeout | undefined;
   #released = false;
+  /** Until the first read has had its chance (one full event-loop turn after accept, or the first data). */
+  #fresh = true;
 
   /** The connection that owns `socket`, if any (for `ws`'s client-error callback). */
   static of(socket: unknown): InboundConnection | undefined {
@@ -116,6 +126,11 @@ export class InboundConnection {
     this.#sink = sink;
     this.peerAddress = normalizeAddress(socket.remoteAddress);
     this.peer = this.peerAddress.includes(':') ? `[${this.peerAddress}]:${socket.remotePort ?? 0}` : `${this.peerAddress}:${socket.remotePort ?? 0}`;
+    this.addressKey = addressKey(this.peerAddress);
+    // Bytes already in the kernel's buffer are read in the next poll phase; an
+    // immediate queued from this turn's check phase runs after it. Until then a
+    // launcher's connection "has sent nothing" only because we have not looked.
+    setImmediate(() => setImmediate(() => (this.#fresh = false)));
     bySocket.set(socket, this);
     socket.on('data', this.#onData);
     socket.on('end', this.#onEnd);
@@ -135,11 +150,23 @@ export class InboundConnection {
   }
 
   /**
-   * Closes an idle connection to make room for a new one when the listener is
-   * at its connection cap: idle peers cannot crowd out launchers that send.
+   * For the slot table: `fresh` until its first read has had its chance,
+   * `committed` once a complete response waits for verification (or it is
+   * answered), else `open`.
+   */
+  get stage(): 'fresh' | 'open' | 'committed' {
+    const s = this.#state;
+    const reading = s === 'sniffing' || s === 'v2' || s === 'v1' || s === 'http' || (s === 'websocket' && this.#ws !== undefined);
+    if (!reading) return 'committed';
+    return this.#fresh ? 'fresh' : 'open';
+  }
+
+  /**
+   * Closes the connection to make room for a new one when its peer holds the
+   * most slots at the listener's cap (or its address's cap).
    */
   evict(): void {
-    this.#refuse('GL_ERR_READ_TIMEOUT', 'closed while idle: the listener was at its connection cap and admitted a newer connection', undefined, 408);
+    this.#refuse('GL_ERR_READ_TIMEOUT', 'closed before a complete response: the listener was at a connection cap and its peer held the most slots', undefined, 408);
     this.destroy();
     this.#release(); // now, not at 'close': the slot is what the new connection needs
   }
@@ -164,6 +191,7 @@ export class InboundConnection {
   readonly #onData = (chunk: Buffer): void => {
     switch (this.#state) {
       case 'sniffing': {
+        this.#fresh = false;
         this.#sniffed = this.#sniffed.length === 0 ? chunk : Buffer.concat([this.#sniffed, chunk]);
         const kind = sniff(this.#sniffed);
         if (kind !== 'more') this.#begin(kind);
@@ -269,6 +297,8 @@ export class InboundConnection {
       if (this.#state !== 'verifying') return;
       const verdict = version === 'v2' ? this.#sink.checkV2(body) : this.#sink.checkV1(body);
       if (!verdict.ok) return this.#refuse(verdict.error.code, verdict.error.message, verdict.kernelId);
+      const refused = this.#sink.policy(verdict.value, this.peerAddress);
+      if (refused !== undefined) return this.#refuse(refused.code, refused.message, verdict.value.registration.kernelId);
       const ctx = { peer: this.peer, peerAddress: this.peerAddress, transport, ws: this.#ws };
       // Acknowledge first: a host handler reacting to the resolved promise must
       // not get a control request onto the wire before the ack.

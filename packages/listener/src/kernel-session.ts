@@ -16,7 +16,7 @@ import {
   ClockSeq,
   GatewayError,
   fail,
-  openEvent,
+  openLauncherMessage,
   toBase64,
 } from '@gateway-launchers/common';
 import { type ControlResult, interpretReply } from './control-client.js';
@@ -35,6 +35,8 @@ export interface SessionHooks {
 }
 
 interface Waiter {
+  /** The `seq` of the request waiting; its reply must carry it. */
+  readonly seq: number;
   readonly settle: (r: ControlResult) => void;
   readonly timer: NodeJS.Timeout;
 }
@@ -132,12 +134,13 @@ export class KernelSession {
     socket?.setKeepAlive?.(true, 60_000);
   }
 
-  /** Sends a sealed request over the WebSocket and waits for the launcher's reply. */
-  requestOverWebSocket(text: string, timeoutMs: number): Promise<ControlResult> {
+  /** Sends a sealed request (of `seq`) over the WebSocket and waits for the launcher's sealed reply to it. */
+  requestOverWebSocket(text: string, seq: number, timeoutMs: number): Promise<ControlResult> {
     const ws = this.#ws;
     if (ws === undefined || ws.readyState !== ws.OPEN) return Promise.resolve(fail('GL_ERR_CONTROL_UNAVAILABLE', 'the launcher WebSocket is not open', { route: 'websocket' }));
     return new Promise<ControlResult>((resolve) => {
       const waiter: Waiter = {
+        seq,
         settle: (r) => {
           clearTimeout(waiter.timer);
           resolve(r);
@@ -190,22 +193,39 @@ export class KernelSession {
       return;
     }
     if (!isRecord(value)) return;
-    if ('ok' in value) {
+    if (!('box' in value)) {
+      // A plain answer: the launcher's refusal of a request it could not open
+      // (no seq it could trust). A refusal fails the oldest request; a plain
+      // success is not believed (replies are sealed and bound to their seq).
       const waiter = this.#waiting.shift();
       if (waiter === undefined) this.#log.warn('unsolicited control reply on the launcher WebSocket; ignored');
-      else waiter.settle(interpretReply(value, 'websocket'));
+      else waiter.settle(value.ok === false ? interpretReply(value, 'websocket') : fail('GL_ERR_CONTROL_FAILED', 'launcher reply is not sealed: not believed', { route: 'websocket', reply_error: 'GL_ERR_REPLY_UNSEALED' }));
       return;
     }
     if (this.launcherPublicKey === undefined) return;
-    const event = openEvent(bytes, this.launcherPublicKey, listenerSecretKey);
-    if (!event.ok) {
-      this.#log.warn({ code: event.error.code }, 'launcher event refused');
+    const opened = openLauncherMessage(bytes, this.launcherPublicKey, listenerSecretKey);
+    if (!opened.ok) {
+      this.#log.warn({ code: opened.error.code }, 'launcher message refused');
       return;
     }
-    if (event.value.kernel_id !== this.kernelId) {
-      this.#log.warn({ code: 'GL_ERR_KERNEL_ID_MISMATCH' }, 'launcher event names another kernel; refused');
+    const message = opened.value;
+    const kernelId = message.kind === 'reply' ? message.message.kernel_id : message.event.kernel_id;
+    if (kernelId !== this.kernelId) {
+      this.#log.warn({ code: 'GL_ERR_KERNEL_ID_MISMATCH' }, 'launcher message names another kernel; refused');
       return;
     }
+    if (message.kind === 'reply') {
+      const seq = message.message.seq;
+      const waiter = this.#waiting.find((w) => w.seq === seq);
+      if (waiter === undefined) {
+        this.#log.warn({ seq }, 'control reply to no waiting request; ignored');
+        return;
+      }
+      this.#waiting = this.#waiting.filter((w) => w !== waiter);
+      waiter.settle(interpretReply(message.message.reply, 'websocket'));
+      return;
+    }
+    const event = { value: message.event };
     hooks.onEvent(this, event.value);
   }
 }

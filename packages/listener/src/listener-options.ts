@@ -14,6 +14,7 @@ import {
   IDLE_TIMEOUT_MS,
   LISTEN_BACKLOG,
   MAX_CONTROL_REPLY_BYTES,
+  MAX_CONNECTIONS_PER_ADDRESS,
   MAX_PENDING_CONNECTIONS,
   MAX_RESPONSE_BYTES,
   isValidHost,
@@ -21,6 +22,7 @@ import {
 } from '@gateway-launchers/common';
 import { MAX_UPGRADE_HEAD_BYTES } from './http-upgrade.js';
 import { parseProhibitedIps, selectLocalIp } from './local-ip.js';
+import { DEFAULT_KERNEL_INFO_POLICY, type KernelInfoPolicy, parseNetworks } from './kernel-address-policy.js';
 
 /** Default response port (Gateway Provisioners' `GP_RESPONSE_PORT` default). */
 export const DEFAULT_RESPONSE_PORT = 8877;
@@ -40,8 +42,16 @@ export interface ListenerLimits {
    * in ms, counted from accept (a deadline: trickling bytes does not extend it). Default 5000.
    */
   readonly connectionTimeoutMs: number;
-  /** Concurrent unauthenticated connections; beyond it new ones are refused at once. Default 4096. */
+  /**
+   * Concurrent unauthenticated connections. At the cap, the oldest connection
+   * of the peer holding the most slots is closed to admit a new one. Default 4096.
+   */
   readonly maxPendingConnections: number;
+  /**
+   * Concurrent unauthenticated connections per peer address (IPv6: per /64).
+   * At the cap, that address's own oldest connection is closed to admit its new one. Default 256.
+   */
+  readonly maxConnectionsPerAddress: number;
   /** Listen backlog asked of the kernel (capped by `net.core.somaxconn`). Default 4096. */
   readonly backlog: number;
   /** Time a control request may take end to end, in ms. Default 5000. */
@@ -62,6 +72,7 @@ export const DEFAULT_LIMITS: ListenerLimits = Object.freeze({
   maxResponseBytes: MAX_RESPONSE_BYTES,
   connectionTimeoutMs: IDLE_TIMEOUT_MS,
   maxPendingConnections: MAX_PENDING_CONNECTIONS,
+  maxConnectionsPerAddress: MAX_CONNECTIONS_PER_ADDRESS,
   backlog: LISTEN_BACKLOG,
   controlTimeoutMs: IDLE_TIMEOUT_MS,
   maxControlReplyBytes: MAX_CONTROL_REPLY_BYTES,
@@ -120,6 +131,17 @@ export interface ResponseListenerOptions {
    * project logger (`LOG_LEVEL`, JSON on stderr, written asynchronously).
    */
   readonly logger?: Logger;
+  /**
+   * Networks (CIDRs or addresses; `*` for any address or host name) a
+   * launcher may report as its kernel's `ip` besides the address its response
+   * came from (and, for a response from loopback, this host's addresses).
+   * Default `GL_ALLOWED_KERNEL_NETWORKS` (comma-separated), else none.
+   */
+  readonly allowedKernelNetworks?: readonly string[];
+  /** Transports accepted in connection info. Default `['tcp']`. */
+  readonly allowedTransports?: readonly ('tcp' | 'ipc')[];
+  /** Signature schemes accepted in connection info. Default `['hmac-sha256']`. */
+  readonly allowedSignatureSchemes?: readonly string[];
   /** Environment read for the defaults above. Default `process.env`. */
   readonly env?: NodeJS.ProcessEnv;
 }
@@ -135,6 +157,7 @@ export interface ResolvedListenerOptions {
   readonly limits: ListenerLimits;
   readonly defaultTimeoutMs: number;
   readonly minPortRangeSize: number;
+  readonly kernelInfoPolicy: KernelInfoPolicy;
 }
 
 function usage(variable: string, message: string): GatewayError {
@@ -192,7 +215,19 @@ export function resolveListenerOptions(options: ResponseListenerOptions = {}, en
     limits: Object.freeze(limits),
     defaultTimeoutMs,
     minPortRangeSize: options.minPortRangeSize ?? minPortRangeSizeFromEnv(env),
+    kernelInfoPolicy: resolveKernelInfoPolicy(options, env),
   };
+}
+
+function resolveKernelInfoPolicy(options: ResponseListenerOptions, env: NodeJS.ProcessEnv): KernelInfoPolicy {
+  const fromEnv = env.GL_ALLOWED_KERNEL_NETWORKS;
+  const networks = options.allowedKernelNetworks ?? (fromEnv === undefined ? [] : fromEnv.split(','));
+  parseNetworks(networks, options.allowedKernelNetworks === undefined ? 'GL_ALLOWED_KERNEL_NETWORKS' : 'allowedKernelNetworks');
+  const transports = options.allowedTransports ?? DEFAULT_KERNEL_INFO_POLICY.allowedTransports;
+  if (!Array.isArray(transports) || transports.length === 0 || transports.some((x) => x !== 'tcp' && x !== 'ipc')) throw usage('allowedTransports', "allowedTransports must list 'tcp' and/or 'ipc'");
+  const schemes = options.allowedSignatureSchemes ?? DEFAULT_KERNEL_INFO_POLICY.allowedSignatureSchemes;
+  if (!Array.isArray(schemes) || schemes.length === 0 || schemes.some((x) => typeof x !== 'string' || !/^hmac-[a-z0-9-]+$/.test(x))) throw usage('allowedSignatureSchemes', 'allowedSignatureSchemes must list hmac-<hash> names');
+  return Object.freeze({ allowedKernelNetworks: Object.freeze(networks.map((n) => n.trim()).filter(Boolean)), allowedTransports: Object.freeze([...transports]), allowedSignatureSchemes: Object.freeze([...schemes]) });
 }
 
 /**

@@ -68,9 +68,13 @@ export interface LaunchResponse {
   readonly connectionInfo: ConnectionInfo;
   /** The launcher's comm (control) port. */
   readonly commPort: number;
-  /** Kernel (v1) or launcher (v2) process id on its host, when reported. */
+  /**
+   * The kernel's process id on its host, when reported (both protocols: v2
+   * launchers report the kernel they spawned, which leads its own process
+   * group, so `pgid` equals it; 0 before a proxy-mode kernel has started).
+   */
   readonly pid: number | null;
-  /** Its process group id, when reported. */
+  /** The kernel's process group id, when reported. */
   readonly pgid: number | null;
   /** v2: `direct` or `proxy`; v1: null. */
   readonly mode: PortMode | null;

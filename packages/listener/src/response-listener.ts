@@ -53,7 +53,9 @@ import {
   isWildcardHost,
   resolveListenerOptions,
 } from './listener-options.js';
+import { ConnectionSlots, addressKey } from '@gateway-launchers/common/connection-slots';
 import { KernelSession } from './kernel-session.js';
+import { KernelInfoChecker } from './kernel-address-policy.js';
 import {
   type ControlTarget,
   type LaunchResponse,
@@ -235,7 +237,7 @@ export class ResponseListener extends TypedEmitter<ResponseListenerEvents> {
   readonly #log: Logger;
   readonly #registrations = new Map<string, Registration>();
   readonly #sessions = new Map<string, KernelSession>();
-  readonly #inbound = new Set<InboundConnection>();
+  readonly #inbound: ConnectionSlots<InboundConnection>;
   readonly #address: ListenerAddress;
   readonly #sink: InboundSink;
   readonly #work: SlicedWorkQueue;
@@ -272,6 +274,7 @@ export class ResponseListener extends TypedEmitter<ResponseListenerEvents> {
     this.defaultTimeoutMs = resolved.defaultTimeoutMs;
     const a = server.address() as AddressInfo;
     this.#address = Object.freeze({ host: a.address, port: a.port, family: a.family });
+    this.#inbound = new ConnectionSlots(resolved.limits.maxPendingConnections, resolved.limits.maxConnectionsPerAddress);
     this.#wss = new WebSocketServer({
       noServer: true,
       maxPayload: resolved.limits.maxResponseBytes,
@@ -285,6 +288,7 @@ export class ResponseListener extends TypedEmitter<ResponseListenerEvents> {
     });
     this.#wss.on('error', (error: Error) => log.error({ err: error }, 'WebSocket server error'));
     const v1 = v1KeyPair;
+    const infoChecker = new KernelInfoChecker(resolved.kernelInfoPolicy);
     this.#work = new SlicedWorkQueue(resolved.limits.workSliceMs, (error) => log.error({ err: error }, 'response verification failed unexpectedly'));
     this.#sink = {
       legacy: v1 !== undefined,
@@ -293,11 +297,16 @@ export class ResponseListener extends TypedEmitter<ResponseListenerEvents> {
       schedule: (job, peer) => this.#work.push(job, peer),
       checkV2: (body) => checkV2Response(body, keyPair.secretKey, this.#view),
       checkV1: (body) => (v1 === undefined ? { ok: false, error: new GatewayError('GL_ERR_V1_NOT_ENABLED', 'v1 payloads are not accepted'), kernelId: undefined } : checkV1Response(body, v1, this.#view)),
+      policy: (valid, peerAddress) => {
+        if (valid.connectionInfo === undefined) return undefined; // a failure response reports no kernel
+        const info = valid.connectionInfo as ConnectionInfo;
+        return infoChecker.check(isWildcardHost(info.ip) ? { ...info, ip: peerAddress } : info, peerAddress);
+      },
       commit: (valid, ctx) => this.#commit(valid, ctx),
       reattach: (body, ws) => this.#reattach(body, ws),
       refused: (refusal) => this.#refused(refusal),
       released: (conn) => {
-        this.#inbound.delete(conn);
+        this.#inbound.release(conn);
       },
     };
     server.on('connection', this.#onConnection);
@@ -457,7 +466,7 @@ export class ResponseListener extends TypedEmitter<ResponseListenerEvents> {
     });
     this.#work.clear();
     for (const r of [...this.#registrations.values()]) r.close();
-    for (const c of [...this.#inbound]) c.destroy();
+    for (const c of [...this.#inbound.all()]) c.destroy();
     for (const s of this.#sessions.values()) s.close('listener closed');
     this.#sessions.clear();
     this.#log.info('response listener closed');
@@ -470,23 +479,16 @@ export class ResponseListener extends TypedEmitter<ResponseListenerEvents> {
       socket.destroy();
       return;
     }
-    if (this.#inbound.size >= this.limits.maxPendingConnections) {
-      // At the cap, the oldest connection that has sent nothing makes room: a
-      // peer holding idle sockets cannot keep launchers that send out.
-      for (const c of this.#inbound) {
-        if (c.idle) {
-          c.evict();
-          break;
-        }
-      }
-    }
-    if (this.#inbound.size >= this.limits.maxPendingConnections) {
-      // Every connection is busy sending: refused at once, before reading a byte; the cap bounds what a flood costs.
-      const address = normalizeAddress(socket.remoteAddress);
+    const address = normalizeAddress(socket.remoteAddress);
+    // At a cap, the peer holding the most slots gives one up (at the per-address
+    // cap: the newcomer's own address), so a flood from elsewhere cannot keep a
+    // launcher out; see ConnectionSlots.
+    if (!this.#inbound.makeRoom(addressKey(address))) {
+      // Nothing may be closed (every slot is in its first turn or being verified): refused at once, before reading a byte.
       const peer = `${address.includes(':') ? `[${address}]` : address}:${socket.remotePort ?? 0}`;
       socket.resume(); // discard, so that closing does not reset the answer away
       socket.end(`{"ok":false,"error":"GL_ERR_TOO_MANY_CONNECTIONS"}\n`, () => socket.destroy());
-      this.#refused({ code: 'GL_ERR_TOO_MANY_CONNECTIONS', message: `more than ${this.limits.maxPendingConnections} unauthenticated connections`, peer, protocol: 'unknown', kernelId: undefined });
+      this.#refused({ code: 'GL_ERR_TOO_MANY_CONNECTIONS', message: `no room among ${this.limits.maxPendingConnections} unauthenticated connections (${this.limits.maxConnectionsPerAddress} per address)`, peer, protocol: 'unknown', kernelId: undefined });
       return;
     }
     this.#inbound.add(new InboundConnection(socket, this.#sink));
@@ -628,10 +630,12 @@ export class ResponseListener extends TypedEmitter<ResponseListenerEvents> {
       result = await sendCommPortRequest(session.host, session.commPort, message.value, { protocol: 1, timeoutMs: limits.controlTimeoutMs, maxReplyBytes: limits.maxControlReplyBytes });
     } else {
       const epk = session.launcherPublicKey as Uint8Array;
-      const text = sealControlRequest({ kernel_id: kernelId, seq: session.seq.next(), request: action }, epk, this.#keyPair.secretKey);
+      const seq = session.seq.next();
+      const text = sealControlRequest({ kernel_id: kernelId, seq, request: action }, epk, this.#keyPair.secretKey);
+      const binding = { kernelId, seq, launcherPublicKey: epk, listenerSecretKey: this.#keyPair.secretKey };
       result = session.hasWebSocket
-        ? await session.requestOverWebSocket(text, limits.controlTimeoutMs)
-        : await sendCommPortRequest(session.host, session.commPort, text, { protocol: 2, timeoutMs: limits.controlTimeoutMs, maxReplyBytes: limits.maxControlReplyBytes });
+        ? await session.requestOverWebSocket(text, seq, limits.controlTimeoutMs)
+        : await sendCommPortRequest(session.host, session.commPort, text, { protocol: 2, timeoutMs: limits.controlTimeoutMs, maxReplyBytes: limits.maxControlReplyBytes, binding });
     }
     const name = Object.keys(action)[0];
     if (result.ok) {

@@ -110,6 +110,18 @@ export function checkV2Response(input: Buffer, listenerSecretKey: Uint8Array, vi
   return { ok: true, value: { ...common, commPort: p.comm_port, connectionInfo: p.conn_info, failure: undefined } };
 }
 
+/** JSON with object keys sorted at every level: one spelling per value. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.keys(value as object)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`);
+    return `{${entries.join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}
+
 function optionalPid(v: unknown): number | null {
   return typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 0x7fffffff ? v : null;
 }
@@ -125,7 +137,10 @@ export function checkV1Response(input: Buffer, keyPair: V1KeyPair, view: Registr
   const info = opened.value;
   const kernelId = info.kernel_id;
   if (!isValidKernelId(kernelId)) return refuseWith('GL_ERR_KERNEL_ID_INVALID', 'v1 connection info has no valid kernel_id', undefined);
-  const mark = createHash('sha256').update(text).digest();
+  // The mark is taken from what the payload decrypts to, not from its text:
+  // the outer JSON, its base64 and the RSA block can be re-spelled without
+  // changing the connection info, and a re-spelled copy is still a replay.
+  const mark = createHash('sha256').update(canonicalJson(info)).digest();
   const registration = registrationFor(view, kernelId, mark, 1);
   if (!(registration instanceof Registration)) return registration;
   const r = validateConnectionInfo(info, { portRange: registration.portRange, extraPorts: { comm_port: info.comm_port } });

@@ -24,7 +24,7 @@ import {
   toConnectionFile,
 } from '@gateway-launchers/common';
 import { ResponseListener } from './response-listener.js';
-import { type CliOutput, cliOutput, formatOf } from './cli-output.js';
+import { type CliOutput, cliOutput, formatOf, jsonForTerminal } from './cli-output.js';
 import { LISTENER_VERSION } from './version.js';
 
 /** Exit codes of `gateway-listener`. */
@@ -279,7 +279,7 @@ async function wait(a: WaitArgs, io: CliIo): Promise<number> {
 function reportFailure(error: unknown, a: WaitArgs, io: CliIo, out: CliOutput): number {
   const code = error instanceof GatewayError ? error.code : 'GL_ERR_UNKNOWN';
   const message = error instanceof Error ? error.message : String(error);
-  if (a.format === 'json') line(io.stdout, JSON.stringify({ kernel_id: a.kernelId, error: code, ...(error instanceof GatewayError ? { details: error.details } : {}) }));
+  if (a.format === 'json') line(io.stdout, jsonForTerminal({ kernel_id: a.kernelId, error: code, ...(error instanceof GatewayError ? { details: error.details } : {}) }));
   const tail = code === 'GL_ERR_KERNEL_FAILED' ? (error as GatewayError).details.stderr_tail : undefined;
   out.say('error', message, { code, ...(typeof tail === 'string' && tail !== '' ? { stderr_tail: tail } : {}) });
   switch (code) {

@@ -163,6 +163,30 @@ t.test('wait: exit 4 when the launcher reports a failure, with its stderr tail p
   t.match(JSON.parse(stdout.trim().split('\n').at(-1) as string), { error: 'GL_ERR_KERNEL_FAILED', details: { exit_code: 1 } });
 });
 
+t.test('wait: a failure\'s stderr tail reaches the terminal with control characters escaped (OSC 52, title, clear) (issue 11.7)', async (t) => {
+  const run = cli(['wait', '--kernel-id', 'kernel-evil', '--timeout', '20', '--format', 'json', ...LISTEN]);
+  const printed = JSON.parse(await run.line()) as Printed;
+  const osc52 = '\u001b]52;c;ZWNobyBwd25lZA==\u0007';
+  const title = '\u001b]0;owned\u0007';
+  const clear = '\u001b[2J\u001b[H\u009b2J';
+  const { text } = sealFakeResponse({
+    kernelId: 'kernel-evil',
+    token: printed.env.KERNEL_LAUNCH_TOKEN as string,
+    publicKey: printed.env.KERNEL_PUBLIC_KEY as string,
+    failure: { exit_code: 1, signal: null, stderr_tail: `line one\n\tindented${osc52}${title}${clear}\rbidi\u202eevil\n` },
+  });
+  t.same(await sendLine(printed.response_address, text), { ok: true });
+  const { code, stdout, stderr } = await run.done;
+  t.equal(code, 4);
+  t.notMatch(stderr, /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202e]/, 'no control character but newline and tab reaches the terminal');
+  t.notMatch(stdout, /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202e]/, 'nor through the JSON on stdout');
+  const json = JSON.parse(stdout.trim().split('\n').at(-1) as string) as { details: { stderr_tail: string } };
+  t.match(json.details.stderr_tail, osc52, 'the JSON still carries the exact tail for programs');
+  t.match(stderr, 'line one\n\tindented', 'newline and tab are kept');
+  t.match(stderr, '\\x1b]52;c;ZWNobyBwd25lZA==\\x07', 'the OSC 52 clipboard write is shown escaped');
+  t.match(stderr, '\\x1b]0;owned\\x07\\x1b[2J\\x1b[H\\x9b2J\\x0dbidi\\u{202e}evil', 'title, clear, C1 CSI, carriage return and bidi override too');
+});
+
 t.test('wait: exit 2 on usage errors', async (t) => {
   const { code, stderr } = await cli(['wait', '--port-range', '40000..41000']).done;
   t.equal(code, 2, 'the process exits 2');

@@ -6,7 +6,8 @@
  */
 import t, { type Test } from 'tap';
 import { createServer, type AddressInfo } from 'node:net';
-import { SeqGuard, decodeBoxPublicKey, generateKeyPair, openControlRequest } from '@gateway-launchers/common';
+import { once } from 'node:events';
+import { SeqGuard, decodeBoxPublicKey, generateKeyPair, openControlRequest, sealControlReply } from '@gateway-launchers/common';
 import type { ResponseListener } from '../src/response-listener.js';
 import type { ListenerLimits } from '../src/listener-options.js';
 import { FakeLauncher, type FakeLauncherOptions, sealFakeResponse, sendLine, startListener } from './fixtures/fake-launcher.js';
@@ -187,7 +188,7 @@ t.test('concurrent control calls go out one at a time, so a slow first request i
         if (!req.ok || !guard.accept(req.value.seq)) return void socket.end(`${JSON.stringify({ ok: false, error: req.ok ? 'GL_ERR_REPLAY' : req.error.code })}\n`);
         seen.push({ seq: req.value.seq, action: Object.keys(req.value.request)[0] as string });
         answered.push(performance.now());
-        socket.end('{"ok":true}\n');
+        socket.end(`${sealControlReply({ kernel_id: 'kernel-serial', seq: req.value.seq, reply: { ok: true } }, listenerPk, ephemeralSecret)}\n`);
       }, delay);
     });
   });
@@ -204,3 +205,26 @@ t.test('concurrent control calls go out one at a time, so a slow first request i
   t.same(seen.map((s) => s.action), ['interrupt', 'signal', 'signal'], 'in call order');
   t.ok(seen.every((s, i) => i === 0 || s.seq > (seen[i - 1] as { seq: number }).seq), 'seq increases in arrival order');
 });
+
+t.test('a process bound on a freed comm port answering {"ok":true,…} is refused with GL_ERR_CONTROL_FAILED (issue 11.5)', async (t) => {
+  const { l, fake, kernelId } = await launched(t, 'tcp');
+  const port = fake.commPort;
+  await fake.close(); // the launcher is gone (SIGKILLed): its comm port is free
+  const impostor = createServer((s) => {
+    s.on('error', () => {});
+    s.once('data', () => s.end(`${JSON.stringify({ ok: true, last_activity: Date.now(), execution_state: 'idle' })}\n`));
+  });
+  impostor.listen(port, '127.0.0.1');
+  await once(impostor, 'listening');
+  t.teardown(() => impostor.close());
+  const results = [await l.control(kernelId).interrupt(), await l.control(kernelId).shutdown()];
+  for (const r of results) {
+    t.equal(r.ok, false, 'the forged success is not believed');
+    if (!r.ok) {
+      t.equal(r.error.code, 'GL_ERR_CONTROL_FAILED');
+      t.match(r.error.details, { reply_error: 'GL_ERR_REPLY_UNSEALED' });
+    }
+  }
+  t.equal(l.stats().sessions, 1, 'a shutdown that did not succeed keeps the session');
+});
+

@@ -91,6 +91,25 @@ t.test('refuses an undecryptable v1 payload with GL_ERR_V1_DECRYPT_FAILED, leavi
   t.same(JSON.parse((await exchange(launch.responseAddress, good, { end: true })).trim()), { ok: false, error: 'GL_ERR_RESPONSE_REPLAYED' }, 'a replay is refused');
 });
 
+t.test('refuses a re-spelled copy of an accepted v1 payload, also for a relaunch of the same kernel id (issue 11.6)', async (t) => {
+  const l = await startListener({ legacy: true, v1KeyPair });
+  t.teardown(() => l.close());
+  const first = l.register('v1-respelled', { protocol: 1 });
+  const good = sealV1(v1ConnInfo('v1-respelled'), createPublicKey(v1KeyPair.privateKey));
+  t.equal(await exchange(first.responseAddress, good, { end: true }), '');
+  await first.response;
+  // Same ciphertexts, another spelling: keys reordered and spaced in the outer JSON.
+  const outer = JSON.parse(Buffer.from(good, 'base64').toString('utf8')) as Record<string, unknown>;
+  const respelled = Buffer.from(`{"conn_info" : ${JSON.stringify(outer.conn_info)}, "key": ${JSON.stringify(outer.key)},  "version": ${JSON.stringify(outer.version)} }`).toString('base64');
+  t.not(respelled, good, 'the copy is spelled differently');
+  const relaunch = l.register('v1-respelled', { protocol: 1 });
+  t.same(JSON.parse((await exchange(relaunch.responseAddress, respelled, { end: true })).trim()), { ok: false, error: 'GL_ERR_RESPONSE_REPLAYED' }, 'the re-spelled copy is refused as a replay');
+  t.ok(l.isPending('v1-respelled'), 'the relaunch still waits for its own response');
+  const fresh = sealV1({ ...v1ConnInfo('v1-respelled'), key: 'another-key' }, createPublicKey(v1KeyPair.privateKey));
+  t.equal(await exchange(relaunch.responseAddress, fresh, { end: true }), '', 'the relaunched kernel\'s own response is accepted');
+  t.equal((await relaunch.response).connectionInfo.key, 'another-key');
+});
+
 t.test('v1 control is GP\'s plain JSON on the comm port, then a half-close', async (t) => {
   const received: string[] = [];
   const comm = createServer({ allowHalfOpen: true }, (s) => {

@@ -55,7 +55,9 @@ t.test('an idle listener runs no timer; a registration holds exactly one until i
 });
 
 t.test(`${N} concurrent sealed responses while ${N} idle sockets are held open: all accepted, none lost`, async (t) => {
-  const l = await startListener({ limits: { connectionTimeoutMs: 60_000 } });
+  // A capacity test from one address (127.0.0.1): lift the per-address share,
+  // which would otherwise (rightly) make this one peer give up its oldest slots.
+  const l = await startListener({ limits: { connectionTimeoutMs: 60_000, maxConnectionsPerAddress: 2 * N } });
   t.teardown(() => l.close());
   const launches = Array.from({ length: N }, (_, i) => l.register(`burst-${i}`, { timeoutMs: 120_000 }));
   const idleLag = monitorEventLoopDelay({ resolution: RESOLUTION_MS });

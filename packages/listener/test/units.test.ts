@@ -4,7 +4,8 @@ import { BoundedBuffer, BoundedLineReader } from '../src/line-reader.js';
 import { sniff } from '../src/connection-sniffer.js';
 import { findHeadEnd, parseUpgradeHead } from '../src/http-upgrade.js';
 import { SlicedWorkQueue } from '../src/work-queue.js';
-import { interpretReply, v1Message } from '../src/control-client.js';
+import { interpretReply, parseReply, v1Message } from '../src/control-client.js';
+import { generateKeyPair, sealControlReply, sealEvent } from '@gateway-launchers/common';
 import { shellQuote } from '../src/wait-command.js';
 import { TypedEmitter } from '../src/typed-emitter.js';
 
@@ -147,4 +148,24 @@ t.test('shellQuote and the typed emitter', async (t) => {
   t.same(seen, [1, 10, 2]);
   t.equal(thrown.length, 3, 'a throwing listener does not stop the others or the emitter');
   t.equal(e.listenerCount('ping'), 1);
+});
+
+t.test('v2 control replies are believed only when sealed by the launcher and bound to the request (issue 11.5)', async (t) => {
+  const host = generateKeyPair();
+  const launcher = generateKeyPair();
+  const binding = { kernelId: 'k1', seq: 42, launcherPublicKey: launcher.publicKey, listenerSecretKey: host.secretKey };
+  const parse = (text: string) => parseReply(Buffer.from(text), 'comm-port', binding);
+  const genuine = sealControlReply({ kernel_id: 'k1', seq: 42, reply: { ok: true, execution_state: 'busy' } }, host.publicKey, launcher.secretKey);
+  t.same(parse(genuine), { ok: true, value: { ok: true, route: 'comm-port', execution_state: 'busy' } }, 'the launcher\'s sealed reply to this request');
+  const codeOf = (text: string): unknown => {
+    const r = parse(text);
+    return r.ok ? 'accepted' : [r.error.code, r.error.details?.reply_error ?? r.error.details?.launcher_error];
+  };
+  t.same(codeOf('{"ok":true,"last_activity":1,"execution_state":"idle"}'), ['GL_ERR_CONTROL_FAILED', 'GL_ERR_REPLY_UNSEALED'], 'a plain success');
+  t.same(codeOf(sealControlReply({ kernel_id: 'k1', seq: 41, reply: { ok: true } }, host.publicKey, launcher.secretKey)), ['GL_ERR_CONTROL_FAILED', 'GL_ERR_REPLY_MISMATCH'], 'a reply to an earlier request');
+  t.same(codeOf(sealControlReply({ kernel_id: 'k2', seq: 42, reply: { ok: true } }, host.publicKey, launcher.secretKey)), ['GL_ERR_CONTROL_FAILED', 'GL_ERR_REPLY_MISMATCH'], 'a reply for another kernel');
+  const stranger = generateKeyPair();
+  t.same(codeOf(sealControlReply({ kernel_id: 'k1', seq: 42, reply: { ok: true } }, host.publicKey, stranger.secretKey)), ['GL_ERR_CONTROL_FAILED', 'GL_ERR_ENVELOPE_OPEN_FAILED'], 'a reply sealed by another key');
+  t.same(codeOf(sealEvent({ event: 'kernel_exit', kernel_id: 'k1', exit_code: 0, signal: null }, host.publicKey, launcher.secretKey)), ['GL_ERR_CONTROL_FAILED', 'GL_ERR_ENVELOPE_MALFORMED'], 'an event is not a reply');
+  t.same(codeOf('{"ok":false,"error":"GL_ERR_REPLAY"}'), ['GL_ERR_CONTROL_FAILED', 'GL_ERR_REPLAY'], 'a plain refusal still fails with its code');
 });

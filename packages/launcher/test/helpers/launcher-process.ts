@@ -5,7 +5,7 @@ import { mkdtempSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ClockSeq, type ControlAction, type ConnectionInfo, sealControlRequest } from '@gateway-launchers/common';
+import { ClockSeq, type ControlAction, type ConnectionInfo, openControlReply, sealControlRequest } from '@gateway-launchers/common';
 
 export const LAUNCHER_CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 export const KERNEL_CLIENT = fileURLToPath(new URL('../fixtures/kernel_client.py', import.meta.url));
@@ -227,6 +227,22 @@ export function sendComm(port: number, text: string, host = '127.0.0.1', options
 }
 
 const seq = new ClockSeq();
+
+/**
+ * A launcher's control answer as the listener reads it: a sealed reply opened
+ * with the listener's secret key (its `reply`), or a plain refusal as is.
+ * Throws on a plain success (the launcher seals every reply it can bind to a request).
+ */
+export function replyOf(text: string, launcherEpk: Uint8Array, listenerSecretKey: Uint8Array): Record<string, unknown> {
+  const value = JSON.parse(text) as Record<string, unknown>;
+  if (!('box' in value)) {
+    if (value.ok !== false) throw new Error(`unsealed control success: ${text}`);
+    return value;
+  }
+  const opened = openControlReply(text, launcherEpk, listenerSecretKey);
+  if (!opened.ok) throw new Error(`control reply does not open: ${opened.error.code}`);
+  return { ...opened.value.reply };
+}
 
 /** Seals a control request as the listener would. */
 export function controlText(kernelId: string, action: ControlAction, launcherEpk: Uint8Array, listenerSecretKey: Uint8Array, fixedSeq?: number): string {
