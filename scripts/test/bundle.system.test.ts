@@ -7,7 +7,7 @@ import { createInterface } from 'node:readline';
 import { join, relative } from 'node:path';
 import { isFailureResponse, type ResponseSuccess } from '@gateway-launchers/common';
 import { Receiver } from '../../packages/launcher/test/helpers/receiver.js';
-import { PATIENT_LAUNCHER_ENV, controlText, groupAlive, kernelClient, sendComm } from '../../packages/launcher/test/helpers/launcher-process.js';
+import { PATIENT_LAUNCHER_ENV, controlText, groupAlive, kernelClient, sendComm, replyOf } from '../../packages/launcher/test/helpers/launcher-process.js';
 import { BUNDLE_DIR, BUNDLE_FILE, PYTHON, ROOT, ensureBundle, installBundle, startProcess } from './helpers/deploy.js';
 
 const RANGE = '47000..48000';
@@ -54,7 +54,7 @@ t.test('the bundle, copied outside the repository, runs a real ipykernel from la
   t.equal(out.stdout, 'from the bundle\n');
   t.equal(out.result, '42');
   const pgid = r.pid;
-  t.same(JSON.parse(await sendComm(r.comm_port, controlText('k-bundle', { shutdown: true }, epk, receiver.keys.secretKey))), { ok: true });
+  t.same(replyOf(await sendComm(r.comm_port, controlText('k-bundle', { shutdown: true }, epk, receiver.keys.secretKey)), epk, receiver.keys.secretKey), { ok: true });
   const exit = await run.exited;
   t.equal(exit.code, 0, 'launcher exits with the kernel status');
   t.notOk(groupAlive(pgid), 'kernel process group gone');

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateV1KeyPair, isFailureResponse, openV1, type ResponseSuccess, type ConnectionInfo } from '@gateway-launchers/common';
 import { Receiver, startV1Receiver } from '../../packages/launcher/test/helpers/receiver.js';
-import { CELL_STARTED, GENEROUS_MS, PATIENT_LAUNCHER_ENV, controlText, groupAlive, kernelClient, sendComm } from '../../packages/launcher/test/helpers/launcher-process.js';
+import { CELL_STARTED, GENEROUS_MS, PATIENT_LAUNCHER_ENV, controlText, groupAlive, kernelClient, sendComm, replyOf } from '../../packages/launcher/test/helpers/launcher-process.js';
 import { PYTHON, SPARK_SUBMIT_DOUBLE, STANDINS, alive, hostEnv, installBundle, renderKernelspecs, standinEvents, startProcess, until } from './helpers/deploy.js';
 
 const RANGE = '49000..50000';
@@ -104,11 +104,11 @@ t.test('python kernelspec: run.sh submits in cluster mode, the kernel runs in th
   const cell = kernelClient(info, 'execute_async', 'sc.runJob(60)');
   await cell.sent;
   t.ok(await until(() => standinEvents(log).some((e) => e.event === 'job_started'), GENEROUS_MS), 'the job runs');
-  t.same(JSON.parse(await sendComm(r.comm_port, controlText('k-yarn-py', { interrupt: true }, epk, receiver.keys.secretKey))), { ok: true });
+  t.same(replyOf(await sendComm(r.comm_port, controlText('k-yarn-py', { interrupt: true }, epk, receiver.keys.secretKey)), epk, receiver.keys.secretKey), { ok: true });
   t.equal((await cell.result).ename, 'KeyboardInterrupt', 'SIGINT interrupted the cell');
   t.ok(await until(() => standinEvents(log).some((e) => e.event === 'cancelAllJobs'), GENEROUS_MS), 'and SIGUSR2 made the hook cancel the Spark jobs');
 
-  t.same(JSON.parse(await sendComm(r.comm_port, controlText('k-yarn-py', { shutdown: true }, epk, receiver.keys.secretKey))), { ok: true });
+  t.same(replyOf(await sendComm(r.comm_port, controlText('k-yarn-py', { shutdown: true }, epk, receiver.keys.secretKey)), epk, receiver.keys.secretKey), { ok: true });
   t.ok(await until(() => !alive(rec.driverPid), GENEROUS_MS), 'the driver (launcher) exits: the YARN application would end');
   t.notOk(groupAlive(r.pid), 'kernel gone');
   t.ok(standinEvents(log).some((e) => e.event === 'session_stop'), 'the kernel stopped its Spark session on the way out');

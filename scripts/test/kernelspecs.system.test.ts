@@ -7,7 +7,7 @@ import { generateKeyPair, generateV1KeyPair, isFailureResponse, openV1, toBase64
 import { parseArgs } from '../../packages/launcher/src/cli-args.js';
 import { buildConfig } from '../../packages/launcher/src/config.js';
 import { Receiver, startV1Receiver } from '../../packages/launcher/test/helpers/receiver.js';
-import { controlText, groupAlive, kernelClient, sendComm } from '../../packages/launcher/test/helpers/launcher-process.js';
+import { controlText, groupAlive, kernelClient, sendComm, replyOf } from '../../packages/launcher/test/helpers/launcher-process.js';
 import { PYTHON, ROOT, hostEnv, installBundle, renderKernelspecs, startProcess, type KernelSpec } from './helpers/deploy.js';
 
 const ALL = ['container_python', 'gp_python', 'local_python', 'ssh_python', 'yarn_python', 'yarn_r'];
@@ -101,7 +101,7 @@ t.test('the local kernelspec, started as a host starts it, runs a real kernel', 
   t.equal(r.conn_info.ip, '127.0.0.1', 'KERNEL_IP from the kernelspec: loopback only');
   const out = await kernelClient(r.conn_info, 'execute', '2**10').result;
   t.equal(out.result, '1024');
-  t.same(JSON.parse(await sendComm(r.comm_port, controlText('k-local', { shutdown: true }, epk, receiver.keys.secretKey))), { ok: true });
+  t.same(replyOf(await sendComm(r.comm_port, controlText('k-local', { shutdown: true }, epk, receiver.keys.secretKey)), epk, receiver.keys.secretKey), { ok: true });
   t.equal((await run.exited).code, 0);
   t.notOk(groupAlive(r.pid));
 });

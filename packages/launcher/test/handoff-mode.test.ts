@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import * as zmq from 'zeromq';
 import { isFailureResponse, type ConnectionInfo, type ResponseSuccess } from '@gateway-launchers/common';
 import { Receiver } from './helpers/receiver.js';
-import { IPYKERNEL_ARGV, PYTHON, controlText, groupAlive, kernelClient, runLauncher, sendComm, waitFor, writeConnectionFile } from './helpers/launcher-process.js';
+import { IPYKERNEL_ARGV, PYTHON, controlText, groupAlive, kernelClient, runLauncher, sendComm, waitFor, writeConnectionFile, replyOf } from './helpers/launcher-process.js';
 import { shellRequest } from './helpers/zmq-client.js';
 
 const RANGE = '29000..30000';
@@ -42,7 +42,7 @@ async function launch(t: Test, kernelId: string, args: readonly string[], env: N
   const r = plaintext as ResponseSuccess;
   const info = { ...r.conn_info, ip: '127.0.0.1' };
   const control = async (action: Parameters<typeof controlText>[1]): Promise<Record<string, unknown>> =>
-    JSON.parse(await sendComm(r.comm_port, controlText(kernelId, action, epk, receiver.keys.secretKey))) as Record<string, unknown>;
+    replyOf(await sendComm(r.comm_port, controlText(kernelId, action, epk, receiver.keys.secretKey)), epk, receiver.keys.secretKey) as Record<string, unknown>;
   return { run, r, info, control };
 }
 
