@@ -4,10 +4,12 @@
 # and PyNaCl (independent implementations for cross-language test vectors),
 # iproute2 and nftables (cross-host tests in network namespaces), R with
 # IRkernel (the r preset and the YARN R recipe) and openssh-server (the SSH
-# recipe runs a throwaway sshd on 127.0.0.1).
+# recipe runs a throwaway sshd on 127.0.0.1), and podman with runc, uidmap,
+# slirp4netns, fuse-overlayfs, debootstrap and Debian's archive keyring (the
+# container recipe's test builds and runs the kernel image for real).
 set -euo pipefail
 
-packages=(python3-ipykernel python3-jupyter-client python3-pycryptodome python3-nacl iproute2 nftables r-base-core r-cran-irkernel openssh-server)
+packages=(python3-ipykernel python3-jupyter-client python3-pycryptodome python3-nacl iproute2 nftables r-base-core r-cran-irkernel openssh-server podman runc uidmap slirp4netns fuse-overlayfs debootstrap debian-archive-keyring)
 missing=()
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
