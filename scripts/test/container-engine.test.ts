@@ -19,7 +19,7 @@ import { containerEnv, renderPod } from './helpers/pod.js';
 // busy 2-core box); the runner's per-file limit is raised for this file.
 t.setTimeout(20 * 60_000);
 
-const RANGE = '47000..47999';
+const RANGE = '46000..47000';
 const ENTRYPOINT = ['/usr/bin/tini', '--', '/opt/gateway-launcher/container/entrypoint.sh'];
 
 let image = '';
@@ -63,7 +63,7 @@ t.test('the kernel image builds with podman from the project Dockerfile on a Deb
   t.comment(`kernel image ${kernel.image.slice(0, 12)} built in ${Math.round(kernel.ms / 1000)} s`);
   image = kernel.image;
   const inspect = await podman(['image', 'inspect', image]);
-  t.equal(inspect.code, 0, inspect.stderr);
+  t.equal(inspect.code, 0, `podman image inspect: ${inspect.stderr}`);
   const config = (JSON.parse(inspect.stdout) as Array<{ Config: { User: string; Entrypoint: string[]; Cmd?: string[] | null; Env: string[] } }>)[0]!.Config;
   t.same(config.Entrypoint, ENTRYPOINT, "tini runs the recipe's entrypoint script");
   t.same(config.Cmd ?? [], [], "no arguments for the launcher from the base image's CMD");
@@ -77,7 +77,7 @@ t.test('a pod-like container: the host listener gets the response; a cell runs, 
   t.teardown(() => listener.close());
   const kernelId = `ctr-${process.pid}`;
   const { name, run, response } = await startKernelContainer(t, listener, kernelId);
-  t.equal(response.protocol, 2);
+  t.equal(response.protocol, 2, 'a protocol v2 response');
   t.equal(response.connectionInfo.ip, '127.0.0.1', 'the address the launcher was told to report');
 
   const probe = 'import os\nprint(os.getuid(), os.environ.get("KERNEL_LAUNCH_TOKEN"), os.environ["KERNEL_ID"], open("/proc/1/cmdline").read().split("\\0")[0], os.access("/opt", os.W_OK))';
@@ -113,9 +113,9 @@ t.test("podman stop (the kubelet's SIGTERM to PID 1) reaches the launcher throug
   t.teardown(() => listener.close());
   const kernelId = `ctr-stop-${process.pid}`;
   const { name, run, response } = await startKernelContainer(t, listener, kernelId);
-  t.equal((await kernelClient(response.connectionInfo, 'execute', '1 + 1').result).result, '2');
+  t.equal((await kernelClient(response.connectionInfo, 'execute', '1 + 1').result).result, '2', 'the kernel in the container answers');
   const stop = await podman(['stop', '--time', '30', name]);
-  t.equal(stop.code, 0, stop.stderr);
+  t.equal(stop.code, 0, `podman stop succeeds ${stop.stderr}`);
   const exit = await run.exited;
   t.equal(exit.code, 0, 'the container ends 0 after a graceful stop');
   t.ok(run.logs.some((l) => l.event === 'signal' && l.signal === 'SIGTERM'), 'the launcher itself received SIGTERM');
