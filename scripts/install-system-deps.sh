@@ -12,8 +12,8 @@
 #         recipe); openssh-server (the SSH recipe runs a throwaway sshd on
 #         127.0.0.1); jupyter-server, pytest, jupyter-kernel-test, venv and pip
 #         (kernelspec and conformance tests); podman, runc, debootstrap, uidmap,
-#         slirp4netns and fuse-overlayfs (the container test builds and runs a
-#         real image).
+#         slirp4netns, fuse-overlayfs and Debian's archive keyring (the
+#         container test builds and runs a real image).
 set -euo pipefail
 
 profile="${1:-test}"
@@ -23,7 +23,7 @@ case "$profile" in
   test)
     packages=("${demo[@]}" python3-pycryptodome python3-nacl iproute2 nftables r-base-core r-cran-irkernel openssh-server
       python3-jupyter-server python3-pytest python3-jupyter-kernel-test python3-venv python3-pip
-      podman runc debootstrap uidmap slirp4netns fuse-overlayfs)
+      podman runc debootstrap uidmap slirp4netns fuse-overlayfs debian-archive-keyring)
     ;;
   *)
     echo "usage: $0 [demo|test]" >&2

@@ -8,53 +8,11 @@ import { isFailureResponse, type ResponseSuccess } from '@gateway-launchers/comm
 import { Receiver } from '../../packages/launcher/test/helpers/receiver.js';
 import { PATIENT_LAUNCHER_ENV, groupAlive, kernelClient } from '../../packages/launcher/test/helpers/launcher-process.js';
 import { PYTHON, ROOT, installBundle, renderKernelspecs, startProcess } from './helpers/deploy.js';
+import { POD_TEMPLATE, containerEnv, renderPod, type K8sObject } from './helpers/pod.js';
 
-const POD_TEMPLATE = join(ROOT, 'scripts/container/kernel-pod.yaml');
 const DOCKERFILE = join(ROOT, 'scripts/container/Dockerfile');
 const RANGE = '48000..49000';
 const DOCUMENTED = ['KERNEL_ID', 'KERNEL_IMAGE', 'KERNEL_LAUNCH_TOKEN', 'KERNEL_NAMESPACE', 'KERNEL_PORT_RANGE', 'KERNEL_PUBLIC_KEY', 'KERNEL_RESPONSE_ADDRESS'];
-
-interface EnvVar {
-  name: string;
-  value?: string;
-  valueFrom?: { secretKeyRef?: { name: string; key: string } };
-}
-interface K8sObject {
-  apiVersion: string;
-  kind: string;
-  metadata: { name: string; namespace: string; labels: Record<string, string> };
-  stringData?: Record<string, string>;
-  spec?: { restartPolicy: string; containers: Array<{ name: string; image: string; env: EnvVar[]; volumeMounts: Array<{ mountPath: string }>; securityContext: { readOnlyRootFilesystem: boolean } }> };
-}
-
-/** Renders the template as a host would: every ${NAME} replaced, each value JSON-quoted inside the YAML string. */
-function renderPod(values: Record<string, string>): K8sObject[] {
-  const text = readFileSync(POD_TEMPLATE, 'utf8').replace(/\$\{([A-Z_]+)\}/g, (_m, name: string) => {
-    const v = values[name];
-    if (v === undefined) throw new Error(`no value for ${name}`);
-    return JSON.stringify(v).slice(1, -1);
-  });
-  return parseAllDocuments(text).map((d) => {
-    if (d.errors.length > 0) throw d.errors[0];
-    return d.toJS() as K8sObject;
-  });
-}
-
-/** What the kubelet would put in the container's environment (secretKeyRef resolved from the Secret document). */
-function containerEnv(objects: K8sObject[]): Record<string, string> {
-  const pod = objects.find((o) => o.kind === 'Pod')!;
-  const env: Record<string, string> = {};
-  for (const e of pod.spec!.containers[0]!.env) {
-    const ref = e.valueFrom?.secretKeyRef;
-    if (ref !== undefined) {
-      const secret = objects.find((o) => o.kind === 'Secret' && o.metadata.name === ref.name);
-      const v = secret?.stringData?.[ref.key];
-      if (v === undefined) throw new Error(`secret ${ref.name}/${ref.key} not in the manifest`);
-      env[e.name] = v;
-    } else env[e.name] = e.value ?? '';
-  }
-  return env;
-}
 
 t.test('kernel-pod.yaml is a Secret holding the token and a Pod whose container gets the documented KERNEL_* env', async (t) => {
   const template = readFileSync(POD_TEMPLATE, 'utf8');
