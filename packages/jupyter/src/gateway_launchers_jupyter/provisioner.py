@@ -208,7 +208,13 @@ class GatewayLauncherProvisioner(KernelProvisionerBase):  # type: ignore[misc]
         self._watch_exit(client)
         if not proc.detached:
             # The launcher (or the ssh session carrying it) ending means the kernel is gone.
-            proc.exited.add_done_callback(lambda f: self._mark_exited(f.result(), None, "launch process ended"))
+            this_launch = self._exited
+
+            def on_process_end(f: Future) -> None:
+                if self._exited is this_launch:  # not a late report from before a restart
+                    self._mark_exited(f.result(), None, "launch process ended")
+
+            proc.exited.add_done_callback(on_process_end)
         recipe.after_response(self._config(), kernel_id, log_path)
         await self._persist()
         self.log.info("gateway-launcher: kernel %s running at %s (launcher pid %s)", kernel_id, info.get("ip"), params.get("pid"))

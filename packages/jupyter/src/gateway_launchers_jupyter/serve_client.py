@@ -138,6 +138,10 @@ class ServeClient:
                 fut.set_exception(self._died_error())
                 return fut
             self._registrations[kernel_id] = fut
+            # A kernel-exit seen before this registration belongs to an earlier launch.
+            stale = self._exits.get(kernel_id)
+            if stale is not None and stale.done():
+                del self._exits[kernel_id]
         return fut
 
     def drop_registration(self, kernel_id: str) -> None:
