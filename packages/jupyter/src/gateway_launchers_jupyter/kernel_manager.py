@@ -89,6 +89,9 @@ class GatewayLauncherMappingKernelManager(AsyncMappingKernelManager):
         await provisioner.load_provisioner_info(record["provisioner_info"])
         km.provisioner = provisioner
         km._launch_args = {}  # a restart launches afresh with the server's environment
+        # Loaded first: with the previous server's connection file still present,
+        # reconciling alone would compare it with an empty manager.
+        km.load_connection_info(provisioner.connection_info)
         km._reconcile_connection_info(provisioner.connection_info)
         ready: asyncio.Future = asyncio.get_event_loop().create_future()
         ready.set_result(None)

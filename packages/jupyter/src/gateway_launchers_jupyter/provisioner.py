@@ -195,8 +195,7 @@ class GatewayLauncherProvisioner(KernelProvisionerBase):  # type: ignore[misc]
         if method != "connection-info":
             await self._cancel(client, kernel_id)
             proc.stop()
-            if self.launch == "kubernetes":
-                recipe.cleanup(self._config(), kernel_id, log_path)
+            await asyncio.get_running_loop().run_in_executor(None, recipe.cleanup, self._config(), kernel_id, log_path)
             raise self._launch_error(method, params, proc)
 
         info = dict(params["connection_info"])
@@ -215,7 +214,8 @@ class GatewayLauncherProvisioner(KernelProvisionerBase):  # type: ignore[misc]
                     self._mark_exited(f.result(), None, "launch process ended")
 
             proc.exited.add_done_callback(on_process_end)
-        recipe.after_response(self._config(), kernel_id, log_path)
+        # kubectl and friends may take a while: not on the host's event loop.
+        await asyncio.get_running_loop().run_in_executor(None, recipe.after_response, self._config(), kernel_id, log_path)
         await self._persist()
         self.log.info("gateway-launcher: kernel %s running at %s (launcher pid %s)", kernel_id, info.get("ip"), params.get("pid"))
         return self.connection_info
@@ -372,7 +372,7 @@ class GatewayLauncherProvisioner(KernelProvisionerBase):  # type: ignore[misc]
             proc.stop(signal.SIGTERM)
         self._recipe_process = None
         if not restart:
-            RECIPES[self.launch].cleanup(self._config(), kernel_id, state.log_path(self._state_dir(), kernel_id))
+            await asyncio.get_running_loop().run_in_executor(None, RECIPES[self.launch].cleanup, self._config(), kernel_id, state.log_path(self._state_dir(), kernel_id))
             state.remove(self._state_dir(), kernel_id)
         self._launched = False
 
