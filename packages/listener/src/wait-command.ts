@@ -12,7 +12,7 @@
 import { randomBytes } from 'node:crypto';
 import { access, chmod, constants as fsConstants, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve as resolvePath } from 'node:path';
-import type { Writable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import yargs from 'yargs';
 import {
   type ConnectionInfo,
@@ -35,6 +35,8 @@ export interface CliIo {
   readonly stdout: Writable;
   readonly stderr: Writable;
   readonly env: NodeJS.ProcessEnv;
+  /** Where `serve` reads requests. Default: process.stdin. */
+  readonly stdin?: Readable;
   /** Install SIGINT/SIGTERM handlers that abort the wait (the real process does). */
   readonly handleSignals?: boolean;
 }
@@ -67,6 +69,7 @@ function buildParser(io: CliIo) {
     .scriptName('gateway-listener')
     .usage('$0 wait --kernel-id ID [options]\n\nWait for one kernel launcher\'s response and print its validated connection info.')
     .command('wait', 'register a kernel id, print the launcher\'s parameters, wait for its response')
+    .command('serve', 'JSON-RPC 2.0 over stdio for hosts that are not Node (see gateway-listener serve --help)')
     .options({
       'kernel-id': { type: 'string', describe: 'Kernel id to register (1-128 characters of A-Z a-z 0-9 . _ -).' },
       'port-range': { type: 'string', default: '0..0', describe: 'lo..hi range the kernel ports must lie in; 0..0 for any.' },
@@ -83,7 +86,7 @@ function buildParser(io: CliIo) {
       'log-level': { type: 'string', default: io.env.LOG_LEVEL ?? 'warn', describe: 'pino level of the listener log on stderr.' },
     })
     .strict()
-    .demandCommand(1, 1, 'a command is required: wait', 'only one command is allowed')
+    .demandCommand(1, 1, 'a command is required: wait or serve', 'only one command is allowed')
     .exitProcess(false)
     .version(LISTENER_VERSION)
     .help()
@@ -106,7 +109,7 @@ function parseArgs(args: readonly string[], io: CliIo): { help: string } | WaitA
   if (argv.help === true || argv.version === true) return { help: output };
   if (output !== '') throw new UsageError(output);
   const [command] = argv._ as unknown[];
-  if (command !== 'wait') throw new UsageError(`unknown command '${String(command)}'; the command is: wait`);
+  if (command !== 'wait') throw new UsageError(`unknown command '${String(command)}'; the commands are: wait, serve`);
   if (typeof argv.kernelId !== 'string' || argv.kernelId === '') throw new UsageError('missing required option --kernel-id');
   const timeout = argv.timeout as number | undefined;
   // Timers take at most 2^31-1 ms (about 24.8 days).
@@ -178,6 +181,10 @@ async function connectionFileProblem(path: string): Promise<string | undefined> 
  * resolves with the exit code. Never throws.
  */
 export async function runCli(args: readonly string[], io: CliIo): Promise<number> {
+  if (args[0] === 'serve') {
+    const { runServe } = await import('./serve-command.js');
+    return runServe(args.slice(1), { ...io, stdin: io.stdin ?? process.stdin });
+  }
   let parsed: { help: string } | WaitArgs;
   try {
     parsed = parseArgs(args, io);
