@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { isFailureResponse, type ResponseSuccess, type ResponseFailure } from '@gateway-launchers/common';
 import { Receiver } from './helpers/receiver.js';
 import { shellRequest } from './helpers/zmq-client.js';
-import { GENEROUS_MS, IPYKERNEL_ARGV, PYTHON, execedPast, groupAlive, kernelClient, runLauncher, waitFor } from './helpers/launcher-process.js';
+import { GENEROUS_MS, IPYKERNEL_ARGV, PYTHON, type LauncherRun, execedPast, groupAlive, kernelClient, runLauncher, waitFor } from './helpers/launcher-process.js';
 import { holdPortBlock } from './helpers/ports.js';
 
 const CLASH_ONCE = fileURLToPath(new URL('./fixtures/clash_once.py', import.meta.url));
@@ -171,12 +171,22 @@ t.test('a response no listener acknowledges within --launch-timeout ends the lau
     });
   });
   const receiver = new Receiver(); // keys and token only: nothing listens on the port
-  // A stand-in kernel that is ready as soon as Python is up, and a launch timeout long enough for that on
-  // a loaded machine: what runs out is the delivery, never the kernel start.
-  const run = runLauncher(['--kernel-id', 'k-nolistener', '--response-address', `127.0.0.1:${port}`, '--public-key', receiver.publicKey, '--launch-timeout', '10', '--shutdown-grace', '0.5', '--', PYTHON, LISTEN_ONLY, '{connection_file}'], {
-    KERNEL_LAUNCH_TOKEN: receiver.token,
-  });
-  t.teardown(() => run.stop());
+  // What must run out is the delivery, not the kernel start: a stand-in kernel that is ready as soon as Python is
+  // up, and, on a machine so loaded that even that took the whole launch timeout, the launch again with twice the
+  // timeout (which the launcher logged as kernel_not_ready, a different test's subject).
+  let run: LauncherRun | undefined;
+  for (let timeoutS = 10; timeoutS <= 160; timeoutS *= 2) {
+    const attempt = runLauncher(['--kernel-id', 'k-nolistener', '--response-address', `127.0.0.1:${port}`, '--public-key', receiver.publicKey, '--launch-timeout', String(timeoutS), '--shutdown-grace', '0.5', '--', PYTHON, LISTEN_ONLY, '{connection_file}'], {
+      KERNEL_LAUNCH_TOKEN: receiver.token,
+    });
+    t.teardown(() => attempt.stop());
+    await attempt.exited;
+    run = attempt;
+    if (attempt.logs.some((l) => l.event === 'kernel_ready')) break;
+    t.comment(`the stand-in kernel was not ready within ${timeoutS} s; again with ${timeoutS * 2} s`);
+  }
+  if (run === undefined) throw new Error('unreachable');
+  t.ok(run.logs.some((l) => l.event === 'kernel_ready'), 'the kernel was ready: the delivery is what ran out of time');
   const exit = await run.exited;
   t.equal(exit.code, 1, 'exit status 1');
   const failed = run.logs.find((l) => l.event === 'launcher_failed');
