@@ -8,9 +8,9 @@ import { chmodSync, mkdtempSync, statSync, symlinkSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { toBase64 } from '@gateway-launchers/common';
+import { loadOrCreateKeyFile } from '../src/key-file.js';
 import { runServeOnce } from './fixtures/serve-process.js';
 
-const LOOPBACK = ['--host', '127.0.0.1', '--port', '0'];
 
 function tempDir(): string {
   return mkdtempSync(join(tmpdir(), 'gl-serve-'));
@@ -38,16 +38,19 @@ t.test('--key-file refuses a file that is not private, malformed, a link, or in 
     [join(dir, 'missing', 'keys.json'), /cannot be created/],
     [dir, /not a regular file/],
   ];
-  // Run at once: each is a process start, slow on a busy machine.
-  const runs = await Promise.all(cases.map(([path]) => runServeOnce([...LOOPBACK, '--key-file', path], { LOG_LEVEL: 'trace' })));
-  for (const [i, [path, why]] of cases.entries()) {
-    const r = runs[i] as Awaited<ReturnType<typeof runServeOnce>>;
-    t.equal(r.status, 2, `${path}: exit 2`);
-    t.equal(r.stdout, '', 'nothing on stdout');
-    const lines = r.stderr.trim().split('\n');
-    t.equal(lines.length, 1, 'one line on stderr');
-    t.match(lines[0], why);
-    t.notOk(r.stderr.includes(secretText) || r.stderr.includes(secretText.slice(0, 20)), 'the content is not quoted');
+  for (const [path, why] of cases) {
+    await t.rejects(loadOrCreateKeyFile(path, { legacy: false, v1KeyBits: 2048 }), { code: 'GL_ERR_USAGE', message: why }, path);
   }
+  for (const [path] of cases) {
+    const error = await loadOrCreateKeyFile(path, { legacy: false, v1KeyBits: 2048 }).catch((e: Error) => e);
+    t.notOk(String((error as Error).message).includes(secretText.slice(0, 20)), 'the content is not quoted');
+  }
+  // The process: exit 2 and one line on stderr, even at trace level.
+  const r = await runServeOnce(['--host', '127.0.0.1', '--port', '0', '--key-file', loose], { LOG_LEVEL: 'trace' });
+  t.equal(r.status, 2, 'serve exits 2');
+  t.equal(r.stdout, '', 'nothing on stdout');
+  t.equal(r.stderr.trim().split('\n').length, 1, 'one line on stderr');
+  t.match(r.stderr, /^gateway-listener serve: --key-file .*mode 0644/);
+  t.notOk(r.stderr.includes(secretText), 'the content is not quoted');
   t.equal(statSync(loose).mode & 0o777, 0o644, 'a refused file is left as it was');
 });
