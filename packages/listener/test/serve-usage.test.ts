@@ -37,3 +37,16 @@ t.test('a bad flag, a positional or a malformed value exits 2 with one message',
     t.equal(r.stdout, '', 'nothing on stdout');
   }
 });
+
+t.test('a listener that cannot start exits 1 (bind) or 2 (a malformed GP_ variable) with one message', async (t) => {
+  const bind = await inProcess(['--host', '198.51.100.77', '--port', '0', '--log-level', 'silent']);
+  t.equal(bind.code, 1, 'an address that is not local cannot be bound');
+  t.match(bind.stderr, /^gateway-listener serve: could not bind .*\n$/);
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let err = '';
+  stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const code = await runServe(['--host', '127.0.0.1', '--log-level', 'silent'], { stdin: new PassThrough(), stdout, stderr, env: { GP_RESPONSE_PORT: 'eighty' } });
+  t.equal(code, 2);
+  t.match(err, /^gateway-listener serve: .*GP_RESPONSE_PORT/);
+});
