@@ -40,6 +40,12 @@ export interface DispatcherHost {
 
 type Handler = (params: unknown) => unknown;
 
+/** True for a line of only spaces, tabs and CRs; stops at the first other byte. */
+function isBlank(bytes: Buffer): boolean {
+  for (const b of bytes) if (b !== 0x20 && b !== 0x09 && b !== 0x0d) return false;
+  return true;
+}
+
 function wireTarget(t: ControlTarget): WireControlTarget {
   return {
     kernel_id: t.kernelId,
@@ -133,7 +139,7 @@ export class ServeDispatcher {
 
   /** Handles one line from the host. Never throws. */
   line(bytes: Buffer): void {
-    if (bytes.length === 0 || /^\s*$/.test(bytes.toString('latin1'))) return;
+    if (isBlank(bytes)) return;
     const request = decodeRequest(bytes);
     if (request.kind === 'invalid') {
       this.#host.log.warn({ rpc_code: request.error.code }, 'invalid request line');

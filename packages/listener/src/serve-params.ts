@@ -82,7 +82,6 @@ export function registerParams(params: unknown): RegisterParams {
   const transport = p.transport;
   if (transport !== undefined && transport !== 'tcp' && transport !== 'ws') throw new ParamsError(`params.transport must be "tcp" or "ws"`);
   const portRange = optionalString(p, 'port_range');
-  if (p.port_range !== undefined && portRange === undefined) throw new ParamsError('params.port_range must be a string lo..hi', 'GL_ERR_PORT_RANGE_SYNTAX');
   return {
     kernelId: kernelId(p),
     portRange,

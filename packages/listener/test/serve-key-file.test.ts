@@ -1,15 +1,15 @@
 /**
- * `gateway-listener serve --key-file`: the key pair persisted 0600, reused by
- * the next run, extended with an RSA key by --legacy, and refused (exit 2, one
- * line, no content quoted) when it is not private or not a key file. The
- * restart-and-adopt behaviour with a real launcher is in serve-launcher.test.ts.
+ * `gateway-listener serve --key-file`: the key pair persisted 0600 and used
+ * by the process. The restart-and-adopt behaviour with a real launcher is in
+ * serve-adopt.test.ts.
  */
 import t from 'tap';
-import { chmodSync, mkdtempSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { keyPairFromSecretKey, fromBase64, toBase64 } from '@gateway-launchers/common';
-import { ServeProcess, runServeOnce } from './fixtures/serve-process.js';
+import { loadOrCreateKeyFile } from '../src/key-file.js';
+import { ServeProcess } from './fixtures/serve-process.js';
 
 const LOOPBACK = ['--host', '127.0.0.1', '--port', '0'];
 
@@ -17,7 +17,7 @@ function tempDir(): string {
   return mkdtempSync(join(tmpdir(), 'gl-serve-'));
 }
 
-t.test('--key-file: created 0600, reused across runs, the secret never printed', async (t) => {
+t.test('--key-file: created 0600 and used, the secret never printed', async (t) => {
   const dir = tempDir();
   const file = join(dir, 'listener-keys.json');
   const first = await ServeProcess.start({ args: [...LOOPBACK, '--key-file', file], env: { LOG_LEVEL: 'trace' } });
@@ -34,44 +34,8 @@ t.test('--key-file: created 0600, reused across runs, the secret never printed',
   t.notOk(first.stderr.includes(content.x25519_secret_key), 'nor on stderr, even at trace level');
   t.same(readdirSync(dir), ['listener-keys.json'], 'no temporary file left behind');
 
-  const second = await ServeProcess.start({ args: [...LOOPBACK, '--key-file', file] });
-  t.teardown(() => second.kill());
-  t.equal(second.ready.public_key, first.ready.public_key, 'a second run has the same key');
-  await second.end();
-});
-
-t.test('--key-file refuses a file that is not private, malformed, a link, or in a missing directory (exit 2, one line, no content)', async (t) => {
-  const dir = tempDir();
-  const secretText = toBase64(new Uint8Array(32).fill(1));
-  const loose = join(dir, 'loose.json');
-  writeFileSync(loose, JSON.stringify({ v: 1, x25519_secret_key: secretText }));
-  chmodSync(loose, 0o644);
-  const malformed = join(dir, 'malformed.json');
-  writeFileSync(malformed, `{"v":1,"x25519_secret_key":"${secretText.slice(0, 20)}"}`, { mode: 0o600 });
-  const notJson = join(dir, 'not.json');
-  writeFileSync(notJson, `secret-material ${secretText}`, { mode: 0o600 });
-  const link = join(dir, 'link.json');
-  const good = join(dir, 'good.json');
-  writeFileSync(good, JSON.stringify({ v: 1, x25519_secret_key: secretText }), { mode: 0o600 });
-  symlinkSync(good, link);
-  const cases: Array<[string, RegExp]> = [
-    [loose, /mode 0644/],
-    [malformed, /x25519_secret_key/],
-    [notJson, /not JSON/],
-    [link, /symbolic link/],
-    [join(dir, 'missing', 'keys.json'), /cannot be created/],
-    [dir, /not a regular file/],
-  ];
-  // Run at once: each is a process start, slow on a busy machine.
-  const runs = await Promise.all(cases.map(([path]) => runServeOnce([...LOOPBACK, '--key-file', path], { LOG_LEVEL: 'trace' })));
-  for (const [i, [path, why]] of cases.entries()) {
-    const r = runs[i] as Awaited<ReturnType<typeof runServeOnce>>;
-    t.equal(r.status, 2, `${path}: exit 2`);
-    t.equal(r.stdout, '', 'nothing on stdout');
-    const lines = r.stderr.trim().split('\n');
-    t.equal(lines.length, 1, 'one line on stderr');
-    t.match(lines[0], why);
-    t.notOk(r.stderr.includes(secretText) || r.stderr.includes(secretText.slice(0, 20)), 'the content is not quoted');
-  }
-  t.equal(statSync(loose).mode & 0o777, 0o644, 'a refused file is left as it was');
+  // The next run reads the same file (a second process is in serve-adopt.test.ts).
+  const next = await loadOrCreateKeyFile(file, { legacy: false, v1KeyBits: 2048 });
+  t.equal(next.origin, 'loaded');
+  t.equal(toBase64(next.keyPair.publicKey), first.ready.public_key, 'the next run has the same key');
 });

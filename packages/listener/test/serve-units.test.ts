@@ -1,0 +1,127 @@
+/**
+ * The parts of `gateway-listener serve` that can be checked in-process: the
+ * bounded line splitter, JSON-RPC decoding, the key file store, the version,
+ * and that the serve command's import graph does not reach yargs.
+ */
+import t from 'tap';
+import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { LineSplitter, type SplitItem } from '../src/line-splitter.js';
+import { RPC_ERRORS, decodeRequest } from '../src/json-rpc.js';
+import { loadOrCreateKeyFile } from '../src/key-file.js';
+import { LISTENER_VERSION } from '../src/version.js';
+import { ensureBuilt } from './fixtures/serve-process.js';
+
+const PACKAGE = fileURLToPath(new URL('..', import.meta.url));
+
+function lines(items: SplitItem[]): string[] {
+  return items.map((i) => (i.kind === 'line' ? i.line.toString() : `<overlong ${i.seen}>`));
+}
+
+t.test('the splitter joins lines split across chunks and strips CR', async (t) => {
+  const s = new LineSplitter(100);
+  t.same(lines(s.push(Buffer.from('ab'))), []);
+  t.same(lines(s.push(Buffer.from('c\r\nde\nf'))), ['abc', 'de']);
+  t.same(lines(s.push(Buffer.from('g\n\n'))), ['fg', '']);
+  t.same(lines(s.end()), []);
+});
+
+t.test('the splitter reports an over-long line once, holds at most the limit, and resumes after its newline', async (t) => {
+  const limit = 1024 * 1024;
+  const s = new LineSplitter(limit);
+  const chunk = Buffer.alloc(64 * 1024, 0x61);
+  const items: SplitItem[] = [];
+  let most = 0;
+  for (let i = 0; i < 160; i++) {
+    items.push(...s.push(chunk)); // 10 MiB without a newline
+    most = Math.max(most, s.buffered);
+  }
+  t.ok(most <= limit, 'never more than the limit held');
+  t.equal(s.buffered, 0, 'nothing held while skipping');
+  items.push(...s.push(Buffer.from('tail\n{"ok":1}\n')));
+  t.same(lines(items), [`<overlong ${limit + 64 * 1024}>`, '{"ok":1}']);
+});
+
+t.test('the splitter: a line of exactly the limit passes, one byte more does not', async (t) => {
+  const s = new LineSplitter(4);
+  t.same(lines(s.push(Buffer.from('abcd\nabcde\nxy\n'))), ['abcd', '<overlong 5>', 'xy']);
+});
+
+t.test('the splitter: at EOF an unterminated line is returned, an over-long one is not', async (t) => {
+  const a = new LineSplitter(10);
+  a.push(Buffer.from('{"x"'));
+  t.same(lines(a.end()), ['{"x"']);
+  const b = new LineSplitter(3);
+  t.same(lines(b.push(Buffer.from('abcdef'))), ['<overlong 6>']);
+  t.same(lines(b.end()), []);
+});
+
+t.test('decodeRequest: requests, notifications and what is refused', async (t) => {
+  const d = (s: string | Buffer) => decodeRequest(Buffer.isBuffer(s) ? s : Buffer.from(s));
+  t.match(d('{"jsonrpc":"2.0","id":1,"method":"stats"}'), { kind: 'request', id: 1, notification: false, method: 'stats', params: {} });
+  t.match(d('{"jsonrpc":"2.0","method":"close"}'), { kind: 'request', id: null, notification: true });
+  t.match(d('{"jsonrpc":"2.0","id":null,"method":"close"}'), { kind: 'request', id: null, notification: false });
+  t.match(d(Buffer.from([0x7b, 0xff, 0x7d])), { kind: 'invalid', error: { code: RPC_ERRORS.PARSE_ERROR } });
+  t.match(d('\ufeff{"jsonrpc":"2.0","id":1,"method":"stats"}'), { kind: 'request', id: 1 }, 'a leading UTF-8 BOM is tolerated');
+  t.match(d('[]'), { kind: 'invalid', id: null, error: { code: RPC_ERRORS.INVALID_REQUEST } });
+  t.match(d('{"jsonrpc":"2.0","id":true,"method":"stats"}'), { kind: 'invalid', id: null });
+  t.match(d('{"jsonrpc":"2.0","id":"a","method":"stats","x":1}'), { kind: 'invalid', id: 'a' });
+  t.match(d('{"__proto__":{"polluted":1},"jsonrpc":"2.0","id":1,"method":"stats"}'), { kind: 'invalid', id: 1 }, '__proto__ is an unknown member');
+  t.equal(({} as Record<string, unknown>).polluted, undefined, 'and pollutes nothing');
+});
+
+t.test('the key file store: created 0600, reloaded, created once by concurrent starts', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'gl-keyfile-'));
+  const file = join(dir, 'keys.json');
+  const runs = await Promise.all([1, 2, 3, 4].map(() => loadOrCreateKeyFile(file, { legacy: false, v1KeyBits: 2048 })));
+  t.equal(runs.filter((r) => r.origin === 'created').length, 1, 'exactly one run created it');
+  const keys = new Set(runs.map((r) => Buffer.from(r.keyPair.publicKey).toString('hex')));
+  t.equal(keys.size, 1, 'every run has the same key');
+  t.equal(statSync(file).mode & 0o777, 0o600);
+  const again = await loadOrCreateKeyFile(file, { legacy: false, v1KeyBits: 2048 });
+  t.equal(again.origin, 'loaded');
+  t.same(again.keyPair.secretKey, runs[0]?.keyPair.secretKey);
+  const extra = join(dir, 'extra.json');
+  writeFileSync(extra, JSON.stringify({ ...JSON.parse(readFileSync(file, 'utf8')), note: 'x' }), { mode: 0o600 });
+  await t.rejects(loadOrCreateKeyFile(extra, { legacy: false, v1KeyBits: 2048 }), { code: 'GL_ERR_USAGE', message: /unknown field 'note'/ });
+  const big = join(dir, 'big.json');
+  writeFileSync(big, 'x'.repeat(70 * 1024), { mode: 0o600 });
+  await t.rejects(loadOrCreateKeyFile(big, { legacy: false, v1KeyBits: 2048 }), { code: 'GL_ERR_USAGE', message: /larger than/ });
+});
+
+t.test('LISTENER_VERSION is the package version', async (t) => {
+  const pkg = JSON.parse(readFileSync(join(PACKAGE, 'package.json'), 'utf8')) as { version: string };
+  t.equal(LISTENER_VERSION, pkg.version);
+});
+
+t.test('the serve command and the library do not import yargs; the wait command does', async (t) => {
+  ensureBuilt();
+  const graph = (entry: string): Set<string> => {
+    const seen = new Set<string>();
+    const visit = (file: string): void => {
+      if (seen.has(file)) return;
+      seen.add(file);
+      const text = readFileSync(file, 'utf8');
+      for (const m of text.matchAll(/(?:^|\n)\s*(?:import|export)\s[^'"]*?from\s*['"]([^'"]+)['"]|(?:^|\n)\s*import\s*['"]([^'"]+)['"]/g)) {
+        const spec = (m[1] ?? m[2]) as string;
+        if (spec.startsWith('.')) visit(resolve(dirname(file), spec));
+        else if (spec.startsWith('@gateway-launchers/common')) {
+          const sub = spec.slice('@gateway-launchers/common'.length);
+          visit(join(PACKAGE, '..', 'common', 'dist', sub === '' ? 'index.js' : `${sub.slice(1)}.js`));
+        } else seen.add(`pkg:${spec}`);
+      }
+    };
+    visit(entry);
+    return seen;
+  };
+  const serveGraph = graph(join(PACKAGE, 'dist', 'serve-command.js'));
+  t.ok(serveGraph.has('pkg:ws'), 'the walk follows imports (it reaches ws)');
+  t.notOk(serveGraph.has('pkg:yargs'), 'serve-command does not reach yargs');
+  t.notOk(graph(join(PACKAGE, 'dist', 'index.js')).has('pkg:yargs'), 'the library does not reach yargs');
+  t.ok(graph(join(PACKAGE, 'dist', 'wait-command.js')).has('pkg:yargs'), 'the wait command does (the check can fail)');
+  const cli = readFileSync(join(PACKAGE, 'dist', 'cli.js'), 'utf8');
+  t.notMatch(cli, /^\s*import\s.*from/m, 'the bin loads its commands lazily');
+  t.ok(existsSync(join(PACKAGE, 'dist', 'serve-command.js')));
+});
