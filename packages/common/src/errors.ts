@@ -36,7 +36,7 @@ export const ERROR_CODES = {
   GL_ERR_SIGNATURE_SCHEME_INVALID: { area: 'protocol', meaning: 'The `signature_scheme` is not `hmac-<hash>` with a hash Node supports.' },
   GL_ERR_KERNEL_IP_NOT_ALLOWED: { area: 'listener', meaning: 'The kernel `ip` a launcher reported is neither the address its response came from (or, from loopback, an address of this host) nor inside `allowedKernelNetworks`.' },
   GL_ERR_TRANSPORT_NOT_ALLOWED: { area: 'listener', meaning: 'The reported `transport` is valid but not accepted by this listener (`ipc` needs `allowedTransports`).' },
-  GL_ERR_SIGNATURE_SCHEME_NOT_ALLOWED: { area: 'listener', meaning: 'The reported `signature_scheme` is valid but not accepted by this listener (only `hmac-sha256` unless `allowedSignatureSchemes` says otherwise).' },
+  GL_ERR_SIGNATURE_SCHEME_NOT_ALLOWED: { area: 'listener', meaning: 'The reported `signature_scheme` is valid but not accepted by this listener (only HMAC with SHA-2 unless `allowedSignatureSchemes` says otherwise).' },
   GL_ERR_KEY_INVALID: { area: 'protocol', meaning: 'The connection `key` is not a non-empty string of at most 256 characters.' },
   GL_ERR_ENVELOPE_TOO_LARGE: { area: 'protocol', meaning: 'A message exceeds its size limit (64 KiB response, 4 KiB control request).' },
   GL_ERR_ENVELOPE_MALFORMED: { area: 'protocol', meaning: 'A message is not the JSON object the protocol defines (fields, types, canonical base64, lengths).' },

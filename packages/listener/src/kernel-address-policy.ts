@@ -8,7 +8,8 @@
  *   inside `allowedKernelNetworks` (CIDRs; `*` allows any address or host name).
  *   A wildcard `ip` is replaced by the response's address before this check.
  * - `transport` is `tcp` (`ipc` only when listed in `allowedTransports`).
- * - `signature_scheme` is `hmac-sha256` (others only when listed in `allowedSignatureSchemes`).
+ * - `signature_scheme` is HMAC with SHA-2 (`hmac-sha256`, `-sha384`, `-sha512`); others
+ *   (`hmac-md5`, `hmac-sha1`) only when listed in `allowedSignatureSchemes`.
  *
  * @module
  */
@@ -24,11 +25,11 @@ export interface KernelInfoPolicy {
   readonly allowedSignatureSchemes: readonly string[];
 }
 
-/** The default policy: the response's own address, TCP, HMAC-SHA256. */
+/** The default policy: the response's own address, TCP, HMAC with SHA-2. */
 export const DEFAULT_KERNEL_INFO_POLICY: KernelInfoPolicy = Object.freeze({
   allowedKernelNetworks: Object.freeze([]) as readonly string[],
   allowedTransports: Object.freeze(['tcp']) as readonly ('tcp' | 'ipc')[],
-  allowedSignatureSchemes: Object.freeze(['hmac-sha256']) as readonly string[],
+  allowedSignatureSchemes: Object.freeze(['hmac-sha256', 'hmac-sha384', 'hmac-sha512']) as readonly string[],
 });
 
 function isLoopback(address: string): boolean {

@@ -140,7 +140,7 @@ export interface ResponseListenerOptions {
   readonly allowedKernelNetworks?: readonly string[];
   /** Transports accepted in connection info. Default `['tcp']`. */
   readonly allowedTransports?: readonly ('tcp' | 'ipc')[];
-  /** Signature schemes accepted in connection info. Default `['hmac-sha256']`. */
+  /** Signature schemes accepted in connection info. Default `['hmac-sha256', 'hmac-sha384', 'hmac-sha512']`. */
   readonly allowedSignatureSchemes?: readonly string[];
   /** Environment read for the defaults above. Default `process.env`. */
   readonly env?: NodeJS.ProcessEnv;

@@ -334,7 +334,7 @@ t.test('connection-info policy: a response from loopback may report any loopback
   t.equal((await s.launch.response).connectionInfo.ip, '127.0.0.2');
 });
 
-t.test('connection-info policy: transport ipc and signature schemes other than hmac-sha256 are refused unless opted in', async (t) => {
+t.test('connection-info policy: transport ipc and signature schemes other than HMAC-SHA-2 (hmac-md5) are refused unless opted in', async (t) => {
   const s = await setup(t);
   t.same(await sendLine(s.launch.responseAddress, sealed(s, { connInfo: { transport: 'ipc' } })), { ok: false, error: 'GL_ERR_TRANSPORT_NOT_ALLOWED' });
   t.same(await sendLine(s.launch.responseAddress, sealed(s, { connInfo: { signature_scheme: 'hmac-md5' } })), { ok: false, error: 'GL_ERR_SIGNATURE_SCHEME_NOT_ALLOWED' });
