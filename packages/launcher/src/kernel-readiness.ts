@@ -197,13 +197,14 @@ class SocketWatch {
  * Waits until `kernel` listens on all of `ports` (bound on `bindIp`), exits,
  * or `deadline` (a `performance.now()` value) passes.
  *
- * A step looks for new sockets of the kernel ({@link SocketWatch}); only after
- * one appeared (or {@link READY_PROBE_BACKSTOP_MS} passed) are the ports probed with connects
- * ({@link acceptingInOrder}), and only once all of them accept is ownership
- * checked in the socket table (`useProc`, {@link kernelListening}): a port can
- * accept because another process took it, and that is not a ready kernel.
- * Reading the whole socket table every step instead cost ms per step on a
- * node with a thousand sockets (see docs/performance-notes.md).
+ * A step looks for new sockets of the kernel ({@link SocketWatch}); only
+ * after one appeared (or {@link READY_PROBE_BACKSTOP_MS} passed) are the ports
+ * probed with connects ({@link acceptingInOrder}), and only once all of them
+ * accept is ownership checked in the socket table (`useProc`,
+ * {@link kernelListening}): a port can accept because another process took
+ * it, and that is not a ready kernel. Reading the whole socket table every
+ * step instead cost milliseconds per step on a node with a thousand sockets
+ * (see docs/performance-notes.md). Steps follow {@link readyPollDelay}.
  */
 export async function waitUntilListening(kernel: KernelProcess, ports: readonly number[], bindIp: string, deadline: number, useProc: boolean): Promise<'ready' | 'exited' | 'timeout'> {
   const exited = kernel.exited.then(() => 'exited' as const);
