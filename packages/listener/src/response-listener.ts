@@ -60,7 +60,6 @@ import {
   type ControlTarget,
   type LaunchResponse,
   type ProtocolVersion,
-  type RegistrationState,
   type ResponseTransport,
   Registration,
 } from './registration.js';
@@ -392,11 +391,6 @@ export class ResponseListener extends TypedEmitter<ResponseListenerEvents> {
     this.#log.debug({ kernel_id: kernelId, protocol, transport, port_range: params.portRange, timeout_ms: timeoutMs }, 'kernel registered');
     this.emit('registered', { kernelId, protocol, transport, portRange: params.portRange, timeoutMs });
     return { ...params, response: registration.response };
-  }
-
-  /** State of the registration of `kernelId`: `pending`, or undefined when none is pending. */
-  registrationState(kernelId: string): RegistrationState | undefined {
-    return this.#registrations.get(kernelId)?.state;
   }
 
   /** True while `kernelId` waits for its response. */
