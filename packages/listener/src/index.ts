@@ -38,7 +38,7 @@ export { type LaunchParameters, type PendingLaunch } from './launch-parameters.j
 export { type LaunchResponse, type ControlTarget, type ResponseTransport } from './registration.js';
 export { type KernelControl, type ControlResult, type ControlOutcome } from './control-client.js';
 export { type InboundProtocol } from './inbound-connection.js';
-export { type EventListener } from './typed-emitter.js';
+export { type EventListener, type TypedEmitter } from './typed-emitter.js';
 export {
   type ConnectionInfo,
   type BoxKeyPair,
@@ -50,6 +50,8 @@ export {
   type ProtocolVersion,
   type ControlSignal,
   type ControlRoute,
+  type ControlReply,
+  type RedactedConnectionInfo,
   type Logger,
   CONTROL_SIGNALS,
   GatewayError,

@@ -24,6 +24,7 @@ import {
   type Logger,
   type PortMode,
   type PortRange,
+  type RedactedConnectionInfo,
   type V1KeyPair,
   GatewayError,
   assertKernelId,
@@ -104,7 +105,7 @@ export interface ConnectionInfoEvent {
   readonly transport: ResponseTransport;
   readonly peer: string;
   /** The validated connection info with `key` replaced by `[Redacted]` (the promise carries the key). */
-  readonly connectionInfo: ReturnType<typeof redactConnectionInfo>;
+  readonly connectionInfo: RedactedConnectionInfo;
   readonly commPort: number;
   readonly pid: number | null;
   readonly pgid: number | null;
