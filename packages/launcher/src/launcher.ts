@@ -32,7 +32,7 @@ import { KernelProcess, type KernelExit, exitStatusOf } from './kernel-process.j
 import { stopKernelGracefully } from './kernel-stop.js';
 import { substituteConnectionFile } from './kernel-argv.js';
 import type { LaunchMode, ModeContext, RunningKernel } from './launch-mode.js';
-import { kernelAddresses } from './network.js';
+import { kernelAddresses } from '@gateway-launchers/common/local-address';
 import { ProxyMode } from './proxy-mode.js';
 import { HandoffMode } from './handoff-mode.js';
 import { deliverResponse } from './response-delivery.js';
