@@ -1,17 +1,17 @@
 #!/usr/bin/env node
 // Renders docs/launcher-options.md from LAUNCHER_OPTIONS and LAUNCHER_ENV_ONLY
-// (packages/common/src/launcher-options.ts), the definition the launcher's
+// (packages/launcher/src/launcher-options.ts), the definition the launcher's
 // argument parser is built from, so flags, environment variables and defaults
 // in the docs cannot drift from the code.
 //   node scripts/gen-launcher-options-doc.mjs           write docs/launcher-options.md
 //   node scripts/gen-launcher-options-doc.mjs --check   exit 1 when it is stale
 //   --out PATH                                          write or check PATH instead
-import { cell, importCommon, parseArgs, writeOrCheck } from './lib/generated-doc.mjs';
+import { cell, importBuilt, parseArgs, writeOrCheck } from './lib/generated-doc.mjs';
 
 const SCRIPT = 'gen-launcher-options-doc.mjs';
-const SOURCE = 'packages/common/src/launcher-options.ts';
+const SOURCE = 'packages/launcher/src/launcher-options.ts';
 const options = parseArgs(process.argv.slice(2), { script: SCRIPT, defaultOut: 'docs/launcher-options.md' });
-const { LAUNCHER_OPTIONS, LAUNCHER_ENV_ONLY } = await importCommon('launcher-options.js');
+const { LAUNCHER_OPTIONS, LAUNCHER_ENV_ONLY } = await importBuilt('launcher', 'launcher-options.js');
 
 const code = (s) => `\`${s}\``;
 const none = '—';

@@ -29,9 +29,14 @@ export function parseArgs(argv, { script, defaultOut }) {
 
 /** Imports a module of the built common package, with a hint when it is not built. */
 export async function importCommon(file) {
-  const path = resolve(root, 'packages/common/dist', file);
+  return importBuilt('common', file);
+}
+
+/** Imports a module of a built package (`packages/<pkg>/dist/<file>`), or exits 2 with a hint. */
+export async function importBuilt(pkg, file) {
+  const path = resolve(root, `packages/${pkg}/dist`, file);
   if (!existsSync(path)) {
-    console.error(`${relative(root, path)} is missing: build the common package first (npx tsc -b packages/common, or npm run docs)`);
+    console.error(`${relative(root, path)} is missing: build the ${pkg} package first (npx tsc -b packages/${pkg}, or npm run docs)`);
     process.exit(2);
   }
   return import(pathToFileURL(path).href);

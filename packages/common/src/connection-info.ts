@@ -148,7 +148,10 @@ export function toConnectionFile(info: ConnectionInfo): string {
   return `${JSON.stringify(file, null, 2)}\n`;
 }
 
+/** Connection info as logs and events show it: everything but the key. */
+export type RedactedConnectionInfo = Omit<ConnectionInfo, 'key'> & { key: '[Redacted]' };
+
 /** Connection info with the key replaced, for logs and display. */
-export function redactConnectionInfo(info: ConnectionInfo): Omit<ConnectionInfo, 'key'> & { key: '[Redacted]' } {
+export function redactConnectionInfo(info: ConnectionInfo): RedactedConnectionInfo {
   return { ...info, key: '[Redacted]' };
 }

@@ -14,6 +14,13 @@ export const CONTROL_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGKILL', 'SIGHUP', 'SIGQU
 /** A signal a control request may name. */
 export type ControlSignal = (typeof CONTROL_SIGNALS)[number];
 
+/**
+ * How a control request travels from listener to launcher: the launcher's
+ * comm port (TCP, one request per connection) or the WebSocket it keeps open
+ * after a `ws` response. The launcher logs the same values (`via`).
+ */
+export type ControlRoute = 'comm-port' | 'websocket';
+
 /** What a control request asks for. */
 export type ControlAction =
   | { readonly signal: ControlSignal }

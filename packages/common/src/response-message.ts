@@ -11,6 +11,12 @@ import { type PortRange } from './port-range.js';
 import { STDERR_TAIL_BYTES } from './limits.js';
 import { isRecord } from './json-object.js';
 
+/**
+ * Protocol generation of a launch: 2 (tweetnacl envelopes, launch token,
+ * sealed control) or 1 (Gateway Provisioners' RSA/AES payload, plain control).
+ */
+export type ProtocolVersion = 1 | 2;
+
 /** How the launcher exposes the kernel's ports. */
 export type PortMode = 'direct' | 'proxy' | 'handoff';
 

@@ -1,4 +1,5 @@
 // The generated reference pages (docs/errors.md, docs/launcher-options.md)
+// (the content of the options page is checked in packages/launcher/test/launcher-options-doc.test.ts)
 // must match the code they are generated from. The generators read the built
 // package (packages/common/dist), which the test command builds first.
 import t from 'tap';
@@ -8,7 +9,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ERROR_CODES } from '../src/errors.js';
-import { LAUNCHER_ENV_ONLY, LAUNCHER_OPTIONS } from '../src/launcher-options.js';
 
 const root = fileURLToPath(new URL('../../..', import.meta.url));
 
@@ -77,21 +77,3 @@ t.test('the errors document lists every code, in order, with its area and meanin
   t.match(readFileSync(out, 'utf8'), /Branch on `code`/, 'tells callers to branch on code');
 });
 
-t.test('the options document shows every flag, alias, environment variable, default and choice under its group', async (t) => {
-  const out = join(tempDir(t), 'options.md');
-  t.equal(run('scripts/gen-launcher-options-doc.mjs', ['--out', out]).status, 0);
-  const text = readFileSync(out, 'utf8');
-  const sections = new Map(text.split(/^## /m).slice(1).map((s) => [s.slice(0, s.indexOf('\n')), s] as const));
-  for (const option of LAUNCHER_OPTIONS) {
-    const section = sections.get(option.group) ?? '';
-    const row = section.split('\n').find((l) => l.startsWith(`| \`--${option.name}`));
-    t.ok(row, `--${option.name} has a row under ${option.group}`);
-    if (row === undefined) continue;
-    for (const alias of option.aliases ?? []) t.match(row, `\`--${alias}\``, `alias --${alias}`);
-    for (const env of option.env ?? []) t.match(row, `\`${env}\``, `env ${env}`);
-    for (const choice of option.choices ?? []) t.match(row, `\`${choice}\``, `choice ${choice}`);
-    if (option.default !== undefined && option.default !== '') t.match(row, `\`${String(option.default)}\``, `default ${String(option.default)}`);
-    t.match(row, option.describe.slice(0, 30), 'description');
-  }
-  for (const variable of LAUNCHER_ENV_ONLY) t.match(sections.get('Environment only') ?? '', `| \`${variable.name}\` |`, variable.name);
-});

@@ -11,7 +11,7 @@
  * @module
  */
 import yargsParser from 'yargs-parser';
-import { LAUNCHER_OPTIONS, LAUNCHER_ENV_ONLY } from '@gateway-launchers/common/launcher-options';
+import { LAUNCHER_OPTIONS, LAUNCHER_ENV_ONLY } from './launcher-options.js';
 import { type ArgvStyle, type RawOptions, resolveOptions } from './config.js';
 import { LAUNCHER_VERSION } from './version.js';
 

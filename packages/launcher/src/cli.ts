@@ -10,7 +10,7 @@ import { DeferredLogger } from './deferred-logger.js';
 import { parseArgs, parseLoosely } from './cli-args.js';
 import { buildConfig } from './config.js';
 import { Launcher } from './launcher.js';
-import { isWildcard, reportedAddress } from './network.js';
+import { isWildcard, reportedAddress } from '@gateway-launchers/common/local-address';
 import { findReportTarget, reportUsageFailure } from './usage-failure.js';
 
 const USAGE_EXIT = 2;

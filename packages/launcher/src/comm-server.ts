@@ -10,7 +10,8 @@
  */
 import type { Server, Socket } from 'node:net';
 import { ConnectionSlots, type SlotHolder, addressKey } from '@gateway-launchers/common/connection-slots';
-import { type ControlAction, type ControlReply, type V1Request, parseV1Request } from '@gateway-launchers/common/control-message';
+import { type ControlAction, type ControlReply, type ControlRoute, type V1Request, parseV1Request } from '@gateway-launchers/common/control-message';
+import type { ProtocolVersion } from '@gateway-launchers/common/response-message';
 import { type Result, isGatewayError } from '@gateway-launchers/common/errors';
 import { IDLE_TIMEOUT_MS, MAX_CONTROL_BYTES } from '@gateway-launchers/common/limits';
 import type { AuthenticatedControl } from './control-auth.js';
@@ -53,20 +54,23 @@ class CommConnection implements SlotHolder {
   }
 }
 
-/** What the comm server asks the launcher to do. */
-export interface ControlTarget {
+/**
+ * What the control channels (comm port, WebSocket) ask the launcher to do.
+ * (The listener's `ControlTarget` is something else: where to reach a launcher.)
+ */
+export interface ControlPerformer {
   /** Performs a v2 action and says how it went. */
-  perform(action: ControlAction, via: 'comm' | 'ws'): Promise<ControlReply>;
+  perform(action: ControlAction, via: ControlRoute): Promise<ControlReply>;
   /** Performs a v1 request (no answer goes back). */
   performV1(request: V1Request): Promise<void>;
 }
 
 /** Options of {@link CommServer}. */
 export interface CommServerOptions {
-  readonly protocol: 1 | 2;
+  readonly protocol: ProtocolVersion;
   /** v2: opens and authenticates a request. */
   readonly open: (text: string) => Result<AuthenticatedControl>;
-  readonly target: ControlTarget;
+  readonly target: ControlPerformer;
   readonly logger: LauncherLogger;
   readonly idleTimeoutMs?: number;
 }
@@ -137,7 +141,7 @@ export class CommServer {
       this.#answer(socket, JSON.stringify({ ok: false, error: opened.error.code }));
       return;
     }
-    const reply = await this.options.target.perform(opened.value.action, 'comm');
+    const reply = await this.options.target.perform(opened.value.action, 'comm-port');
     this.#answer(socket, opened.value.sealReply(reply));
   }
 

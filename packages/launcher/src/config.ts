@@ -7,14 +7,15 @@
  */
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
-import { isLocalAddress, localAddresses } from './network.js';
+import { isLocalAddress, localAddresses } from '@gateway-launchers/common/local-address';
 import type { KeyObject } from 'node:crypto';
 import { type ResponseAddress, parseResponseAddress } from '@gateway-launchers/common/address';
 import { decodeBoxPublicKey } from '@gateway-launchers/common/box-key';
 import { decodeRsaPublicKey } from '@gateway-launchers/common/envelope-v1';
 import { GatewayError } from '@gateway-launchers/common/errors';
 import { assertKernelId } from '@gateway-launchers/common/kernel-id';
-import { LAUNCHER_OPTIONS, isLogLevelName } from '@gateway-launchers/common/launcher-options';
+import { isLogLevelName } from '@gateway-launchers/common/log-levels';
+import { LAUNCHER_OPTIONS } from './launcher-options.js';
 import { constants as osConstants } from 'node:os';
 import { DEFAULT_LAUNCH_TIMEOUT_S, SHUTDOWN_GRACE_MS } from '@gateway-launchers/common/limits';
 import { type PortRange, parsePortRange } from '@gateway-launchers/common/port-range';

@@ -15,7 +15,7 @@
  */
 import type { Server } from 'node:net';
 import type { ConnectionInfo } from '@gateway-launchers/common/connection-info';
-import type { ControlAction, ControlReply, V1Request } from '@gateway-launchers/common/control-message';
+import type { ControlAction, ControlReply, ControlRoute, V1Request } from '@gateway-launchers/common/control-message';
 import { sealV1 } from '@gateway-launchers/common/envelope-v1';
 import type { BoxKeyPair, PreparedSeal } from '@gateway-launchers/common/envelope-v2';
 import { type Result, GatewayError, fail, isGatewayError } from '@gateway-launchers/common/errors';
@@ -23,7 +23,7 @@ import type { LauncherLogger } from './deferred-logger.js';
 import type { ResponsePlaintext } from '@gateway-launchers/common/response-message';
 import type { LauncherConfig } from './config.js';
 import { ConnectionFileDir } from './connection-file.js';
-import { CommServer, type ControlTarget } from './comm-server.js';
+import { CommServer, type ControlPerformer } from './comm-server.js';
 import type { AuthenticatedControl, ControlAuthenticator } from './control-auth.js';
 import { DirectMode } from './direct-mode.js';
 import { deliverFailureResponse, failureExitStatus, sealFailureResponse } from './failure-report.js';
@@ -32,7 +32,7 @@ import { KernelProcess, type KernelExit, exitStatusOf } from './kernel-process.j
 import { stopKernelGracefully } from './kernel-stop.js';
 import { substituteConnectionFile } from './kernel-argv.js';
 import type { LaunchMode, ModeContext, RunningKernel } from './launch-mode.js';
-import { kernelAddresses } from './network.js';
+import { kernelAddresses } from '@gateway-launchers/common/local-address';
 import { ProxyMode } from './proxy-mode.js';
 import { HandoffMode } from './handoff-mode.js';
 import { deliverResponse } from './response-delivery.js';
@@ -69,7 +69,7 @@ export interface LauncherHooks {
 export type LauncherState = 'starting' | 'reporting' | 'running' | 'stopping' | 'exited';
 
 /** Runs one kernel from start to exit. */
-export class Launcher implements ControlTarget {
+export class Launcher implements ControlPerformer {
   #state: LauncherState = 'starting';
   #mode: LaunchMode | undefined;
   /** The current kernel (a mode may replace it), once one was spawned. */
@@ -303,7 +303,7 @@ export class Launcher implements ControlTarget {
   }
 
   /** Performs a v2 control action. */
-  async perform(action: ControlAction, via: 'comm' | 'ws'): Promise<ControlReply> {
+  async perform(action: ControlAction, via: ControlRoute): Promise<ControlReply> {
     const reply = await this.#performAction(action, via);
     const activity = this.#mode?.activity?.();
     if (activity === undefined) return reply;
@@ -311,7 +311,7 @@ export class Launcher implements ControlTarget {
     return { ...reply, ...(last_activity === null ? {} : { last_activity }), ...(execution_state === null ? {} : { execution_state }) };
   }
 
-  async #performAction(action: ControlAction, via: 'comm' | 'ws'): Promise<ControlReply> {
+  async #performAction(action: ControlAction, via: ControlRoute): Promise<ControlReply> {
     const kernel = this.#kernel;
     this.logger.info({ event: 'control_request', via, action: Object.keys(action)[0] }, 'control request');
     if ('shutdown' in action) {
@@ -341,12 +341,12 @@ export class Launcher implements ControlTarget {
   /** Performs a v1 comm-port request (GP host). */
   async performV1(request: V1Request): Promise<void> {
     if ('shutdown' in request) {
-      this.logger.info({ event: 'control_request', via: 'comm', action: 'shutdown', protocol: 1 }, 'control request');
+      this.logger.info({ event: 'control_request', via: 'comm-port', action: 'shutdown', protocol: 1 }, 'control request');
       void this.stop('v1 shutdown request');
       return;
     }
     if (request.signum === 0) return; // liveness poll, answered by the accepted connection itself
-    this.logger.info({ event: 'control_request', via: 'comm', signum: request.signum, protocol: 1 }, 'control request');
+    this.logger.info({ event: 'control_request', via: 'comm-port', signum: request.signum, protocol: 1 }, 'control request');
     const kernel = this.#kernel?.process;
     if (kernel === undefined) return;
     kernel.signalGroup(request.signum === 2 ? this.config.interruptSignal : request.signum);

@@ -10,6 +10,7 @@ import { connect, type Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 import type { ResponseAddress } from '@gateway-launchers/common/address';
 import { GatewayError } from '@gateway-launchers/common/errors';
+import type { ProtocolVersion } from '@gateway-launchers/common/response-message';
 import { IDLE_TIMEOUT_MS, MAX_CONTROL_REPLY_BYTES } from '@gateway-launchers/common/limits';
 import type { LauncherLogger } from './deferred-logger.js';
 import { backoffDelays, sleep } from './backoff.js';
@@ -47,7 +48,7 @@ const ALREADY_ACCEPTED = 'GL_ERR_RESPONSE_REPLAYED';
 /** Options of {@link deliverResponse}. */
 export interface DeliverOptions {
   readonly address: ResponseAddress;
-  readonly protocol: 1 | 2;
+  readonly protocol: ProtocolVersion;
   /** The envelope text (v2 JSON without newline, or the v1 base64 payload). */
   readonly text: string;
   /** `performance.now()` value after which no new attempt starts. */

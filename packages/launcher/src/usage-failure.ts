@@ -15,7 +15,7 @@ import { readFileSync } from 'node:fs';
 import { type ResponseAddress, parseResponseAddress } from '@gateway-launchers/common/address';
 import { decodeBoxPublicKey } from '@gateway-launchers/common/box-key';
 import { isValidKernelId } from '@gateway-launchers/common/kernel-id';
-import { LAUNCHER_OPTIONS } from '@gateway-launchers/common/launcher-options';
+import { LAUNCHER_OPTIONS } from './launcher-options.js';
 import { STDERR_TAIL_BYTES } from '@gateway-launchers/common/limits';
 import type { LauncherLogger } from './deferred-logger.js';
 import { deliverResponse } from './response-delivery.js';

@@ -14,7 +14,7 @@ import { type BoxKeyPair, ClockSeq, sealEvent, sealReattach } from '@gateway-lau
 import type { Result } from '@gateway-launchers/common/errors';
 import { IDLE_TIMEOUT_MS, MAX_CONTROL_REPLY_BYTES } from '@gateway-launchers/common/limits';
 import type { LauncherLogger } from './deferred-logger.js';
-import type { ControlTarget } from './comm-server.js';
+import type { ControlPerformer } from './comm-server.js';
 import type { AuthenticatedControl } from './control-auth.js';
 import { backoffDelays, sleep } from './backoff.js';
 
@@ -29,7 +29,7 @@ export interface WsControlChannelOptions {
   readonly ephemeral: BoxKeyPair;
   /** Opens and authenticates a control request. */
   readonly open: (text: string) => Result<AuthenticatedControl>;
-  readonly target: ControlTarget;
+  readonly target: ControlPerformer;
   readonly logger: LauncherLogger;
 }
 
@@ -67,11 +67,11 @@ export class WsControlChannel {
   async #onRequest(ws: WebSocket, text: string): Promise<void> {
     const action = this.options.open(text);
     if (!action.ok) {
-      this.options.logger.warn({ event: 'control_refused', via: 'ws', code: action.error.code }, 'control request refused');
+      this.options.logger.warn({ event: 'control_refused', via: 'websocket', code: action.error.code }, 'control request refused');
       ws.send(JSON.stringify({ ok: false, error: action.error.code }));
       return;
     }
-    const reply = await this.options.target.perform(action.value.action, 'ws');
+    const reply = await this.options.target.perform(action.value.action, 'websocket');
     if (ws.readyState === ws.OPEN) ws.send(action.value.sealReply(reply));
   }
 

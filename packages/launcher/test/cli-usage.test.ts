@@ -137,7 +137,7 @@ t.test('GP/EG flag spellings are accepted', async (t) => {
 t.test('--help lists every option and its environment variable; --version prints the version', async (t) => {
   const help = cli(['--help']);
   t.equal(help.status, 0);
-  const { LAUNCHER_OPTIONS } = await import('@gateway-launchers/common');
+  const { LAUNCHER_OPTIONS } = await import('../src/launcher-options.js');
   for (const o of LAUNCHER_OPTIONS) {
     t.match(help.stdout, `--${o.name}`, `--${o.name} in help`);
     for (const e of o.env ?? []) t.match(help.stdout, e, `${e} in help`);
@@ -186,7 +186,7 @@ t.test('the options as the parser and config see them', async (t) => {
     t.same(c.kernelArgv, ['python3', '-m', 'ipykernel_launcher', '-f', '{connection_file}']);
   });
   await t.test('every flag has an environment variable; enum values from it are case-insensitive', async (t) => {
-    const { LAUNCHER_OPTIONS } = await import('@gateway-launchers/common');
+    const { LAUNCHER_OPTIONS } = await import('../src/launcher-options.js');
     t.same(LAUNCHER_OPTIONS.filter((o) => (o.env ?? []).length === 0).map((o) => o.name), [], 'no option without an environment variable');
     const c = await build(['--kernel-language', 'python'], {
       KERNEL_ID: 'k1', KERNEL_RESPONSE_ADDRESS: '127.0.0.1:9', KERNEL_PUBLIC_KEY: KEY,

@@ -16,7 +16,7 @@ import { randomBytes, randomInt } from 'node:crypto';
 import { createLogger } from '@gateway-launchers/common';
 import { ResponseListener } from '@gateway-launchers/listener';
 import { LAUNCHER_CLI, PYTHON, kernelClient } from './helpers/launcher-process.js';
-import { nonLoopbackIPv4s, reportedAddress } from '../src/network.js';
+import { nonLoopbackIPv4s, reportedAddress } from '@gateway-launchers/common/local-address';
 
 const RANGE = '43000..44000';
 

@@ -11,18 +11,20 @@ import { constants as osConstants } from 'node:os';
 import {
   type ControlAction,
   type ControlReply,
+  type ControlRoute,
+  type ControlSignal,
   type Result,
   GatewayError,
   fail,
   ok,
   openControlReply,
+  isRecord,
   validateControlAction,
 } from '@gateway-launchers/common';
 import { BoundedLineReader } from './line-reader.js';
-import { isRecord } from '@gateway-launchers/common';
 
-/** How a control request travelled. */
-export type ControlRoute = 'websocket' | 'comm-port';
+/** How a control request travelled (defined once, in common, with the launcher's log values). */
+export type { ControlRoute };
 
 /** A successful control answer and the route it took. */
 export interface ControlOutcome extends ControlReply {
@@ -42,8 +44,12 @@ export interface KernelControl {
   readonly kernelId: string;
   /** Interrupts the kernel (v2: the launcher applies the kernel's interrupt mode; v1: SIGINT). */
   interrupt(): Promise<ControlResult>;
-  /** Sends a signal by name (`SIGTERM`, `SIGUSR2`, …; see `CONTROL_SIGNALS`). */
-  signal(name: string): Promise<ControlResult>;
+  /**
+   * Sends a signal by name, one of `CONTROL_SIGNALS` (`SIGTERM`, `SIGUSR2`, …).
+   * The name is also checked at run time (a JavaScript caller, or a name from
+   * configuration): any other value resolves with `GL_ERR_CONTROL_REQUEST_INVALID`.
+   */
+  signal(name: ControlSignal): Promise<ControlResult>;
   /** Shuts the kernel down; the launcher exits afterwards. */
   shutdown(): Promise<ControlResult>;
   /** Restarts the kernel behind the same launcher (v2 only). */
@@ -64,7 +70,7 @@ export function createKernelControl(kernelId: string, send: (action: ControlActi
   return Object.freeze({
     kernelId,
     interrupt: () => run({ interrupt: true }),
-    signal: (name: string) => run({ signal: name }),
+    signal: (name: ControlSignal) => run({ signal: name }),
     shutdown: () => run({ shutdown: true }),
     restart: () => run({ restart: true }),
   });

@@ -35,16 +35,25 @@ export {
   DEFAULT_V1_KEY_BITS,
 } from './listener-options.js';
 export { type LaunchParameters, type PendingLaunch } from './launch-parameters.js';
-export { type LaunchResponse, type ControlTarget, type RegistrationState, type ProtocolVersion, type ResponseTransport } from './registration.js';
-export { type KernelControl, type ControlResult, type ControlOutcome, type ControlRoute } from './control-client.js';
+export { type LaunchResponse, type ControlTarget, type ResponseTransport } from './registration.js';
+export { type KernelControl, type ControlResult, type ControlOutcome } from './control-client.js';
 export { type InboundProtocol } from './inbound-connection.js';
-export { type EventListener } from './typed-emitter.js';
+export { type EventListener, type TypedEmitter } from './typed-emitter.js';
 export {
   type ConnectionInfo,
   type BoxKeyPair,
   type V1KeyPair,
   type ErrorCode,
   type Result,
+  type PortRange,
+  type PortMode,
+  type ProtocolVersion,
+  type ControlSignal,
+  type ControlRoute,
+  type ControlReply,
+  type RedactedConnectionInfo,
+  type Logger,
+  CONTROL_SIGNALS,
   GatewayError,
   isGatewayError,
   toConnectionFile,

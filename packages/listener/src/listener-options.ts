@@ -19,9 +19,10 @@ import {
   MAX_RESPONSE_BYTES,
   isValidHost,
   minPortRangeSizeFromEnv,
+  firstNonLoopbackIPv4,
+  parseProhibitedIps,
 } from '@gateway-launchers/common';
 import { MAX_UPGRADE_HEAD_BYTES } from './http-upgrade.js';
-import { parseProhibitedIps, selectLocalIp } from './local-ip.js';
 import { DEFAULT_KERNEL_INFO_POLICY, type KernelInfoPolicy, parseNetworks } from './kernel-address-policy.js';
 
 /** Default response port (Gateway Provisioners' `GP_RESPONSE_PORT` default). */
@@ -191,7 +192,7 @@ export function resolveListenerOptions(options: ResponseListenerOptions = {}, en
   if (envIp !== undefined && !isValidHost(envIp)) throw usage('GP_RESPONSE_IP', `GP_RESPONSE_IP '${envIp}' is not an IP address or host name`);
   const addrAny = (env.GP_RESPONSE_ADDR_ANY ?? '').trim().toLowerCase() === 'true';
   let localIp: string | undefined;
-  const local = (): string => (localIp ??= selectLocalIp(parseProhibitedIps(env.GP_PROHIBITED_LOCAL_IPS)));
+  const local = (): string => (localIp ??= firstNonLoopbackIPv4(parseProhibitedIps(env.GP_PROHIBITED_LOCAL_IPS)));
 
   const host = options.host ?? (addrAny ? '0.0.0.0' : envIp ?? local());
   if (!isWildcardHost(host) && !isValidHost(host)) throw usage('host', `host '${host}' is not an IP address or host name`);

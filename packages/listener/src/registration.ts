@@ -15,7 +15,7 @@
  * @module
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { type ConnectionInfo, type KernelFailure, type PortMode, type PortRange, GatewayError } from '@gateway-launchers/common';
+import { type ConnectionInfo, type KernelFailure, type PortMode, type PortRange, type ProtocolVersion, GatewayError } from '@gateway-launchers/common';
 
 /** States of a {@link Registration}. */
 export type RegistrationState = 'pending' | 'accepted' | 'failed' | 'timed-out' | 'aborted' | 'closed';
@@ -30,8 +30,8 @@ const TRANSITIONS: Readonly<Record<RegistrationState, readonly RegistrationState
   closed: [],
 };
 
-/** Protocol a registration expects its response in. */
-export type ProtocolVersion = 1 | 2;
+/** Protocol a registration expects its response in (defined once, in common). */
+export type { ProtocolVersion };
 
 /** How the launcher delivers its response: a TCP line or a WebSocket it keeps open for control. */
 export type ResponseTransport = 'tcp' | 'ws';

@@ -24,6 +24,7 @@ import {
   type Logger,
   type PortMode,
   type PortRange,
+  type RedactedConnectionInfo,
   type V1KeyPair,
   GatewayError,
   assertKernelId,
@@ -60,7 +61,6 @@ import {
   type ControlTarget,
   type LaunchResponse,
   type ProtocolVersion,
-  type RegistrationState,
   type ResponseTransport,
   Registration,
 } from './registration.js';
@@ -105,7 +105,7 @@ export interface ConnectionInfoEvent {
   readonly transport: ResponseTransport;
   readonly peer: string;
   /** The validated connection info with `key` replaced by `[Redacted]` (the promise carries the key). */
-  readonly connectionInfo: ReturnType<typeof redactConnectionInfo>;
+  readonly connectionInfo: RedactedConnectionInfo;
   readonly commPort: number;
   readonly pid: number | null;
   readonly pgid: number | null;
@@ -392,11 +392,6 @@ export class ResponseListener extends TypedEmitter<ResponseListenerEvents> {
     this.#log.debug({ kernel_id: kernelId, protocol, transport, port_range: params.portRange, timeout_ms: timeoutMs }, 'kernel registered');
     this.emit('registered', { kernelId, protocol, transport, portRange: params.portRange, timeoutMs });
     return { ...params, response: registration.response };
-  }
-
-  /** State of the registration of `kernelId`: `pending`, or undefined when none is pending. */
-  registrationState(kernelId: string): RegistrationState | undefined {
-    return this.#registrations.get(kernelId)?.state;
   }
 
   /** True while `kernelId` waits for its response. */

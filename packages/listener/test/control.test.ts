@@ -10,6 +10,7 @@ import { once } from 'node:events';
 import { SeqGuard, decodeBoxPublicKey, generateKeyPair, openControlRequest, sealControlReply } from '@gateway-launchers/common';
 import type { ResponseListener } from '../src/response-listener.js';
 import type { ListenerLimits } from '../src/listener-options.js';
+import type { KernelControl } from '../src/control-client.js';
 import { FakeLauncher, type FakeLauncherOptions, sealFakeResponse, sendLine, startListener } from './fixtures/fake-launcher.js';
 
 async function launched(
@@ -132,7 +133,9 @@ t.test('control without a route, with a bad signal, or after close is a typed re
   const unknown = await l.control('never-launched').interrupt();
   t.equal(!unknown.ok && unknown.error.code, 'GL_ERR_CONTROL_UNAVAILABLE');
   const { kernelId } = await launched(t, 'tcp', { listener: l });
-  const bad = await l.control(kernelId).signal('SIGNOPE');
+  // What a JavaScript caller (or a name from configuration) can pass despite the type.
+  const untypedSignal = l.control(kernelId).signal as (name: string) => ReturnType<KernelControl['signal']>;
+  const bad = await untypedSignal('SIGNOPE');
   t.equal(!bad.ok && bad.error.code, 'GL_ERR_CONTROL_REQUEST_INVALID');
   await l.close();
   const closed = await l.control(kernelId).interrupt();

@@ -8,7 +8,7 @@ import { type AddressInfo, createServer } from 'node:net';
 import { isGatewayError } from '@gateway-launchers/common';
 import { ResponseListener } from '../src/response-listener.js';
 import { DEFAULT_LIMITS, candidatePorts, resolveListenerOptions } from '../src/listener-options.js';
-import { parseProhibitedIps, selectLocalIp } from '../src/local-ip.js';
+import { firstNonLoopbackIPv4 as selectLocalIp, parseProhibitedIps } from '@gateway-launchers/common';
 import { sendValidResponse, silent, startListener } from './fixtures/fake-launcher.js';
 
 function codeOf(fn: () => unknown): string | undefined {

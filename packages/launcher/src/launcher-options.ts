@@ -121,14 +121,6 @@ export const LAUNCHER_OPTIONS: readonly LauncherOptionSpec[] = [
   },
 ];
 
-/** Log level spellings the launcher and listener accept (compared lower-cased). */
-export const LOG_LEVEL_NAMES: readonly string[] = ['trace', 'debug', 'info', 'warn', 'warning', 'error', 'critical', 'fatal', 'silent', '10', '20', '30', '40', '50'];
-
-/** True when `text` is a log level {@link LOG_LEVEL_NAMES} lists (any case, surrounding white space ignored). */
-export function isLogLevelName(text: string): boolean {
-  return LOG_LEVEL_NAMES.includes(text.trim().toLowerCase());
-}
-
 /**
  * Environment variables the launcher reads that are not tied to one flag.
  * Listed in the docs with the options.

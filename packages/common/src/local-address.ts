@@ -1,5 +1,12 @@
 /**
- * Which address the kernel binds and which one the launcher reports.
+ * Local addresses, shared by the launcher and the listener.
+ *
+ * The listener advertises, when not told an address, the first non-loopback
+ * IPv4 address of the host that no `GP_PROHIBITED_LOCAL_IPS` pattern matches
+ * (Gateway Provisioners' rule, so deployments that exclude e.g. Docker bridge
+ * addresses keep working): {@link firstNonLoopbackIPv4}.
+ *
+ * The launcher decides which address the kernel binds and which one it reports.
  *
  * Without `--ip` the kernel binds every address, and the launcher reports the
  * address of the interface this host would use to reach the listener: the
@@ -14,7 +21,7 @@ import { createSocket } from 'node:dgram';
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { networkInterfaces } from 'node:os';
-import { isProhibitedIp } from '@gateway-launchers/common/prohibited-ips';
+import { isProhibitedIp } from './prohibited-ips.js';
 
 /** Longest wait for resolving the response host and asking the route. */
 const ROUTE_LOOKUP_TIMEOUT_MS = 2_000;
@@ -24,14 +31,17 @@ export function isWildcard(ip: string): boolean {
   return ip === '0.0.0.0' || ip === '::';
 }
 
-/** The non-internal IPv4 addresses of this host, in interface order. */
-export function nonLoopbackIPv4s(): string[] {
-  return Object.values(networkInterfaces()).flatMap((addrs) => (addrs ?? []).filter((a) => a.family === 'IPv4' && !a.internal).map((a) => a.address));
+/** The non-internal IPv4 addresses of this host (or of `interfaces`), in interface order. */
+export function nonLoopbackIPv4s(interfaces: ReturnType<typeof networkInterfaces> = networkInterfaces()): string[] {
+  return Object.values(interfaces).flatMap((addrs) => (addrs ?? []).filter((a) => a.family === 'IPv4' && !a.internal).map((a) => a.address));
 }
 
-/** The first non-internal IPv4 address of this host not in `prohibited`, else the first one, else `127.0.0.1`. */
-export function firstNonLoopbackIPv4(prohibited: readonly RegExp[] = []): string {
-  const all = nonLoopbackIPv4s();
+/**
+ * The first non-internal IPv4 address of this host (or of `all`) not in
+ * `prohibited`; when every one is prohibited, the first one; with none at
+ * all, `127.0.0.1`.
+ */
+export function firstNonLoopbackIPv4(prohibited: readonly RegExp[] = [], all: readonly string[] = nonLoopbackIPv4s()): string {
   return all.find((ip) => !isProhibitedIp(ip, prohibited)) ?? all[0] ?? '127.0.0.1';
 }
 
