@@ -81,7 +81,7 @@ function infoWith(base: ConnectionInfo, ports: readonly number[]): ConnectionInf
 }
 
 // ---------------------------------------------------------------- proxy-mode launcher
-interface ProxyLaunch {
+export interface ProxyLaunch {
   child: ChildProcess;
   kernelId: string;
   t0: number;
@@ -91,7 +91,7 @@ interface ProxyLaunch {
   exited: ReturnType<typeof exitOf>;
 }
 
-function startProxyLauncher(listener: ResponseListener, launcher: string, python: string, tag: string): ProxyLaunch {
+export function startProxyLauncher(listener: ResponseListener, launcher: string, python: string, tag: string): ProxyLaunch {
   const kernelId = `bench-proxy-${tag}-${randomBytes(3).toString('hex')}`;
   const launch = listener.register(kernelId, { portRange: '0..0', timeoutMs: 30_000 });
   let portsSeen: (p: number[]) => void = () => {};
@@ -104,7 +104,7 @@ function startProxyLauncher(listener: ResponseListener, launcher: string, python
   return { child, kernelId, t0, response, kernelPorts, events, exited };
 }
 
-async function stopProxyLauncher(listener: ResponseListener, l: ProxyLaunch): Promise<void> {
+export async function stopProxyLauncher(listener: ResponseListener, l: ProxyLaunch): Promise<void> {
   try {
     const ack = await withTimeout(listener.control(l.kernelId).shutdown(), 10_000, 'proxy shutdown');
     if (!ack.ok) throw new Error(`shutdown refused: ${ack.error.code}`);
