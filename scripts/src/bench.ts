@@ -16,8 +16,9 @@
  * - `BENCH_SECTIONS=launch,modules,load,proxy` (default: all) runs only the named
  *   sections: `launch` = 1–3, `modules` = process start and module load, `load` = 4,
  *   `proxy` = 5, `fairness` = proxy fairness under a shell flood (bench-fairness.ts),
- *   `idle` = launcher context switches while the kernel idles (bench-idle.ts), `onecore` =
- *   launcher + kernel and bare kernel under `taskset -c 0` (bench-onecore.ts); the last three
+ *   `footprint` = direct vs handoff vs bare: info at host, ready, start-up vs `node -e 0`, CPU spawn→ready,
+ *   VmHWM vs an idle node (bench-footprint.ts), `idle` = launcher context switches while the kernel idles (bench-idle.ts), `onecore` =
+ *   launcher + kernel and bare kernel under `taskset -c 0` (bench-onecore.ts); the last four
  *   return target rows, spliced into docs/benchmarks.md between `<!-- bench:targets -->` markers. docs/benchmarks.md is rewritten in place: the part before
  *   "## Proxy mode" only when launch, modules and load all ran, the "## Proxy mode"
  *   section only when proxy ran; whatever did not run is kept from the existing file.
@@ -43,6 +44,7 @@ import { KernelClient } from './jupyter-client.js';
 import type { SenderJob, SenderResult } from './bench-senders.js';
 import { fairnessSection } from './bench-fairness.js';
 import { idleSection } from './bench-idle.js';
+import { footprintSection } from './bench-footprint.js';
 import { oneCoreSection } from './bench-onecore.js';
 import { type TargetRow, rowsMarkdown, rowsText, spliceTargets } from './bench-rows.js';
 import { proxyMarkdown, proxySection, proxySummary, type ProxyResult } from './bench-proxy.js';
@@ -57,7 +59,7 @@ const PYTHON = '/usr/bin/python3';
 const RUNS = Number(process.env.BENCH_RUNS ?? 10);
 const LOAD_N = Number(process.env.BENCH_LOAD ?? 1000);
 const RELAY = join(ROOT, 'scripts/dist/bench-relay.js');
-const ALL_SECTIONS = ['launch', 'modules', 'load', 'proxy', 'fairness', 'idle', 'onecore'];
+const ALL_SECTIONS = ['launch', 'modules', 'load', 'proxy', 'footprint', 'fairness', 'idle', 'onecore'];
 const SECTIONS = new Set((process.env.BENCH_SECTIONS ?? ALL_SECTIONS.join(',')).split(',').map((x) => x.trim()));
 for (const s of SECTIONS) if (!ALL_SECTIONS.includes(s)) throw new Error(`BENCH_SECTIONS: unknown section ${s}`);
 /** kernel_info round trips per fairness measurement (`BENCH_FAIR_ROUNDS`, 5). */
@@ -304,6 +306,7 @@ async function main(): Promise<void> {
   // Sections that return target rows (one module each).
   const targetRows: TargetRow[] = [];
   const rowSections: Array<[string, () => Promise<TargetRow[]>]> = [
+    ['footprint', () => footprintSection({ listener, launcher: LAUNCHER, python: PYTHON, runs: Math.min(RUNS, 5), bareReady: async () => (await bareRun(dir, 0)).readyMs })],
     ['fairness', () => fairnessSection({ listener, launcher: LAUNCHER, python: PYTHON, rounds: FAIR_ROUNDS })],
     ['idle', () => idleSection({ listener, launcher: LAUNCHER, python: PYTHON, windowMs: IDLE_MS })],
     ['onecore', () => oneCoreSection({ listener, launcher: LAUNCHER, python: PYTHON, dir, runs: Math.min(RUNS, 5) })],
