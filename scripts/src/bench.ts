@@ -47,7 +47,7 @@ import { idleSection } from './bench-idle.js';
 import { footprintSection } from './bench-footprint.js';
 import { oneCoreSection } from './bench-onecore.js';
 import { type TargetRow, rowsMarkdown, rowsText, spliceTargets } from './bench-rows.js';
-import { proxyMarkdown, proxySection, proxySummary, type ProxyResult } from './bench-proxy.js';
+import { proxyMarkdown, proxySection, proxyTargetRows, proxySummary, type ProxyResult } from './bench-proxy.js';
 import { cpuMs, exitOf, f0, spawnBenchLauncher, f1, median, mmm, pct, procNetTcpLines, vmHwmKiB, withTimeout } from './bench-util.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -304,7 +304,7 @@ async function main(): Promise<void> {
     process.stdout.write('\n');
   }
   // Sections that return target rows (one module each).
-  const targetRows: TargetRow[] = [];
+  const targetRows: TargetRow[] = proxy === undefined ? [] : proxyTargetRows(proxy);
   const rowSections: Array<[string, () => Promise<TargetRow[]>]> = [
     ['footprint', () => footprintSection({ listener, launcher: LAUNCHER, python: PYTHON, runs: Math.min(RUNS, 5), bareReady: async () => (await bareRun(dir, 0)).readyMs })],
     ['fairness', () => fairnessSection({ listener, launcher: LAUNCHER, python: PYTHON, rounds: FAIR_ROUNDS })],
