@@ -46,7 +46,7 @@ const RELAY_HWM = 1_000;
  * this many the relay stops reading that public socket until the client's
  * queue drains (zmq then holds the rest in that client's own pipe).
  */
-const CLIENT_QUEUE = 32;
+export const CLIENT_QUEUE = 32;
 /**
  * Send high-water mark of the shell, control and stdin backends: small, so a
  * backlog waits in the per-client queues, where clients take turns, and not in
@@ -130,7 +130,7 @@ export interface KernelProxyOptions {
  * served is taken from the front and, if it still has messages, put back at
  * the end.
  */
-class FairQueue {
+export class FairQueue {
   readonly #queues = new Map<string, Buffer[][]>();
   #wakePump: (() => void) | undefined;
   #wakeReader: (() => void) | undefined;

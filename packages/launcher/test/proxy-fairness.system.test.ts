@@ -4,11 +4,15 @@
  * bounded in count; the test asserts on events (the real client's reply
  * arrives while the flooder is still sending), never on durations — the
  * durations are in `npm run bench` (section `fairness`).
+ *
+ * The turn-taking itself is tested in-process (fair-queue.test.ts): how far a
+ * real request overtakes a *signed* flood through a real kernel depends on
+ * how far the launcher lags the flooder and on ipykernel's own unbounded
+ * queue, so it is measured in the bench, not asserted here.
  */
 import t, * as Tap from 'tap';
 import * as zmq from 'zeromq';
 import { type ConnectionInfo, isFailureResponse, type ResponseSuccess } from '@gateway-launchers/common';
-import { MessageSigner, createMessage, parseMessage, serializeMessage } from '@gateway-launchers/common/wire';
 import { Receiver } from './helpers/receiver.js';
 import { IPYKERNEL_ARGV, kernelClient, runLauncher } from './helpers/launcher-process.js';
 
@@ -82,49 +86,4 @@ t.test('a client flooding shell with unsigned messages does not hold up another 
   t.same(reply, { status: 'ok' }, 'the real client got its kernel_info_reply');
   t.ok(stillFlooding, `the reply arrived while the flood was still running (${sentByReply} flood messages sent by then)`);
   t.ok(sentByReply > FLOOD_HEAD_START, 'the flood kept going while the real client waited');
-});
-
-t.test('a client flooding shell with signed requests is served in turn with another client, not ahead of it', async (t) => {
-  const info = await startProxied(t);
-  const signer = new MessageSigner(info.key, info.signature_scheme);
-  const flooder = new zmq.Dealer({ linger: 0 });
-  t.teardown(() => flooder.close());
-  flooder.connect(`tcp://127.0.0.1:${info.shell_port}`);
-  let sent = 0;
-  let replies = 0;
-  let stop = false;
-  let headStart: () => void = () => {};
-  const started = new Promise<void>((resolve) => (headStart = resolve));
-  void (async () => {
-    try {
-      for await (const _ of flooder) replies++;
-    } catch {
-      // closed
-    }
-  })();
-  const flood = (async () => {
-    while (!stop && sent < FLOOD_LIMIT) {
-      await flooder.send(serializeMessage(createMessage('kernel_info_request', {}, { session: 'flooder' }), signer));
-      if (++sent === FLOOD_HEAD_START) headStart();
-    }
-    headStart();
-  })();
-
-  await started;
-  const real = new zmq.Dealer({ linger: 0 });
-  t.teardown(() => real.close());
-  real.connect(`tcp://127.0.0.1:${info.shell_port}`);
-  await real.send(serializeMessage(createMessage('kernel_info_request', {}, { session: 'real' }), signer));
-  // Everything the flooder has sent so far is queued ahead of the real request in a first-come relay.
-  const floodQueuedAhead = sent;
-  const answer = await real.receive();
-  const floodRepliesFirst = replies;
-  stop = true;
-  await flood;
-  const parsed = parseMessage(answer, signer);
-  t.ok(parsed.ok && parsed.value.header.msg_type === 'kernel_info_reply', 'the real client got its kernel_info_reply');
-  t.ok(
-    floodRepliesFirst < floodQueuedAhead,
-    `the real request overtook the flood backlog (${floodRepliesFirst} flood replies before it, ${floodQueuedAhead} flood requests sent before it)`,
-  );
 });
