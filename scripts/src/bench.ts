@@ -15,7 +15,11 @@
  * Environment:
  * - `BENCH_SECTIONS=launch,modules,load,proxy` (default: all) runs only the named
  *   sections: `launch` = 1–3, `modules` = process start and module load, `load` = 4,
- *   `proxy` = 5. docs/benchmarks.md is rewritten in place: the part before
+ *   `proxy` = 5, `fairness` = proxy fairness under a shell flood (bench-fairness.ts),
+ *   `footprint` = direct vs handoff vs bare: info at host, ready, start-up vs `node -e 0`, CPU spawn→ready,
+ *   VmHWM vs an idle node (bench-footprint.ts), `idle` = launcher context switches while the kernel idles (bench-idle.ts), `onecore` =
+ *   launcher + kernel and bare kernel under `taskset -c 0` (bench-onecore.ts); the last four
+ *   return target rows, spliced into docs/benchmarks.md between `<!-- bench:targets -->` markers. docs/benchmarks.md is rewritten in place: the part before
  *   "## Proxy mode" only when launch, modules and load all ran, the "## Proxy mode"
  *   section only when proxy ran; whatever did not run is kept from the existing file.
  * - `BENCH_LAUNCHER=bundle|dist` (bundle): the single-file launcher `npm run bundle` makes, or the unbundled tsc output.
@@ -38,7 +42,12 @@ import { type ConnectionInfo, createLogger } from '@gateway-launchers/common';
 import { ResponseListener } from '@gateway-launchers/listener';
 import { KernelClient } from './jupyter-client.js';
 import type { SenderJob, SenderResult } from './bench-senders.js';
-import { proxyMarkdown, proxySection, proxySummary, type ProxyResult } from './bench-proxy.js';
+import { fairnessSection } from './bench-fairness.js';
+import { idleSection } from './bench-idle.js';
+import { footprintSection } from './bench-footprint.js';
+import { oneCoreSection } from './bench-onecore.js';
+import { type TargetRow, rowsMarkdown, rowsText, spliceTargets } from './bench-rows.js';
+import { proxyMarkdown, proxySection, proxyTargetRows, proxySummary, type ProxyResult } from './bench-proxy.js';
 import { cpuMs, exitOf, f0, spawnBenchLauncher, f1, median, mmm, pct, procNetTcpLines, vmHwmKiB, withTimeout } from './bench-util.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -50,8 +59,13 @@ const PYTHON = '/usr/bin/python3';
 const RUNS = Number(process.env.BENCH_RUNS ?? 10);
 const LOAD_N = Number(process.env.BENCH_LOAD ?? 1000);
 const RELAY = join(ROOT, 'scripts/dist/bench-relay.js');
-const SECTIONS = new Set((process.env.BENCH_SECTIONS ?? 'launch,modules,load,proxy').split(',').map((x) => x.trim()));
-for (const s of SECTIONS) if (!['launch', 'modules', 'load', 'proxy'].includes(s)) throw new Error(`BENCH_SECTIONS: unknown section ${s}`);
+const ALL_SECTIONS = ['launch', 'modules', 'load', 'proxy', 'footprint', 'fairness', 'idle', 'onecore'];
+const SECTIONS = new Set((process.env.BENCH_SECTIONS ?? ALL_SECTIONS.join(',')).split(',').map((x) => x.trim()));
+for (const s of SECTIONS) if (!ALL_SECTIONS.includes(s)) throw new Error(`BENCH_SECTIONS: unknown section ${s}`);
+/** kernel_info round trips per fairness measurement (`BENCH_FAIR_ROUNDS`, 5). */
+const FAIR_ROUNDS = Number(process.env.BENCH_FAIR_ROUNDS ?? 5);
+/** Idle window of the idle section in ms (`BENCH_IDLE_MS`, 10000). */
+const IDLE_MS = Number(process.env.BENCH_IDLE_MS ?? 10_000);
 
 const quiet = createLogger({ name: 'bench-listener', level: 'warn' });
 
@@ -289,6 +303,24 @@ async function main(): Promise<void> {
     proxy = await proxySection({ listener, launcher: LAUNCHER, relayJs: RELAY, python: PYTHON, runs: RUNS, progress: (s) => process.stdout.write(`\r${s}`.padEnd(60)) });
     process.stdout.write('\n');
   }
+  // Sections that return target rows (one module each).
+  const targetRows: TargetRow[] = proxy === undefined ? [] : proxyTargetRows(proxy);
+  const rowSections: Array<[string, () => Promise<TargetRow[]>]> = [
+    ['footprint', () => footprintSection({ listener, launcher: LAUNCHER, python: PYTHON, runs: Math.min(RUNS, 5), bareReady: async () => (await bareRun(dir, 0)).readyMs })],
+    ['fairness', () => fairnessSection({ listener, launcher: LAUNCHER, python: PYTHON, rounds: FAIR_ROUNDS })],
+    ['idle', () => idleSection({ listener, launcher: LAUNCHER, python: PYTHON, windowMs: IDLE_MS })],
+    ['onecore', () => oneCoreSection({ listener, launcher: LAUNCHER, python: PYTHON, dir, runs: Math.min(RUNS, 5) })],
+  ];
+  for (const [name, run] of rowSections) {
+    if (!SECTIONS.has(name)) continue;
+    process.stdout.write(`section ${name}…\n`);
+    try {
+      targetRows.push(...(await run()));
+    } catch (e) {
+      failures.push(`${name}: ${(e as Error).message}`);
+    }
+  }
+  if (targetRows.length > 0) console.log(rowsText(targetRows));
   await listener.close();
   rmSync(dir, { recursive: true, force: true });
 
@@ -435,7 +467,15 @@ ${analysis({ cpuWait: median(cpuWait), cpu: median(lr.map((r) => r.cpuAtReadyMs)
     : oldProxy;
   if (proxy !== undefined && proxy.failures.length > 0) console.log(`proxy failures:\n  ${proxy.failures.join('\n  ')}`);
   mkdirSync(join(ROOT, 'docs'), { recursive: true });
-  writeFileSync(docPath, `${mainPart.replace(/\n+$/, '\n')}${proxyPart === '' ? '' : `\n${proxyPart}`}`);
+  let doc = `${mainPart.replace(/\n+$/, '\n')}${proxyPart === '' ? '' : `\n${proxyPart}`}`;
+  const oldTargets = /<!-- bench:targets -->[\s\S]*?<!-- \/bench:targets -->/.exec(existing)?.[0];
+  if (targetRows.length > 0) {
+    const block = `## Targets (issue 12)\n\nRun ${started.toISOString()}, load average ${load0.map((x) => x.toFixed(2)).join(' / ')} at start, ${load1.map((x) => x.toFixed(2)).join(' / ')} at end; sections: ${[...SECTIONS].join(', ')}.\n\n${rowsMarkdown(targetRows)}\n`;
+    doc = spliceTargets(doc, block);
+  } else if (oldTargets !== undefined && !doc.includes(oldTargets)) {
+    doc = `${doc.replace(/\n+$/, '')}\n\n${oldTargets}\n`;
+  }
+  writeFileSync(docPath, doc);
   console.log('\nwrote docs/benchmarks.md');
 }
 

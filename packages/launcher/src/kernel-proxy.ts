@@ -9,9 +9,17 @@
  * frames nor parses JSON; only iopub `status` messages are parsed, to track
  * the kernel's execution state for idle culling.
  *
+ * Toward the kernel, shell, control and stdin are fair between clients: a
+ * message whose HMAC does not verify against the kernel's key is dropped in
+ * the launcher (the kernel would drop it too, after queueing it behind
+ * everything else), each client (ROUTER routing id) has its own bounded queue,
+ * and the queues are served in turn (round robin), with only a few messages
+ * buffered toward the kernel, so one client's backlog never sits in front of
+ * another client's request.
+ *
  * @module
  */
-import { randomBytes } from 'node:crypto';
+import { type KeyObject, createHmac, createSecretKey, randomBytes, timingSafeEqual } from 'node:crypto';
 import { isIP } from 'node:net';
 import * as zmq from 'zeromq';
 import { GatewayError } from '@gateway-launchers/common/errors';
@@ -33,6 +41,18 @@ export type ChannelPorts = Record<Channel, number>;
  * non-reading subscriber grow the launcher by 400 MiB).
  */
 const RELAY_HWM = 1_000;
+/**
+ * Messages one client may have waiting in the launcher on one channel; at
+ * this many the relay stops reading that public socket until the client's
+ * queue drains (zmq then holds the rest in that client's own pipe).
+ */
+export const CLIENT_QUEUE = 32;
+/**
+ * Send high-water mark of the shell, control and stdin backends: small, so a
+ * backlog waits in the per-client queues, where clients take turns, and not in
+ * one FIFO toward the kernel.
+ */
+const BACKEND_REQUEST_HWM = 4;
 /** Backend reconnect interval: a restarted kernel is reached within this many ms of binding. */
 const BACKEND_RECONNECT_MS = 10;
 
@@ -80,9 +100,13 @@ async function bindInRange(socket: zmq.Socket, host: string, range: PortRange, t
       if (!isAddrInUse(e) && !/permission denied/i.test((e as Error).message)) throw e;
     }
   }
-  throw new GatewayError('GL_ERR_PORT_RANGE_EXHAUSTED', `no free port left in ${formatPortRange(range)} on ${host} for the proxy's public sockets; free ports or widen --port-range`, {
-    details: { range: formatPortRange(range), host },
-  });
+  throw new GatewayError(
+    'GL_ERR_PORT_RANGE_EXHAUSTED',
+    `no free port left in ${formatPortRange(range)} on ${host} for the proxy's public sockets; free ports or widen --port-range`,
+    {
+      details: { range: formatPortRange(range), host },
+    },
+  );
 }
 
 /** Options of {@link KernelProxy.bind}. */
@@ -93,6 +117,86 @@ export interface KernelProxyOptions {
   /** Ports of the range already in use by the launcher (the comm port). */
   readonly exclude?: ReadonlySet<number>;
   readonly random?: () => number;
+  /**
+   * The kernel's HMAC-SHA256 key: client messages on shell, control and stdin
+   * whose signature does not verify are dropped in the launcher. Without it
+   * every message is relayed.
+   */
+  readonly key?: string;
+}
+
+/**
+ * Per-client queues served in turn. A Map keeps insertion order: the client
+ * served is taken from the front and, if it still has messages, put back at
+ * the end.
+ */
+export class FairQueue {
+  readonly #queues = new Map<string, Buffer[][]>();
+  #wakePump: (() => void) | undefined;
+  #wakeReader: (() => void) | undefined;
+  #blockedOn: string | undefined;
+
+  /** Queues `frames` for `client`; true when that client's queue is now full. */
+  push(client: string, frames: Buffer[]): boolean {
+    let q = this.#queues.get(client);
+    if (q === undefined) this.#queues.set(client, (q = []));
+    q.push(frames);
+    this.#wakePump?.();
+    return q.length >= CLIENT_QUEUE;
+  }
+
+  /** Resolves when `client`'s queue has room again (or the queue is ended). */
+  room(client: string): Promise<void> {
+    const q = this.#queues.get(client);
+    if (q === undefined || q.length < CLIENT_QUEUE) return Promise.resolve();
+    this.#blockedOn = client;
+    return new Promise((resolve) => (this.#wakeReader = resolve));
+  }
+
+  /** The next message, taking clients in turn; waits while every queue is empty, undefined once ended. */
+  async next(ended: () => boolean): Promise<Buffer[] | undefined> {
+    for (;;) {
+      if (ended()) return undefined;
+      const first = this.#queues.entries().next();
+      if (!first.done) {
+        const [client, q] = first.value;
+        const frames = q.shift() as Buffer[];
+        this.#queues.delete(client);
+        if (q.length > 0) this.#queues.set(client, q);
+        if (this.#blockedOn === client && q.length < CLIENT_QUEUE) this.#release();
+        return frames;
+      }
+      await new Promise<void>((resolve) => (this.#wakePump = resolve));
+      this.#wakePump = undefined;
+    }
+  }
+
+  /** Wakes both loops so they see that the relay ended. */
+  end(): void {
+    this.#wakePump?.();
+    this.#release();
+  }
+
+  #release(): void {
+    const wake = this.#wakeReader;
+    this.#blockedOn = undefined;
+    this.#wakeReader = undefined;
+    wake?.();
+  }
+}
+
+/** True when `frames` (a client's message, routing id first) carries a valid HMAC-SHA256 signature under `key`. */
+function signedBy(key: KeyObject, frames: readonly Buffer[]): boolean {
+  let at = 1;
+  while (at < frames.length && !(frames[at] as Buffer).equals(DELIMITER)) at++;
+  if (at + 5 >= frames.length) return false;
+  const signature = frames[at + 1] as Buffer;
+  if (signature.length !== 64) return false;
+  const expected = Buffer.from(signature.toString('latin1'), 'hex');
+  if (expected.length !== 32) return false;
+  const mac = createHmac('sha256', key);
+  for (let i = at + 2; i <= at + 5; i++) mac.update(frames[i] as Buffer);
+  return timingSafeEqual(mac.digest(), expected);
 }
 
 interface FrontSockets {
@@ -119,10 +223,14 @@ export class KernelProxy {
   #executionState: string | null = null;
   #backendPorts: ChannelPorts | undefined;
   #closed = false;
+  readonly #key: KeyObject | undefined;
+  readonly #queues: FairQueue[] = [];
+  #dropped = 0;
   /** Public ports, one per channel. */
   readonly publicPorts: ChannelPorts;
 
-  private constructor(front: FrontSockets, back: BackSockets, publicPorts: ChannelPorts) {
+  private constructor(front: FrontSockets, back: BackSockets, publicPorts: ChannelPorts, key: string | undefined) {
+    this.#key = key === undefined || key === '' ? undefined : createSecretKey(Buffer.from(key, 'utf8'));
     this.#front = front;
     this.#back = back;
     this.publicPorts = publicPorts;
@@ -141,23 +249,30 @@ export class KernelProxy {
     };
     // The kernel addresses stdin input_requests to the routing id it saw on shell: both backends share it.
     const routingId = `gl-${randomBytes(8).toString('hex')}`;
-    const backCommon = { linger: 0, sendHighWaterMark: RELAY_HWM, receiveHighWaterMark: RELAY_HWM, reconnectInterval: BACKEND_RECONNECT_MS };
+    const backCommon = {
+      linger: 0,
+      sendHighWaterMark: RELAY_HWM,
+      receiveHighWaterMark: RELAY_HWM,
+      reconnectInterval: BACKEND_RECONNECT_MS,
+    };
+    const requests = { ...backCommon, sendHighWaterMark: BACKEND_REQUEST_HWM };
     const back = {
-      shell: new zmq.Dealer({ ...backCommon, routingId }),
-      control: new zmq.Dealer(backCommon),
-      stdin: new zmq.Dealer({ ...backCommon, routingId }),
+      shell: new zmq.Dealer({ ...requests, routingId }),
+      control: new zmq.Dealer(requests),
+      stdin: new zmq.Dealer({ ...requests, routingId }),
       hb: new zmq.Dealer(backCommon),
       iopub: new zmq.XSubscriber(backCommon),
     };
     const taken = new Set(options.exclude ?? []);
     const ports = {} as ChannelPorts;
     try {
-      for (const ch of CHANNELS) ports[ch] = await bindInRange(front[ch], options.host, options.range, taken, options.random ?? Math.random);
+      for (const ch of CHANNELS)
+        ports[ch] = await bindInRange(front[ch], options.host, options.range, taken, options.random ?? Math.random);
     } catch (e) {
       for (const s of [...Object.values(front), ...Object.values(back)]) s.close();
       throw e;
     }
-    const proxy = new KernelProxy(front, back, ports);
+    const proxy = new KernelProxy(front, back, ports, options.key);
     proxy.#startRelays();
     return proxy;
   }
@@ -165,10 +280,15 @@ export class KernelProxy {
   #startRelays(): void {
     const f = this.#front;
     const b = this.#back;
-    for (const ch of ['shell', 'control', 'stdin', 'hb'] as const) {
-      void this.#relay(ch, f[ch], b[ch]);
+    for (const ch of ['shell', 'control', 'stdin'] as const) {
+      const queue = new FairQueue();
+      this.#queues.push(queue);
+      void this.#readClients(ch, f[ch], queue);
+      void this.#pump(b[ch], queue);
       void this.#relay(ch, b[ch], f[ch]);
     }
+    void this.#relay('hb', f.hb, b.hb);
+    void this.#relay('hb', b.hb, f.hb);
     void this.#relay('iopub', f.iopub, b.iopub); // subscriptions, client → kernel
     void this.#relayIopub();
   }
@@ -184,6 +304,37 @@ export class KernelProxy {
     }
   }
 
+  /** Reads client messages into per-client queues, dropping forged ones; pauses while the sender's queue is full. */
+  async #readClients(ch: Channel, from: zmq.Router, queue: FairQueue): Promise<void> {
+    try {
+      for await (const frames of from) {
+        this.#seen[ch] = Date.now();
+        if (this.#key !== undefined && !signedBy(this.#key, frames)) {
+          this.#dropped++;
+          continue;
+        }
+        const client = (frames[0] as Buffer).toString('latin1');
+        if (queue.push(client, frames)) await queue.room(client);
+        if (this.#closed) return;
+      }
+    } catch (e) {
+      if (!this.#closed) throw e;
+    }
+  }
+
+  /** Sends queued client messages to the kernel, one client at a time in turn. */
+  async #pump(to: zmq.Dealer, queue: FairQueue): Promise<void> {
+    try {
+      for (;;) {
+        const frames = await queue.next(() => this.#closed);
+        if (frames === undefined) return;
+        await to.send(frames);
+      }
+    } catch (e) {
+      if (!this.#closed) throw e;
+    }
+  }
+
   async #relayIopub(): Promise<void> {
     const from = this.#back.iopub;
     const to = this.#front.iopub;
@@ -191,7 +342,11 @@ export class KernelProxy {
       for await (const frames of from) {
         this.#seen.iopub = Date.now();
         const topic = frames[0];
-        if (topic !== undefined && topic.length >= STATUS_SUFFIX.length && topic.subarray(topic.length - STATUS_SUFFIX.length).equals(STATUS_SUFFIX)) {
+        if (
+          topic !== undefined &&
+          topic.length >= STATUS_SUFFIX.length &&
+          topic.subarray(topic.length - STATUS_SUFFIX.length).equals(STATUS_SUFFIX)
+        ) {
           this.#noteStatus(frames);
         }
         await to.send(frames);
@@ -231,7 +386,16 @@ export class KernelProxy {
   /** The kernel's last activity and execution state. */
   activity(): ProxyActivity {
     const times = Object.values(this.#seen).filter((t): t is number => t !== null);
-    return { last_activity: times.length === 0 ? null : Math.max(...times), execution_state: this.#executionState, channels: { ...this.#seen } };
+    return {
+      last_activity: times.length === 0 ? null : Math.max(...times),
+      execution_state: this.#executionState,
+      channels: { ...this.#seen },
+    };
+  }
+
+  /** Client messages dropped because their signature did not verify. */
+  get droppedUnsigned(): number {
+    return this.#dropped;
   }
 
   /** Forgets the execution state (a new kernel process is starting behind the ports). */
@@ -243,6 +407,7 @@ export class KernelProxy {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    for (const q of this.#queues) q.end();
     for (const s of [...Object.values(this.#front), ...Object.values(this.#back)]) s.close();
   }
 }

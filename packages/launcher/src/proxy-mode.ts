@@ -62,7 +62,7 @@ export class ProxyMode implements LaunchMode {
       commPort = ctx.serveControl(held.servers[0] as Server);
       // zeromq (native addon, I/O threads) is loaded only in proxy mode.
       const { KernelProxy } = await import('./kernel-proxy.js');
-      proxy = this.#proxy = await KernelProxy.bind({ host: addresses.bind, range: config.portRange, exclude: new Set(held.ports) });
+      proxy = this.#proxy = await KernelProxy.bind({ host: addresses.bind, range: config.portRange, exclude: new Set(held.ports), key: this.#key });
     } catch (e) {
       if (!isGatewayError(e, 'GL_ERR_PORT_RANGE_EXHAUSTED')) throw e;
       ctx.logger.error({ event: 'ports_exhausted', code: e.code }, e.message);
