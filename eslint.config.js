@@ -13,6 +13,8 @@ export default tseslint.config(
       'no-duplicate-imports': ['error', { allowSeparateTypeImports: true }],
       // Unused names are a compile error already (noUnusedLocals); `_`-prefixed parameters document a required-but-unused position.
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
+      // Control characters are matched on purpose: that is how text from a kernel or launcher is made safe for JSON and terminals.
+      'no-control-regex': 'off',
       // One privacy style: ECMAScript `#` fields, which are private at run time too, never TypeScript's `private` keyword.
       'no-restricted-syntax': [
         'error',

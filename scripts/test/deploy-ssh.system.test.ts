@@ -61,12 +61,10 @@ t.test('ssh kernelspec: the kernel runs on the remote host, the token never on a
   const receiver = await Receiver.start(RANGE);
   t.teardown(() => receiver.close());
   // With two hosts, the kernel id chooses; this id picks 127.0.0.1 (the other one is unroutable).
-  let kernelId = 'k-ssh-0';
-  for (let i = 0; ; i++) {
-    kernelId = `k-ssh-${i}`;
-    const sum = Number(spawnSync('sh', ['-c', `printf '%s' '${kernelId}' | cksum | cut -d' ' -f1`], { encoding: 'utf8' }).stdout.trim());
-    if (sum % 2 === 1) break;
-  }
+  const cksum = (id: string): number => Number(spawnSync('sh', ['-c', `printf '%s' '${id}' | cksum | cut -d' ' -f1`], { encoding: 'utf8' }).stdout.trim());
+  let i = 0;
+  while (cksum(`k-ssh-${i}`) % 2 !== 1) i++;
+  const kernelId = `k-ssh-${i}`;
   const launch = { KERNEL_ID: kernelId, KERNEL_RESPONSE_ADDRESS: receiver.address, KERNEL_PUBLIC_KEY: receiver.publicKey, KERNEL_PORT_RANGE: RANGE, KERNEL_LAUNCH_TOKEN: receiver.token, KERNEL_USERNAME: "o'brien" };
   const sshOpts = `-p ${port} -i ${key} -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR`;
   const run = startProcess(spec.argv, hostEnv(spec, launch, { GATEWAY_SSH_OPTS: sshOpts }));

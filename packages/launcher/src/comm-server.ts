@@ -31,10 +31,12 @@ class CommConnection implements SlotHolder {
   /** Its request has been read: it is being performed or answered. */
   requestRead = false;
 
+  readonly #slots: ConnectionSlots<CommConnection>;
   constructor(
     readonly socket: Socket,
-    private readonly slots: ConnectionSlots<CommConnection>,
+    slots: ConnectionSlots<CommConnection>,
   ) {
+    this.#slots = slots;
     this.addressKey = addressKey((socket.remoteAddress ?? '').replace(/^::ffff:(?=\d+\.)/, ''));
     setImmediate(() => setImmediate(() => (this.#fresh = false)));
     socket.once('data', () => (this.#fresh = false));
@@ -50,7 +52,7 @@ class CommConnection implements SlotHolder {
 
   evict(): void {
     this.socket.destroy();
-    this.slots.release(this);
+    this.#slots.release(this);
   }
 }
 
@@ -79,17 +81,21 @@ export interface CommServerOptions {
 export class CommServer {
   readonly #slots = new ConnectionSlots<CommConnection>(MAX_COMM_CONNECTIONS, MAX_COMM_CONNECTIONS_PER_ADDRESS);
 
+  readonly #server: Server;
+  readonly #options: CommServerOptions;
   constructor(
-    private readonly server: Server,
-    private readonly options: CommServerOptions,
+    server: Server,
+    options: CommServerOptions,
   ) {
+    this.#server = server;
+    this.#options = options;
     server.on('connection', (socket) => this.#admit(socket));
     server.on('error', (err) => options.logger.warn({ event: 'comm_error', err: err.message }, 'comm port error'));
   }
 
   /** The port served. */
   get port(): number {
-    return (this.server.address() as { port: number }).port;
+    return (this.#server.address() as { port: number }).port;
   }
 
   /**
@@ -114,11 +120,11 @@ export class CommServer {
 
   async #serve(conn: CommConnection): Promise<void> {
     const { socket } = conn;
-    const { logger, protocol } = this.options;
+    const { logger, protocol } = this.#options;
     const peer = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
     let text: string;
     try {
-      text = await readLine(socket, MAX_CONTROL_BYTES, this.options.idleTimeoutMs ?? IDLE_TIMEOUT_MS, { acceptEof: true });
+      text = await readLine(socket, MAX_CONTROL_BYTES, this.#options.idleTimeoutMs ?? IDLE_TIMEOUT_MS, { acceptEof: true });
     } catch (e) {
       logger.debug({ event: 'control_unread', peer, code: isGatewayError(e) ? e.code : 'socket' }, 'control connection closed without a request');
       this.#answer(socket, JSON.stringify({ ok: false, error: isGatewayError(e) ? e.code : 'GL_ERR_READ_TIMEOUT' }));
@@ -132,21 +138,21 @@ export class CommServer {
         logger.warn({ event: 'control_refused', peer, code: req.error.code }, 'v1 control request refused');
         return;
       }
-      await this.options.target.performV1(req.value);
+      await this.#options.target.performV1(req.value);
       return;
     }
-    const opened = this.options.open(text);
+    const opened = this.#options.open(text);
     if (!opened.ok) {
       logger.warn({ event: 'control_refused', peer, code: opened.error.code }, 'control request refused');
       this.#answer(socket, JSON.stringify({ ok: false, error: opened.error.code }));
       return;
     }
-    const reply = await this.options.target.perform(opened.value.action, 'comm-port');
+    const reply = await this.#options.target.perform(opened.value.action, 'comm-port');
     this.#answer(socket, opened.value.sealReply(reply));
   }
 
   #answer(socket: Socket, line: string): void {
-    if (this.options.protocol === 1 || socket.destroyed) {
+    if (this.#options.protocol === 1 || socket.destroyed) {
       socket.destroy();
       return;
     }
@@ -158,6 +164,6 @@ export class CommServer {
   /** Stops listening and drops open connections. */
   close(): Promise<void> {
     for (const c of [...this.#slots.all()]) c.socket.destroy();
-    return new Promise((resolve) => this.server.close(() => resolve()));
+    return new Promise((resolve) => this.#server.close(() => resolve()));
   }
 }

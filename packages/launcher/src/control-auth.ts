@@ -24,11 +24,13 @@ export class ControlAuthenticator {
   /** The key agreement is done once, not per request: refusing garbage stays cheap. */
   readonly #shared: Uint8Array;
 
+  readonly #kernelId: string;
   constructor(
-    private readonly kernelId: string,
+    kernelId: string,
     listenerPublicKey: Uint8Array,
     launcherSecretKey: Uint8Array,
   ) {
+    this.#kernelId = kernelId;
     this.#shared = sharedKey(listenerPublicKey, launcherSecretKey);
   }
 
@@ -37,10 +39,10 @@ export class ControlAuthenticator {
     const opened = openControlRequestShared(text, this.#shared);
     if (!opened.ok) return opened;
     const req = opened.value;
-    if (req.kernel_id !== this.kernelId) return fail('GL_ERR_KERNEL_ID_MISMATCH', 'control request names another kernel');
+    if (req.kernel_id !== this.#kernelId) return fail('GL_ERR_KERNEL_ID_MISMATCH', 'control request names another kernel');
     if (!this.#guard.accept(req.seq)) return fail('GL_ERR_REPLAY', 'control request seq does not increase');
     const shared = this.#shared;
-    const kernelId = this.kernelId;
+    const kernelId = this.#kernelId;
     return ok({ action: req.request, sealReply: (reply) => sealControlReplyShared({ kernel_id: kernelId, seq: req.seq, reply }, shared) });
   }
 }

@@ -22,10 +22,13 @@ import { selectPorts } from './port-selector.js';
 
 /** The kernel binds the launcher's chosen ports itself; see the module comment. */
 export class DirectMode implements LaunchMode {
-  constructor(private readonly ctx: ModeContext) {}
+  readonly #ctx: ModeContext;
+  constructor(ctx: ModeContext) {
+    this.#ctx = ctx;
+  }
 
   async start(deadline: number): Promise<ModeStart> {
-    const { ctx } = this;
+    const ctx = this.#ctx;
     const { config, addresses } = ctx;
     const key = randomUUID();
     const exclude = new Set<number>();
@@ -86,7 +89,7 @@ export class DirectMode implements LaunchMode {
 
   async supervise(kernel: RunningKernel): Promise<KernelExit> {
     const exit = await kernel.process.exited;
-    await this.ctx.kernelExited(exit);
+    await this.#ctx.kernelExited(exit);
     return exit;
   }
 

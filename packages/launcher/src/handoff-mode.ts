@@ -63,10 +63,13 @@ function readStatusLine(stream: Readable): Promise<string> {
 export class HandoffMode implements LaunchMode {
   #sockets: HandoffSockets | undefined;
 
-  constructor(private readonly ctx: ModeContext) {}
+  readonly #ctx: ModeContext;
+  constructor(ctx: ModeContext) {
+    this.#ctx = ctx;
+  }
 
   async start(deadline: number): Promise<ModeStart> {
-    const { ctx } = this;
+    const ctx = this.#ctx;
     const { config, addresses } = ctx;
     let sockets: HandoffSockets;
     try {
@@ -98,13 +101,13 @@ export class HandoffMode implements LaunchMode {
 
   #onStatus(line: string): void {
     const [word, ...rest] = line.split(' ');
-    if (word === 'adopted') this.ctx.phase('handoff_adopted', { sockets: Number(rest[0]) });
-    else if (word === 'direct') this.ctx.logger.warn({ event: 'handoff_fallback', reason: rest.join(' ') }, 'the kernel cannot adopt sockets; it binds the reserved ports itself (direct mode)');
+    if (word === 'adopted') this.#ctx.phase('handoff_adopted', { sockets: Number(rest[0]) });
+    else if (word === 'direct') this.#ctx.logger.warn({ event: 'handoff_fallback', reason: rest.join(' ') }, 'the kernel cannot adopt sockets; it binds the reserved ports itself (direct mode)');
   }
 
   /** Reports once a heartbeat is echoed; fails when the kernel exits, the launch is stopped or the deadline passes first. */
   async #awaitHeartbeat(kernel: RunningKernel, deadline: number): Promise<ModeStart> {
-    const { ctx } = this;
+    const ctx = this.#ctx;
     const abort = new AbortController();
     const timer = setTimeout(() => abort.abort(), Math.max(0, deadline - performance.now()));
     void kernel.process.exited.then(() => abort.abort());
@@ -130,7 +133,7 @@ export class HandoffMode implements LaunchMode {
 
   async supervise(kernel: RunningKernel): Promise<KernelExit> {
     const exit = await kernel.process.exited;
-    await this.ctx.kernelExited(exit);
+    await this.#ctx.kernelExited(exit);
     return exit;
   }
 

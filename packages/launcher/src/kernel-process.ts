@@ -46,16 +46,19 @@ export function exitStatusOf(exit: KernelExit): number {
 export class TailBuffer {
   #chunks: Buffer[] = [];
   #size = 0;
-  constructor(private readonly limit: number) {}
+  readonly #limit: number;
+  constructor(limit: number) {
+    this.#limit = limit;
+  }
   /** Appends a chunk, dropping the oldest bytes beyond twice the limit. */
   push(chunk: Buffer): void {
     this.#chunks.push(chunk);
     this.#size += chunk.length;
-    if (this.#size > 2 * this.limit) this.#compact();
+    if (this.#size > 2 * this.#limit) this.#compact();
   }
   #compact(): void {
     const all = Buffer.concat(this.#chunks);
-    const tail = all.subarray(Math.max(0, all.length - this.limit));
+    const tail = all.subarray(Math.max(0, all.length - this.#limit));
     this.#chunks = [Buffer.from(tail)];
     this.#size = tail.length;
   }

@@ -93,12 +93,18 @@ export class Launcher implements ControlPerformer {
   /** Aborted by {@link abandonReports}: a failure report still retrying gives up. */
   readonly #reports = new AbortController();
 
+  readonly #config: LauncherConfig;
+  readonly #logger: LauncherLogger;
+  readonly #hooks: LauncherHooks;
   constructor(
-    private readonly config: LauncherConfig,
-    private readonly logger: LauncherLogger,
+    config: LauncherConfig,
+    logger: LauncherLogger,
     env: NodeJS.ProcessEnv = process.env,
-    private readonly hooks: LauncherHooks = {},
+    hooks: LauncherHooks = {},
   ) {
+    this.#config = config;
+    this.#logger = logger;
+    this.#hooks = hooks;
     this.#addresses = kernelAddresses(config.ip, config.reportIp);
     const kernelEnv = { ...env };
     delete kernelEnv.KERNEL_LAUNCH_TOKEN; // a secret the kernel has no use for
@@ -119,8 +125,8 @@ export class Launcher implements ControlPerformer {
   #afterSpawn(): void {
     if (this.#spawnedOnce) return;
     this.#spawnedOnce = true;
-    this.hooks.kernelSpawned?.();
-    if (this.config.listener.protocol === 2) void this.#v2();
+    this.#hooks.kernelSpawned?.();
+    if (this.#config.listener.protocol === 2) void this.#v2();
   }
 
   #isStopping(): boolean {
@@ -133,16 +139,16 @@ export class Launcher implements ControlPerformer {
   }
 
   #phase(event: string, fields: Record<string, unknown> = {}, msg = event.replaceAll('_', ' ')): void {
-    this.logger.info({ event, ms: this.#ms(), ...fields }, msg);
+    this.#logger.info({ event, ms: this.#ms(), ...fields }, msg);
   }
 
   /** Runs the lifecycle; resolves to the exit status the process should end with. */
   async run(): Promise<number> {
-    const deadline = this.config.launchTimeoutMs;
+    const deadline = this.#config.launchTimeoutMs;
     try {
-      if (this.config.modeFallback !== undefined) this.logger.warn({ event: 'handoff_fallback', reason: this.config.modeFallback }, `using direct mode: ${this.config.modeFallback}`);
-      const dir = (this.#dir = new ConnectionFileDir(this.config.kernelId, this.config.connectionDir));
-      const mode = (this.#mode = MODES[this.config.mode](this.#modeContext(dir)));
+      if (this.#config.modeFallback !== undefined) this.#logger.warn({ event: 'handoff_fallback', reason: this.#config.modeFallback }, `using direct mode: ${this.#config.modeFallback}`);
+      const dir = (this.#dir = new ConnectionFileDir(this.#config.kernelId, this.#config.connectionDir));
+      const mode = (this.#mode = MODES[this.#config.mode](this.#modeContext(dir)));
       const started = await mode.start(deadline);
       if (started.kind === 'failed') return await this.#reportFailure(started.exit, started.reason, deadline);
       const { kernel } = started;
@@ -155,7 +161,7 @@ export class Launcher implements ControlPerformer {
       return exitStatusOf(await mode.supervise(kernel));
     } catch (e) {
       const err = isGatewayError(e) ? e : new GatewayError('GL_ERR_KERNEL_START_FAILED', `launcher failed: ${(e as Error).message}`, { cause: e });
-      this.logger.error({ event: 'launcher_failed', code: err.code, err: err.message }, err.message);
+      this.#logger.error({ event: 'launcher_failed', code: err.code, err: err.message }, err.message);
       const reported = this.#state === 'running' || this.#state === 'stopping' || err.code === 'GL_ERR_RESPONSE_UNDELIVERED' || err.code === 'GL_ERR_RESPONSE_REFUSED';
       await this.stop('launcher failure');
       const exit = this.#kernel?.process.exit;
@@ -170,8 +176,8 @@ export class Launcher implements ControlPerformer {
   /** What a mode may use of the launcher. */
   #modeContext(dir: ConnectionFileDir): ModeContext {
     return {
-      config: this.config,
-      logger: this.logger,
+      config: this.#config,
+      logger: this.#logger,
       addresses: this.#addresses,
       connectionFile: dir.path,
       stopRequested: this.#stopRequested,
@@ -188,31 +194,31 @@ export class Launcher implements ControlPerformer {
 
   #spawnKernel(dir: ConnectionFileDir, connection: ConnectionInfo, fields: Record<string, unknown> = {}, options: Parameters<ModeContext['spawnKernel']>[2] = {}): RunningKernel {
     dir.write(connection);
-    const process = KernelProcess.spawn(substituteConnectionFile(this.config.kernelArgv, dir.path), { ...options, env: this.#kernelEnv, watchdog: dir.watchdog });
+    const process = KernelProcess.spawn(substituteConnectionFile(this.#config.kernelArgv, dir.path), { ...options, env: this.#kernelEnv, watchdog: dir.watchdog });
     const kernel: RunningKernel = { process, connection };
     this.#kernel = kernel;
     // A stop that arrived while ports were being chosen finds this kernel too.
     if (this.#isStopping()) void this.#stopKernel(kernel);
-    this.#phase('kernel_spawned', { pid: process.pid, argv0: this.config.kernelArgv[0], ...fields });
+    this.#phase('kernel_spawned', { pid: process.pid, argv0: this.#config.kernelArgv[0], ...fields });
     this.#afterSpawn();
     return kernel;
   }
 
   async #prepareResponse(): Promise<void> {
-    if (this.config.listener.protocol === 2 && this.#prepared === undefined) this.#prepared = (await this.#v2()).prepareSeal(this.config.listener.publicKey);
+    if (this.#config.listener.protocol === 2 && this.#prepared === undefined) this.#prepared = (await this.#v2()).prepareSeal(this.#config.listener.publicKey);
   }
 
   async #kernelExited(exit: KernelExit): Promise<void> {
     this.#phase('kernel_exited', { exit_code: exit.exitCode, signal: exit.signal });
-    await this.#ws?.sendEvent({ event: 'kernel_exit', kernel_id: this.config.kernelId, exit_code: exit.exitCode, signal: exit.signal });
+    await this.#ws?.sendEvent({ event: 'kernel_exit', kernel_id: this.#config.kernelId, exit_code: exit.exitCode, signal: exit.signal });
   }
 
   #serveControl(server: Server): number {
     this.#comm = new CommServer(server, {
-      protocol: this.config.listener.protocol,
+      protocol: this.#config.listener.protocol,
       open: (text) => this.#openControl(text),
       target: this,
-      logger: this.logger,
+      logger: this.#logger,
     });
     return this.#comm.port;
   }
@@ -224,7 +230,7 @@ export class Launcher implements ControlPerformer {
   }
 
   async #reportReady(kernel: KernelProcess, deadline: number, reported: ConnectionInfo): Promise<'acked' | 'kernel-exited'> {
-    const { config } = this;
+    const config = this.#config;
     const pid = kernel.pid ?? 0;
     const abort = new AbortController();
     void kernel.exited.then(() => abort.abort());
@@ -256,7 +262,7 @@ export class Launcher implements ControlPerformer {
         text,
         deadline,
         signal: abort.signal,
-        logger: this.logger,
+        logger: this.#logger,
       });
       // Acknowledged: from here a kernel exit is reported as such (kernel_exit), not as a failed start.
       this.#phase('response_acked', { attempts: delivery.attempts, protocol: config.listener.protocol, ...(delivery.acceptedEarlier === true ? { ack_lost: true } : {}) });
@@ -268,7 +274,7 @@ export class Launcher implements ControlPerformer {
           ephemeral: this.#ephemeral!,
           open: (t) => this.#openControl(t),
           target: this,
-          logger: this.logger,
+          logger: this.#logger,
         }, delivery.early);
       }
       return 'acked';
@@ -286,7 +292,7 @@ export class Launcher implements ControlPerformer {
 
   /** Sends the failure response (v2; v1 has none, the host finds out by its own timeout); resolves the exit status. */
   async #reportFailure(exit: KernelExit | undefined, reason: string, deadline: number): Promise<number> {
-    const { config } = this;
+    const config = this.#config;
     const { listener } = config;
     const status = failureExitStatus(exit);
     if (listener.protocol === 1) return status;
@@ -296,7 +302,7 @@ export class Launcher implements ControlPerformer {
       { kernelId: config.kernelId, launchToken: listener.launchToken, mode: config.mode, exit, reason, pid },
       (plaintext) => sealResponse(plaintext, listener.publicKey).text,
     );
-    if (await deliverFailureResponse({ address: config.responseAddress, text, deadline, signal: this.#reports.signal, logger: this.logger })) {
+    if (await deliverFailureResponse({ address: config.responseAddress, text, deadline, signal: this.#reports.signal, logger: this.#logger })) {
       this.#phase('failure_reported', { exit_code: exit?.exitCode ?? null, signal: exit?.signal ?? null });
     }
     return status;
@@ -313,7 +319,7 @@ export class Launcher implements ControlPerformer {
 
   async #performAction(action: ControlAction, via: ControlRoute): Promise<ControlReply> {
     const kernel = this.#kernel;
-    this.logger.info({ event: 'control_request', via, action: Object.keys(action)[0] }, 'control request');
+    this.#logger.info({ event: 'control_request', via, action: Object.keys(action)[0] }, 'control request');
     if ('shutdown' in action) {
       void this.stop('shutdown request');
       return { ok: true };
@@ -325,31 +331,31 @@ export class Launcher implements ControlPerformer {
   }
 
   async #interrupt(kernel: RunningKernel): Promise<boolean> {
-    if (this.config.interruptMode === 'message') {
+    if (this.#config.interruptMode === 'message') {
       return controlRequest(kernel.connection, kernel.connection.ip, 'interrupt_request', {}, 2_000);
     }
-    const ok = kernel.process.signalGroup(this.config.interruptSignal);
+    const ok = kernel.process.signalGroup(this.#config.interruptSignal);
     // Only the kernel has the job-cancelling handler; its children (a JVM, a shell) would die of SIGUSR2.
     if (ok && this.#sparkJobsCancellable()) kernel.process.signalKernel('SIGUSR2');
     return ok;
   }
 
   #sparkJobsCancellable(): boolean {
-    return this.config.clusterType === 'spark' && this.config.sparkInitMode !== 'none';
+    return this.#config.clusterType === 'spark' && this.#config.sparkInitMode !== 'none';
   }
 
   /** Performs a v1 comm-port request (GP host). */
   async performV1(request: V1Request): Promise<void> {
     if ('shutdown' in request) {
-      this.logger.info({ event: 'control_request', via: 'comm-port', action: 'shutdown', protocol: 1 }, 'control request');
+      this.#logger.info({ event: 'control_request', via: 'comm-port', action: 'shutdown', protocol: 1 }, 'control request');
       void this.stop('v1 shutdown request');
       return;
     }
     if (request.signum === 0) return; // liveness poll, answered by the accepted connection itself
-    this.logger.info({ event: 'control_request', via: 'comm-port', signum: request.signum, protocol: 1 }, 'control request');
+    this.#logger.info({ event: 'control_request', via: 'comm-port', signum: request.signum, protocol: 1 }, 'control request');
     const kernel = this.#kernel?.process;
     if (kernel === undefined) return;
-    kernel.signalGroup(request.signum === 2 ? this.config.interruptSignal : request.signum);
+    kernel.signalGroup(request.signum === 2 ? this.#config.interruptSignal : request.signum);
     if (request.signum === 2 && this.#sparkJobsCancellable()) kernel.signalKernel('SIGUSR2');
   }
 
@@ -361,7 +367,7 @@ export class Launcher implements ControlPerformer {
     if (this.#stopping !== undefined) return this.#stopping;
     const previous = this.#state;
     this.#state = 'stopping';
-    this.logger.info({ event: 'stopping', reason, from: previous }, 'stopping kernel');
+    this.#logger.info({ event: 'stopping', reason, from: previous }, 'stopping kernel');
     this.#stopReason = reason;
     this.#onStop(reason);
     this.#stopping = this.#stopKernel(this.#kernel);
@@ -370,7 +376,7 @@ export class Launcher implements ControlPerformer {
 
   async #stopKernel(kernel: RunningKernel | undefined): Promise<void> {
     if (kernel === undefined) return;
-    await stopKernelGracefully(kernel.process, { info: kernel.connection, bindIp: kernel.connection.ip, graceMs: this.config.shutdownGraceMs, logger: this.logger });
+    await stopKernelGracefully(kernel.process, { info: kernel.connection, bindIp: kernel.connection.ip, graceMs: this.#config.shutdownGraceMs, logger: this.#logger });
   }
 
   async #cleanup(): Promise<void> {

@@ -45,7 +45,9 @@ export class ProxyMode implements LaunchMode {
   #crashRestarts = 0;
   #clashRetries = 0;
 
-  constructor(private readonly ctx: ModeContext) {
+  readonly #ctx: ModeContext;
+  constructor(ctx: ModeContext) {
+    this.#ctx = ctx;
     void ctx.stopRequested.then(() => {
       this.#restartWaiter?.(false);
       this.#restartWaiter = undefined;
@@ -53,7 +55,7 @@ export class ProxyMode implements LaunchMode {
   }
 
   async start(): Promise<ModeStart> {
-    const { ctx } = this;
+    const ctx = this.#ctx;
     const { config, addresses } = ctx;
     let commPort: number;
     let proxy: KernelProxy;
@@ -76,7 +78,7 @@ export class ProxyMode implements LaunchMode {
   }
 
   async supervise(): Promise<KernelExit> {
-    const { ctx } = this;
+    const ctx = this.#ctx;
     for (;;) {
       const backend = this.#backend as Backend;
       const startedAt = performance.now();
@@ -112,7 +114,7 @@ export class ProxyMode implements LaunchMode {
 
   /** Starts a kernel on loopback ports (`previous` ones, when given and still free, else fresh ones) and points the relay at it. */
   async #spawnBehindProxy(previous: ConnectionInfo | undefined): Promise<Backend> {
-    const { ctx } = this;
+    const ctx = this.#ctx;
     const proxy = this.#proxy as KernelProxy;
     let ports: number[];
     const reuse = previous === undefined ? undefined : kernelPortsOf(previous);
@@ -146,18 +148,18 @@ export class ProxyMode implements LaunchMode {
 
   /** Replaces the kernel process behind the same public ports and key. */
   async restart(kernel: RunningKernel): Promise<ControlReply> {
-    if (this.#proxy === undefined || this.#restartWaiter !== undefined || this.ctx.isStopping()) return { ok: false, error: 'GL_ERR_CONTROL_REQUEST_INVALID' };
+    if (this.#proxy === undefined || this.#restartWaiter !== undefined || this.#ctx.isStopping()) return { ok: false, error: 'GL_ERR_CONTROL_REQUEST_INVALID' };
     const restarted = new Promise<boolean>((resolve) => {
       const timer = setTimeout(() => {
         this.#restartWaiter = undefined;
         resolve(false);
-      }, RESTART_TIMEOUT_MS + 3 * this.ctx.config.shutdownGraceMs);
+      }, RESTART_TIMEOUT_MS + 3 * this.#ctx.config.shutdownGraceMs);
       this.#restartWaiter = (ok) => {
         clearTimeout(timer);
         resolve(ok);
       };
     });
-    await this.ctx.stopKernel(kernel);
+    await this.#ctx.stopKernel(kernel);
     const ok = await restarted;
     return ok ? { ok: true } : { ok: false, error: 'GL_ERR_KERNEL_EXITED' };
   }

@@ -41,7 +41,9 @@ export class WsControlChannel {
   readonly #seq = new ClockSeq();
 
   /** `ws`: the socket the response was acknowledged on; undefined when that ack was lost and the channel must re-attach first. */
-  constructor(ws: WebSocket | undefined, private readonly options: WsControlChannelOptions, early: readonly string[] = []) {
+  readonly #options: WsControlChannelOptions;
+  constructor(ws: WebSocket | undefined, options: WsControlChannelOptions, early: readonly string[] = []) {
+    this.#options = options;
     if (ws === undefined) {
       void this.#reconnect();
       return;
@@ -65,20 +67,20 @@ export class WsControlChannel {
   }
 
   async #onRequest(ws: WebSocket, text: string): Promise<void> {
-    const action = this.options.open(text);
+    const action = this.#options.open(text);
     if (!action.ok) {
-      this.options.logger.warn({ event: 'control_refused', via: 'websocket', code: action.error.code }, 'control request refused');
+      this.#options.logger.warn({ event: 'control_refused', via: 'websocket', code: action.error.code }, 'control request refused');
       ws.send(JSON.stringify({ ok: false, error: action.error.code }));
       return;
     }
-    const reply = await this.options.target.perform(action.value.action, 'websocket');
+    const reply = await this.#options.target.perform(action.value.action, 'websocket');
     if (ws.readyState === ws.OPEN) ws.send(action.value.sealReply(reply));
   }
 
   async #reconnect(): Promise<void> {
     const { WebSocket } = await import('ws');
     const delays = backoffDelays({ initialMs: 200, maxMs: 5_000 });
-    const { logger, address } = this.options;
+    const { logger, address } = this.#options;
     let failures = 0;
     let nextWarn = 1;
     while (!this.#closed) {
@@ -92,7 +94,7 @@ export class WsControlChannel {
       const ok = await new Promise<boolean>((resolve) => {
         const timer = setTimeout(() => resolve(false), IDLE_TIMEOUT_MS);
         ws.once('open', () =>
-          ws.send(sealReattach({ event: 'reattach', kernel_id: this.options.kernelId, seq: this.#seq.next() }, this.options.listenerPublicKey, this.options.ephemeral)),
+          ws.send(sealReattach({ event: 'reattach', kernel_id: this.#options.kernelId, seq: this.#seq.next() }, this.#options.listenerPublicKey, this.#options.ephemeral)),
         );
         ws.once('message', (data) => {
           clearTimeout(timer);
@@ -143,10 +145,10 @@ export class WsControlChannel {
     while ((this.#ws === undefined || this.#ws.readyState !== this.#ws.OPEN) && !this.#closed && performance.now() < until) await sleep(50);
     const ws = this.#ws;
     if (ws === undefined || ws.readyState !== ws.OPEN) {
-      this.options.logger.warn({ event: 'event_undelivered', kind: event.event }, 'no control WebSocket to report the event on');
+      this.#options.logger.warn({ event: 'event_undelivered', kind: event.event }, 'no control WebSocket to report the event on');
       return;
     }
-    const text = sealEvent(event, this.options.listenerPublicKey, this.options.ephemeral.secretKey);
+    const text = sealEvent(event, this.#options.listenerPublicKey, this.#options.ephemeral.secretKey);
     await new Promise<void>((resolve) => ws.send(text, () => resolve()));
   }
 

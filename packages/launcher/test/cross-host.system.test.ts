@@ -176,7 +176,7 @@ function main(): void {
       return { response, child, exited, stderr: () => err };
     } catch (e) {
       child.kill('SIGKILL');
-      throw new Error(`${(e as Error).message}\nlauncher stderr:\n${err.slice(-4000)}`);
+      throw new Error(`${(e as Error).message}\nlauncher stderr:\n${err.slice(-4000)}`, { cause: e });
     }
   }
 

@@ -91,11 +91,10 @@ t.test('proxy mode relays every channel of a real ipykernel through public ports
     t.equal(out.count, 1);
     t.equal(out.length, 10 * 1024 * 1024);
     const { createHash } = await import('node:crypto');
-    let s = '';
     const parts: string[] = [];
     for (let i = 0; i < 26; i++) parts.push(String.fromCharCode(97 + ((i * 7) % 26)));
     const chunk = parts.join('');
-    s = chunk.repeat(Math.ceil((10 * 1024 * 1024) / 26)).slice(0, 10 * 1024 * 1024);
+    const s = chunk.repeat(Math.ceil((10 * 1024 * 1024) / 26)).slice(0, 10 * 1024 * 1024);
     t.equal(out.digest, createHash('sha256').update(s).digest('hex'), 'same bytes as the kernel produced');
   });
 

@@ -126,7 +126,7 @@ function twoInterfaces(): void {
       return { response: await reg.response, exited };
     } catch (e) {
       child.kill('SIGKILL');
-      throw new Error(`${(e as Error).message}\nlauncher stderr:\n${err.slice(-4000)}`);
+      throw new Error(`${(e as Error).message}\nlauncher stderr:\n${err.slice(-4000)}`, { cause: e });
     }
   }
 

@@ -17,11 +17,11 @@ import {
   GatewayError,
   fail,
   openLauncherMessage,
+  isRecord,
   toBase64,
 } from '@gateway-launchers/common';
 import { type ControlResult, interpretReply } from './control-client.js';
 import type { ControlTarget, ProtocolVersion } from './registration.js';
-import { isRecord } from '@gateway-launchers/common';
 
 /** Lifecycle of a session: running, asked to shut down, or reported exited. */
 export type SessionState = 'running' | 'shutting-down' | 'exited';

@@ -5,10 +5,9 @@
 import t from 'tap';
 import { once } from 'node:events';
 import { type AddressInfo, createServer } from 'node:net';
-import { isGatewayError } from '@gateway-launchers/common';
 import { ResponseListener } from '../src/response-listener.js';
 import { DEFAULT_LIMITS, candidatePorts, resolveListenerOptions } from '../src/listener-options.js';
-import { firstNonLoopbackIPv4 as selectLocalIp, parseProhibitedIps } from '@gateway-launchers/common';
+import { firstNonLoopbackIPv4 as selectLocalIp, isGatewayError, parseProhibitedIps } from '@gateway-launchers/common';
 import { sendValidResponse, silent, startListener } from './fixtures/fake-launcher.js';
 
 function codeOf(fn: () => unknown): string | undefined {
