@@ -7,7 +7,27 @@ export default tseslint.config(
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
-    languageOptions: { globals: { process: 'readonly', console: 'readonly', Buffer: 'readonly', URL: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', setInterval: 'readonly', clearInterval: 'readonly', setImmediate: 'readonly', performance: 'readonly', AbortController: 'readonly', AbortSignal: 'readonly', TextDecoder: 'readonly', TextEncoder: 'readonly', structuredClone: 'readonly', queueMicrotask: 'readonly', NodeJS: 'readonly' } },
+    languageOptions: {
+      globals: {
+        process: 'readonly',
+        console: 'readonly',
+        Buffer: 'readonly',
+        URL: 'readonly',
+        setTimeout: 'readonly',
+        clearTimeout: 'readonly',
+        setInterval: 'readonly',
+        clearInterval: 'readonly',
+        setImmediate: 'readonly',
+        performance: 'readonly',
+        AbortController: 'readonly',
+        AbortSignal: 'readonly',
+        TextDecoder: 'readonly',
+        TextEncoder: 'readonly',
+        structuredClone: 'readonly',
+        queueMicrotask: 'readonly',
+        NodeJS: 'readonly',
+      },
+    },
     rules: {
       // One import statement per module (type-only imports may stand apart): a reader finds every name from a module in one place.
       'no-duplicate-imports': ['error', { allowSeparateTypeImports: true }],
@@ -18,9 +38,15 @@ export default tseslint.config(
       // One privacy style: ECMAScript `#` fields, which are private at run time too, never TypeScript's `private` keyword.
       'no-restricted-syntax': [
         'error',
-        { selector: "TSParameterProperty[accessibility='private']", message: 'Use a #field instead of a private parameter property (one privacy style).' },
+        {
+          selector: "TSParameterProperty[accessibility='private']",
+          message: 'Use a #field instead of a private parameter property (one privacy style).',
+        },
         { selector: "PropertyDefinition[accessibility='private']", message: 'Use a #field instead of `private` (one privacy style).' },
-        { selector: "MethodDefinition[accessibility='private'][kind!='constructor']", message: 'Use a #method instead of `private` (one privacy style).' },
+        {
+          selector: "MethodDefinition[accessibility='private'][kind!='constructor']",
+          message: 'Use a #method instead of `private` (one privacy style).',
+        },
       ],
     },
   },
@@ -28,7 +54,17 @@ export default tseslint.config(
     // The launcher's start-up path loads only what it needs: the common barrel pulls every module (pino, tweetnacl) eagerly.
     files: ['packages/launcher/src/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { paths: [{ name: '@gateway-launchers/common', message: 'Import the subpath (e.g. @gateway-launchers/common/errors): the barrel loads every module at start-up.' }] }],
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [
+            {
+              name: '@gateway-launchers/common',
+              message: 'Import the subpath (e.g. @gateway-launchers/common/errors): the barrel loads every module at start-up.',
+            },
+          ],
+        },
+      ],
     },
   },
   {

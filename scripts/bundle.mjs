@@ -41,12 +41,19 @@ const { values } = parseArgs({
   },
 });
 const out = resolve(values.out);
-const arches = new Set(values.arch.split(',').map((a) => a.trim()).filter(Boolean));
+const arches = new Set(
+  values.arch
+    .split(',')
+    .map((a) => a.trim())
+    .filter(Boolean),
+);
 const entry = join(root, 'packages/launcher/dist/cli.js');
 const listenerEntry = join(root, 'packages/listener/dist/cli.js');
 for (const e of [entry, listenerEntry]) {
   if (!existsSync(e)) {
-    console.error(`bundle: ${relative(root, e)} is missing; run \`npx tsc -b packages/launcher packages/listener\` first (npm run bundle does)`);
+    console.error(
+      `bundle: ${relative(root, e)} is missing; run \`npx tsc -b packages/launcher packages/listener\` first (npm run bundle does)`,
+    );
     process.exit(1);
   }
 }
@@ -66,8 +73,14 @@ if (values.archive !== undefined && resolve(values.archive).startsWith(`${resolv
 const lazyZeromq = {
   name: 'lazy-zeromq',
   setup(b) {
-    b.onResolve({ filter: /^zeromq$/ }, (args) => (args.kind === 'import-statement' ? { path: 'zeromq', namespace: 'lazy-zeromq' } : { path: 'zeromq', external: true }));
-    b.onLoad({ filter: /.*/, namespace: 'lazy-zeromq' }, () => ({ contents: "module.exports = require('zeromq');", loader: 'js', resolveDir: root }));
+    b.onResolve({ filter: /^zeromq$/ }, (args) =>
+      args.kind === 'import-statement' ? { path: 'zeromq', namespace: 'lazy-zeromq' } : { path: 'zeromq', external: true },
+    );
+    b.onLoad({ filter: /.*/, namespace: 'lazy-zeromq' }, () => ({
+      contents: "module.exports = require('zeromq');",
+      loader: 'js',
+      resolveDir: root,
+    }));
   },
 };
 
@@ -99,7 +112,10 @@ const result = await build({
 chmodSync(bundleFile, 0o755);
 
 // 1b. The handoff bootstrap the python preset imports (handoff-bootstrap.ts finds it in ./python/).
-cpSync(join(root, 'packages/launcher/python'), join(out, 'python'), { recursive: true, filter: (p) => !p.includes('__pycache__') && (statSync(p).isDirectory() || p.endsWith('.py')) });
+cpSync(join(root, 'packages/launcher/python'), join(out, 'python'), {
+  recursive: true,
+  filter: (p) => !p.includes('__pycache__') && (statSync(p).isDirectory() || p.endsWith('.py')),
+});
 // 1b. The listener CLI, for operators debugging a kernel image: pure JS (no
 //     zeromq), so the file alone runs anywhere `node` does.
 const listenerFile = join(out, 'gateway-listener.mjs');
@@ -125,7 +141,7 @@ chmodSync(listenerFile, 0o755);
 const require = createRequire(join(root, 'packages/launcher/package.json'));
 const zmqDir = dirname(require.resolve('zeromq/package.json'));
 const zmqOut = join(out, 'node_modules/zeromq');
-const isRuntimeJs = (p) => statSync(p).isDirectory() ? !p.endsWith('ts3.7') : p.endsWith('.js');
+const isRuntimeJs = (p) => (statSync(p).isDirectory() ? !p.endsWith('ts3.7') : p.endsWith('.js'));
 cpSync(join(zmqDir, 'lib'), join(zmqOut, 'lib'), { recursive: true, filter: isRuntimeJs });
 for (const f of ['package.json', 'LICENSE.txt', 'LICENSE_MPL-2.0.txt']) cpSync(join(zmqDir, f), join(zmqOut, f));
 const manifest = JSON.parse(readFileSync(join(zmqDir, 'build/manifest.json'), 'utf8'));

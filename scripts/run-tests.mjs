@@ -65,7 +65,10 @@ if (run('npm', ['run', '--silent', 'typecheck']) !== 0) fail('typecheck failed')
 // The deployment recipe tests run the single-file launcher from outside the repository.
 if (needsSystem && run('node', ['scripts/bundle.mjs']) !== 0) fail('bundle failed');
 
-const files = extra.length > 0 ? extra.map((f) => resolve(f)) : ['packages', 'scripts'].flatMap((dir) => findTests(join(root, dir))).filter((f) => tier === 'all' || tierOf(f) === tier);
+const files =
+  extra.length > 0
+    ? extra.map((f) => resolve(f))
+    : ['packages', 'scripts'].flatMap((dir) => findTests(join(root, dir))).filter((f) => tier === 'all' || tierOf(f) === tier);
 if (files.length === 0) fail(`no test files for tier ${tier}`);
 const resultsDir = join(root, '.tap', 'test-results');
 rmSync(resultsDir, { recursive: true, force: true });

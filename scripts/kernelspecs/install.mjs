@@ -47,7 +47,13 @@ function fail(message) {
 }
 
 if (values.help) {
-  console.log(readFileSync(new URL(import.meta.url), 'utf8').split('\n').filter((l) => l.startsWith('//')).map((l) => l.slice(3)).join('\n'));
+  console.log(
+    readFileSync(new URL(import.meta.url), 'utf8')
+      .split('\n')
+      .filter((l) => l.startsWith('//'))
+      .map((l) => l.slice(3))
+      .join('\n'),
+  );
   process.exit(0);
 }
 if (values.dest === undefined) fail('--dest DIR is required (for example ~/.local/share/jupyter/kernels)');

@@ -62,7 +62,9 @@ export function writeOrCheck(text, { check, out }, { source }) {
     const have = current.split('\n');
     const line = want.findIndex((l, i) => l !== have[i]);
     const at = line < 0 ? want.length : line;
-    console.error(`first difference at line ${at + 1}:\n  expected: ${JSON.stringify(want[at] ?? '<end of file>')}\n  found:    ${JSON.stringify(have[at] ?? '<end of file>')}`);
+    console.error(
+      `first difference at line ${at + 1}:\n  expected: ${JSON.stringify(want[at] ?? '<end of file>')}\n  found:    ${JSON.stringify(have[at] ?? '<end of file>')}`,
+    );
   }
   console.error('Regenerate it with `npm run docs` and commit the result.');
   process.exit(1);

@@ -22,7 +22,8 @@ import { KernelClient } from './jupyter-client.js';
 import { cpuMs, mmm, spawnBenchLauncher, withTimeout } from './bench-util.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const LAUNCHER = process.env.BENCH_LAUNCHER === 'dist' ? join(ROOT, 'packages/launcher/dist/cli.js') : join(ROOT, 'bundle/gateway-launcher.mjs');
+const LAUNCHER =
+  process.env.BENCH_LAUNCHER === 'dist' ? join(ROOT, 'packages/launcher/dist/cli.js') : join(ROOT, 'bundle/gateway-launcher.mjs');
 const PYTHON = '/usr/bin/python3';
 const RUNS = Number(process.env.BENCH_RUNS ?? 8);
 
@@ -42,7 +43,11 @@ interface Run {
 async function run(listener: ResponseListener, kind: Kind, i: number): Promise<Run> {
   const kernelId = `bench-handoff-${i}-${randomBytes(3).toString('hex')}`;
   const launch = listener.register(kernelId, { portRange: '0..0', timeoutMs: 30_000 });
-  const { child, exited, t0 } = spawnBenchLauncher(LAUNCHER, [...launch.argv, '--kernel-language', 'python', '--python', PYTHON, ...KINDS[kind]], launch.env);
+  const { child, exited, t0 } = spawnBenchLauncher(
+    LAUNCHER,
+    [...launch.argv, '--kernel-language', 'python', '--python', PYTHON, ...KINDS[kind]],
+    launch.env,
+  );
   try {
     const response = await launch.response;
     const responseMs = performance.now() - t0;
@@ -65,7 +70,11 @@ async function run(listener: ResponseListener, kind: Kind, i: number): Promise<R
   }
 }
 
-const listener = await ResponseListener.start({ host: '127.0.0.1', port: 0, logger: createLogger({ name: 'bench-handoff', level: 'warn' }) });
+const listener = await ResponseListener.start({
+  host: '127.0.0.1',
+  port: 0,
+  logger: createLogger({ name: 'bench-handoff', level: 'warn' }),
+});
 const results = new Map<Kind, Run[]>(Object.keys(KINDS).map((k) => [k as Kind, []]));
 try {
   for (const kind of Object.keys(KINDS) as Kind[]) await run(listener, kind, -1); // warm the page cache
@@ -73,7 +82,12 @@ try {
 } finally {
   await listener.close();
 }
-console.log(`\n${RUNS} runs per kind, alternating; ${cpus().length} CPUs, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}; medians (min–max)\n`);
+console.log(
+  `\n${RUNS} runs per kind, alternating; ${cpus().length} CPUs, load average ${loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ')}; medians (min–max)\n`,
+);
 console.log('| mode | response at host (ms) | first kernel_info_reply (ms) | launcher CPU at reply (ms) |');
 console.log('|---|---|---|---|');
-for (const [kind, rs] of results) console.log(`| ${kind} | ${mmm(rs.map((r) => r.responseMs))} | ${mmm(rs.map((r) => r.kernelInfoMs))} | ${mmm(rs.map((r) => r.cpuMs))} |`);
+for (const [kind, rs] of results)
+  console.log(`| ${kind} | ${mmm(rs.map((r) => r.responseMs))} | ${mmm(rs.map((r) => r.kernelInfoMs))} | ${mmm(rs.map((r) => r.cpuMs))} |`);

@@ -97,9 +97,14 @@ export function startProxyLauncher(listener: ResponseListener, launcher: string,
   const launch = listener.register(kernelId, { portRange: '0..0', timeoutMs: 30_000 });
   let portsSeen: (p: number[]) => void = () => {};
   const kernelPorts = new Promise<number[]>((r) => (portsSeen = r));
-  const { child, exited, events, t0 } = spawnBenchLauncher(launcher, [...launch.argv, '--kernel-language', 'python', '--python', python, '--mode', 'proxy'], launch.env, (o) => {
-    if (o.event === 'kernel_spawned' && Array.isArray(o.kernel_ports)) portsSeen(o.kernel_ports as number[]);
-  });
+  const { child, exited, events, t0 } = spawnBenchLauncher(
+    launcher,
+    [...launch.argv, '--kernel-language', 'python', '--python', python, '--mode', 'proxy'],
+    launch.env,
+    (o) => {
+      if (o.event === 'kernel_spawned' && Array.isArray(o.kernel_ports)) portsSeen(o.kernel_ports as number[]);
+    },
+  );
   const response = launch.response.then((r) => ({ info: r.connectionInfo, ms: performance.now() - t0 }));
   response.catch(() => {});
   return { child, kernelId, t0, response, kernelPorts, events, exited };
@@ -149,10 +154,16 @@ sys.stdin.read()
 os._exit(0)
 `;
 
-async function startRelay(variant: string, kernelPorts: number[], relayJs: string, python: string): Promise<{ child: ChildProcess; ports: number[]; pid: number }> {
-  const child = variant === 'pyzmq'
-    ? spawn(python, ['-c', PYZMQ_RELAY, JSON.stringify(kernelPorts)], { stdio: ['pipe', 'pipe', 'inherit'] })
-    : spawn(process.execPath, [relayJs, variant, JSON.stringify(kernelPorts)], { stdio: ['pipe', 'pipe', 'inherit'] });
+async function startRelay(
+  variant: string,
+  kernelPorts: number[],
+  relayJs: string,
+  python: string,
+): Promise<{ child: ChildProcess; ports: number[]; pid: number }> {
+  const child =
+    variant === 'pyzmq'
+      ? spawn(python, ['-c', PYZMQ_RELAY, JSON.stringify(kernelPorts)], { stdio: ['pipe', 'pipe', 'inherit'] })
+      : spawn(process.execPath, [relayJs, variant, JSON.stringify(kernelPorts)], { stdio: ['pipe', 'pipe', 'inherit'] });
   const it = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
   const first = (await withTimeout(it.next(), 15_000, `relay ${variant} start`)) as IteratorResult<string>;
   const o = JSON.parse(first.value) as { ports: number[]; pid: number };
@@ -246,14 +257,27 @@ async function throughput(path: Path, n: number, size: number): Promise<Tp> {
     if (reply.content.status !== 'ok') throw new Error(`execute failed on ${path.name}: ${JSON.stringify(reply.content)}`);
     await withTimeout(c.idle(msgId), 60_000, `idle (${path.name})`);
     const t1 = process.hrtime.bigint();
-    return { msgs: c.msgs, bytes: c.bytes, wallMs: Number(t1 - t0) / 1e6, streamMs: Number(c.lastAt - c.firstAt) / 1e6, cpuMs: path.pid === undefined || cpu0 === undefined ? undefined : cpuMs(path.pid) - cpu0 };
+    return {
+      msgs: c.msgs,
+      bytes: c.bytes,
+      wallMs: Number(t1 - t0) / 1e6,
+      streamMs: Number(c.lastAt - c.firstAt) / 1e6,
+      cpuMs: path.pid === undefined || cpu0 === undefined ? undefined : cpuMs(path.pid) - cpu0,
+    };
   } finally {
     c.close();
   }
 }
 
 // ---------------------------------------------------------------- section
-export async function proxySection(opts: { listener: ResponseListener; launcher: string; relayJs: string; python: string; runs: number; progress: (s: string) => void }): Promise<ProxyResult> {
+export async function proxySection(opts: {
+  listener: ResponseListener;
+  launcher: string;
+  relayJs: string;
+  python: string;
+  runs: number;
+  progress: (s: string) => void;
+}): Promise<ProxyResult> {
   const { listener, launcher, python } = opts;
   const failures: string[] = [];
   const launch: LaunchRun[] = [];
@@ -287,7 +311,12 @@ export async function proxySection(opts: { listener: ResponseListener; launcher:
       try {
         const relay = await startRelay(v, kernelPorts, opts.relayJs, python);
         relays.push({ child: relay.child, name: v });
-        paths.push({ name: `relay:${v}`, info: infoWith(r.info, relay.ports), pid: relay.pid, client: undefined as unknown as KernelClient });
+        paths.push({
+          name: `relay:${v}`,
+          info: infoWith(r.info, relay.ports),
+          pid: relay.pid,
+          client: undefined as unknown as KernelClient,
+        });
       } catch (e) {
         failures.push(`relay ${v}: ${(e as Error).message}`);
       }
@@ -321,7 +350,10 @@ export async function proxySection(opts: { listener: ResponseListener; launcher:
     }
     mem.push({ at: `after ${blocks * RT_BLOCK} round trips`, ...memKiB(launcherPid) });
 
-    for (const [label, n, size, into] of [['1 KiB', N_1K, 1024, tp1k], ['1 MiB', N_1M, 1024 * 1024, tp1m]] as const) {
+    for (const [label, n, size, into] of [
+      ['1 KiB', N_1K, 1024, tp1k],
+      ['1 MiB', N_1M, 1024 * 1024, tp1m],
+    ] as const) {
       for (const p of paths) into[p.name] = [];
       for (let rep = 0; rep < TP_REPS; rep++) {
         for (let k = 0; k < paths.length; k++) {
@@ -344,7 +376,17 @@ export async function proxySection(opts: { listener: ResponseListener; launcher:
     for (const r of relays) await withTimeout(exitOf(r.child), 5_000, 'relay exit').catch(() => r.child.kill('SIGKILL'));
     await stopProxyLauncher(listener, l);
   }
-  return { launch, failures, paths: paths.map((p) => p.name), rtUs, rtCpuMs, tp1k, tp1m, mem, rtPerPath: Math.ceil(RT_PER_PATH / RT_BLOCK) * RT_BLOCK };
+  return {
+    launch,
+    failures,
+    paths: paths.map((p) => p.name),
+    rtUs,
+    rtCpuMs,
+    tp1k,
+    tp1m,
+    mem,
+    rtPerPath: Math.ceil(RT_PER_PATH / RT_BLOCK) * RT_BLOCK,
+  };
 }
 
 // ---------------------------------------------------------------- report
@@ -393,7 +435,12 @@ export function proxySummary(r: ProxyResult): ProxySummary {
     [`iopub 1 MiB × ${N_1M} proxied: msgs/s, MB/s`, `${f1(t1mP.rate)}, ${f0(t1mP.mbps)}`, '', ''],
     ['iopub 1 MiB proxied / direct', `${f0(100 * tpRatio1m)} %`, '≥ 90 %', ok(tpRatio1m >= 0.9)],
     ['launcher CPU while relaying 1 KiB / 1 MiB outputs (% of a core)', `${f0(t1kP.cpuPct)} / ${f0(t1mP.cpuPct)}`, '', ''],
-    ['launcher VmRSS / VmHWM after the proxy runs (MiB)', lastMem === undefined ? 'n/a' : `${f1(lastMem.rssKiB / 1024)} / ${f1(lastMem.hwmKiB / 1024)}`, '', ''],
+    [
+      'launcher VmRSS / VmHWM after the proxy runs (MiB)',
+      lastMem === undefined ? 'n/a' : `${f1(lastMem.rssKiB / 1024)} / ${f1(lastMem.hwmKiB / 1024)}`,
+      '',
+      '',
+    ],
   ];
   return { rows, addedP50, addedP99, tpRatio1k, tpRatio1m };
 }
@@ -436,18 +483,28 @@ function proxyAnalysis(r: ProxyResult, s: ProxySummary): string {
   const added = (name: string): number => pct(r.rtUs[name] ?? [], 50) - pct(d, 50);
   const out: string[] = [];
   const resp = median(r.launch.map((x) => x.responseMs));
-  out.push(`- Launch: the proxy-mode response resolves ${f0(resp)} ms after the launcher process starts (target ≤ 60 ms, ${resp <= 60 ? 'met' : 'missed'}). It does not wait for the kernel, but it does wait for node startup, module load (the zeromq native addon is imported only in proxy mode) and five binds; the main section's \`node -e 0\` and launcher-import figures set the floor.`);
-  out.push(`- Round trip: the proxy adds ${f0(s.addedP50)} µs at p50 and ${f0(s.addedP99)} µs at p99 (target ≤ 60 µs at p50, ${s.addedP50 <= 60 ? 'met' : 'missed'}). A kernel_info round trip crosses the relay twice (request and reply); each crossing is a TCP hop on loopback into another process, a wake-up of that process's event loop (zeromq.js polls the socket's ZMQ_FD with libuv), a promise resolution per receive and per send, and a hand-off to zmq's I/O thread.`);
+  out.push(
+    `- Launch: the proxy-mode response resolves ${f0(resp)} ms after the launcher process starts (target ≤ 60 ms, ${resp <= 60 ? 'met' : 'missed'}). It does not wait for the kernel, but it does wait for node startup, module load (the zeromq native addon is imported only in proxy mode) and five binds; the main section's \`node -e 0\` and launcher-import figures set the floor.`,
+  );
+  out.push(
+    `- Round trip: the proxy adds ${f0(s.addedP50)} µs at p50 and ${f0(s.addedP99)} µs at p99 (target ≤ 60 µs at p50, ${s.addedP50 <= 60 ? 'met' : 'missed'}). A kernel_info round trip crosses the relay twice (request and reply); each crossing is a TCP hop on loopback into another process, a wake-up of that process's event loop (zeromq.js polls the socket's ZMQ_FD with libuv), a promise resolution per receive and per send, and a hand-off to zmq's I/O thread.`,
+  );
   const variants = r.paths.filter((p) => p.startsWith('relay:'));
   if (variants.length > 0) {
-    out.push(`- Where the time goes — experimental relays on the same kernel, added p50: ${variants.map((v) => `${v.slice(6)} ${f0(added(v))} µs`).join(', ')}; the launcher itself ${f0(added('launcher'))} µs. \`mirror\` vs the launcher shows how much of the launcher's figure is the loop itself; \`mirror\` vs \`loop\` is the cost of the async iterator plus \`Date.now()\`; \`loop\` vs \`nowait\` the cost of awaiting each send; \`pyzmq\` is the cost of the extra process hop with the relay in C, which no JavaScript loop can beat.`);
+    out.push(
+      `- Where the time goes — experimental relays on the same kernel, added p50: ${variants.map((v) => `${v.slice(6)} ${f0(added(v))} µs`).join(', ')}; the launcher itself ${f0(added('launcher'))} µs. \`mirror\` vs the launcher shows how much of the launcher's figure is the loop itself; \`mirror\` vs \`loop\` is the cost of the async iterator plus \`Date.now()\`; \`loop\` vs \`nowait\` the cost of awaiting each send; \`pyzmq\` is the cost of the extra process hop with the relay in C, which no JavaScript loop can beat.`,
+    );
     if (r.paths.includes('relay:pyzmq')) {
       const js = variants.filter((v) => v !== 'relay:pyzmq').map(added);
       const floor = added('relay:pyzmq');
-      out.push(`- Reading: the JavaScript loops added ${f0(Math.min(...js))}–${f0(Math.max(...js))} µs (launcher ${f0(added('launcher'))} µs) against ${f0(floor)} µs for the C relay, so about ${f0(added('launcher') - floor)} µs of the launcher's p50 is zeromq.js (promise per receive and send, libuv poll wake-up per message) and ${f0(floor)} µs is the second process and its two extra loopback TCP hops per round trip. ${floor > 60 ? 'The C relay alone misses the 60 µs target on this machine, so no change to the relay loop alone can meet it here; at most the zeromq.js share above the C relay can be won. p99 differences are dominated by scheduling noise on this 2-core machine (they can come out negative).' : 'The C relay meets the 60 µs target on this machine, so the remaining gap is in the JavaScript relay.'} Relay CPU per round trip (two relayed messages) was ${f0((1000 * (r.rtCpuMs.launcher ?? NaN)) / Math.max(1, (r.rtUs.launcher ?? []).length))} µs for the launcher and ${f0((1000 * (r.rtCpuMs['relay:pyzmq'] ?? NaN)) / Math.max(1, (r.rtUs['relay:pyzmq'] ?? []).length))} µs for the C relay.`);
+      out.push(
+        `- Reading: the JavaScript loops added ${f0(Math.min(...js))}–${f0(Math.max(...js))} µs (launcher ${f0(added('launcher'))} µs) against ${f0(floor)} µs for the C relay, so about ${f0(added('launcher') - floor)} µs of the launcher's p50 is zeromq.js (promise per receive and send, libuv poll wake-up per message) and ${f0(floor)} µs is the second process and its two extra loopback TCP hops per round trip. ${floor > 60 ? 'The C relay alone misses the 60 µs target on this machine, so no change to the relay loop alone can meet it here; at most the zeromq.js share above the C relay can be won. p99 differences are dominated by scheduling noise on this 2-core machine (they can come out negative).' : 'The C relay meets the 60 µs target on this machine, so the remaining gap is in the JavaScript relay.'} Relay CPU per round trip (two relayed messages) was ${f0((1000 * (r.rtCpuMs.launcher ?? NaN)) / Math.max(1, (r.rtUs.launcher ?? []).length))} µs for the launcher and ${f0((1000 * (r.rtCpuMs['relay:pyzmq'] ?? NaN)) / Math.max(1, (r.rtUs['relay:pyzmq'] ?? []).length))} µs for the C relay.`,
+      );
     }
   }
-  out.push(`- Throughput: proxied / direct ${f0(100 * s.tpRatio1k)} % for 1 KiB outputs and ${f0(100 * s.tpRatio1m)} % for 1 MiB outputs (target ≥ 90 %). With 1 KiB outputs the kernel's Python loop (one \`display\` → JSON, HMAC, send per message) is the bottleneck, so the relay mainly costs CPU that a 2-core machine takes from the kernel and the client; with 1 MiB outputs every byte crosses two more loopback TCP connections and a second process; compare with the C relay's ratio to see how much of the loss is the hop rather than zeromq.js.`);
+  out.push(
+    `- Throughput: proxied / direct ${f0(100 * s.tpRatio1k)} % for 1 KiB outputs and ${f0(100 * s.tpRatio1m)} % for 1 MiB outputs (target ≥ 90 %). With 1 KiB outputs the kernel's Python loop (one \`display\` → JSON, HMAC, send per message) is the bottleneck, so the relay mainly costs CPU that a 2-core machine takes from the kernel and the client; with 1 MiB outputs every byte crosses two more loopback TCP connections and a second process; compare with the C relay's ratio to see how much of the loss is the hop rather than zeromq.js.`,
+  );
   return out.join('\n');
 }
 
@@ -463,8 +520,26 @@ export function proxyTargetRows(r: ProxyResult): TargetRow[] {
   const cAdded = c.length === 0 || d.length === 0 ? NaN : pct(c, 50) - pct(d, 50);
   const hwm = r.mem.length === 0 ? NaN : (r.mem[r.mem.length - 1] as { hwmKiB: number }).hwmKiB / 1024;
   return [
-    { section: 'proxy', metric: 'added round-trip latency p50 (µs): launcher vs pyzmq C zmq.proxy', value: `${f0(s.addedP50)} vs ${f0(cAdded)}`, target: '≤ C proxy', met: Number.isFinite(cAdded) ? s.addedP50 <= cAdded : undefined },
-    { section: 'proxy', metric: 'iopub 1 MiB outputs proxied / direct', value: `${f0(100 * s.tpRatio1m)} %`, target: '≥ 90 %', met: s.tpRatio1m >= 0.9 },
-    { section: 'proxy', metric: 'launcher VmHWM after 1 MiB outputs (MiB)', value: f1(hwm), target: '≤ 70', met: Number.isFinite(hwm) ? hwm <= 70 : undefined },
+    {
+      section: 'proxy',
+      metric: 'added round-trip latency p50 (µs): launcher vs pyzmq C zmq.proxy',
+      value: `${f0(s.addedP50)} vs ${f0(cAdded)}`,
+      target: '≤ C proxy',
+      met: Number.isFinite(cAdded) ? s.addedP50 <= cAdded : undefined,
+    },
+    {
+      section: 'proxy',
+      metric: 'iopub 1 MiB outputs proxied / direct',
+      value: `${f0(100 * s.tpRatio1m)} %`,
+      target: '≥ 90 %',
+      met: s.tpRatio1m >= 0.9,
+    },
+    {
+      section: 'proxy',
+      metric: 'launcher VmHWM after 1 MiB outputs (MiB)',
+      value: f1(hwm),
+      target: '≤ 70',
+      met: Number.isFinite(hwm) ? hwm <= 70 : undefined,
+    },
   ];
 }

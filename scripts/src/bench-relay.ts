@@ -26,13 +26,26 @@ type Variant = 'mirror' | 'loop' | 'nowait';
 async function main(): Promise<void> {
   const variant = process.argv[2] as Variant;
   const kp = JSON.parse(process.argv[3] ?? '[]') as number[];
-  if (!['mirror', 'loop', 'nowait'].includes(variant) || kp.length !== 5) throw new Error('usage: bench-relay <mirror|loop|nowait> [5 ports]');
+  if (!['mirror', 'loop', 'nowait'].includes(variant) || kp.length !== 5)
+    throw new Error('usage: bench-relay <mirror|loop|nowait> [5 ports]');
   const noWait = variant === 'nowait';
   const common = { linger: 0, sendHighWaterMark: RELAY_HWM, receiveHighWaterMark: RELAY_HWM, ...(noWait ? { sendTimeout: 0 } : {}) };
-  const front = [new zmq.Router(common), new zmq.XPublisher(common), new zmq.Router(common), new zmq.Router(common), new zmq.Router(common)] as const;
+  const front = [
+    new zmq.Router(common),
+    new zmq.XPublisher(common),
+    new zmq.Router(common),
+    new zmq.Router(common),
+    new zmq.Router(common),
+  ] as const;
   const routingId = `gl-bench-${process.pid}`;
   const backCommon = { ...common, reconnectInterval: 10 };
-  const back = [new zmq.Dealer({ ...backCommon, routingId }), new zmq.XSubscriber(backCommon), new zmq.Dealer({ ...backCommon, routingId }), new zmq.Dealer(backCommon), new zmq.Dealer(backCommon)] as const;
+  const back = [
+    new zmq.Dealer({ ...backCommon, routingId }),
+    new zmq.XSubscriber(backCommon),
+    new zmq.Dealer({ ...backCommon, routingId }),
+    new zmq.Dealer(backCommon),
+    new zmq.Dealer(backCommon),
+  ] as const;
   const ports: number[] = [];
   for (const s of front) {
     await s.bind('tcp://127.0.0.1:*');

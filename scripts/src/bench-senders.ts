@@ -36,11 +36,15 @@ const now = (): number => performance.timeOrigin + performance.now();
 
 function openIdle(host: string, port: number, n: number): Promise<Socket[]> {
   return Promise.all(
-    Array.from({ length: n }, () => new Promise<Socket>((resolve, reject) => {
-      const s = connect({ host, port });
-      s.once('connect', () => resolve(s));
-      s.once('error', reject);
-    })),
+    Array.from(
+      { length: n },
+      () =>
+        new Promise<Socket>((resolve, reject) => {
+          const s = connect({ host, port });
+          s.once('connect', () => resolve(s));
+          s.once('error', reject);
+        }),
+    ),
   );
 }
 
@@ -82,8 +86,16 @@ async function main(): Promise<void> {
         kernel_id: l.kernelId,
         token: l.token,
         conn_info: {
-          shell_port: base, iopub_port: base + 1, stdin_port: base + 2, control_port: base + 3, hb_port: base + 4,
-          ip: '127.0.0.1', transport: 'tcp', key: randomBytes(16).toString('hex'), signature_scheme: 'hmac-sha256', kernel_name: 'python3',
+          shell_port: base,
+          iopub_port: base + 1,
+          stdin_port: base + 2,
+          control_port: base + 3,
+          hb_port: base + 4,
+          ip: '127.0.0.1',
+          transport: 'tcp',
+          key: randomBytes(16).toString('hex'),
+          signature_scheme: 'hmac-sha256',
+          kernel_name: 'python3',
         },
         comm_port: base + 5,
         pid: process.pid,

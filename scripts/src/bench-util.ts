@@ -24,13 +24,17 @@ export function median(xs: readonly number[]): number {
 }
 export const f0 = (x: number): string => (Number.isFinite(x) ? x.toFixed(0) : 'n/a');
 export const f1 = (x: number): string => (Number.isFinite(x) ? x.toFixed(1) : 'n/a');
-export const mmm = (xs: readonly number[], fmt = f0): string => (xs.length === 0 ? 'n/a' : `${fmt(median(xs))} (${fmt(Math.min(...xs))}–${fmt(Math.max(...xs))})`);
+export const mmm = (xs: readonly number[], fmt = f0): string =>
+  xs.length === 0 ? 'n/a' : `${fmt(median(xs))} (${fmt(Math.min(...xs))}–${fmt(Math.max(...xs))})`;
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
-  return Promise.race([p, new Promise<T>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms)))]).finally(() => clearTimeout(timer));
+  return Promise.race([
+    p,
+    new Promise<T>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms))),
+  ]).finally(() => clearTimeout(timer));
 }
 
 export function exitOf(child: ChildProcess): Promise<{ code: number | null; signal: string | null; at: number }> {
@@ -74,10 +78,18 @@ export interface BenchLauncher {
  * Spawns `node launcher …argv` with the launch's environment and LOG_LEVEL=info,
  * records phase events from its JSON log lines, and hands every parsed line to `onLog`.
  */
-export function spawnBenchLauncher(launcher: string, argv: readonly string[], env: Readonly<Record<string, string>>, onLog: (line: Record<string, unknown>) => void = () => {}): BenchLauncher {
+export function spawnBenchLauncher(
+  launcher: string,
+  argv: readonly string[],
+  env: Readonly<Record<string, string>>,
+  onLog: (line: Record<string, unknown>) => void = () => {},
+): BenchLauncher {
   const events = new Map<string, number>();
   const t0 = performance.now();
-  const child = spawn(process.execPath, [launcher, ...argv], { env: { ...process.env, ...env, LOG_LEVEL: 'info' }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [launcher, ...argv], {
+    env: { ...process.env, ...env, LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   const exited = exitOf(child);
   createInterface({ input: child.stderr! }).on('line', (line) => {
     if (!line.startsWith('{')) return;

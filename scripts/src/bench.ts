@@ -69,13 +69,16 @@ const IDLE_MS = Number(process.env.BENCH_IDLE_MS ?? 10_000);
 
 const quiet = createLogger({ name: 'bench-listener', level: 'warn' });
 
-
 async function freePorts(n: number): Promise<number[]> {
   const servers = await Promise.all(
-    Array.from({ length: n }, () => new Promise<ReturnType<typeof createServer>>((resolve) => {
-      const s = createServer();
-      s.listen(0, '127.0.0.1', () => resolve(s));
-    })),
+    Array.from(
+      { length: n },
+      () =>
+        new Promise<ReturnType<typeof createServer>>((resolve) => {
+          const s = createServer();
+          s.listen(0, '127.0.0.1', () => resolve(s));
+        }),
+    ),
   );
   const ports = servers.map((s) => (s.address() as { port: number }).port);
   await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
@@ -105,15 +108,20 @@ async function launcherRun(listener: ResponseListener, i: number): Promise<Launc
   const kernelId = `bench-${i}-${randomBytes(3).toString('hex')}`;
   const launch = listener.register(kernelId, { portRange: '0..0', timeoutMs: 30_000 });
   let cpuAtSpawnMs: number | undefined;
-  const { child, exited, events, t0 } = spawnBenchLauncher(LAUNCHER, [...launch.argv, '--kernel-language', 'python', '--python', PYTHON], launch.env, (o) => {
-    if (o.event === 'kernel_spawned' && cpuAtSpawnMs === undefined) {
-      try {
-        cpuAtSpawnMs = cpuMs(child.pid!);
-      } catch {
-        // exited
+  const { child, exited, events, t0 } = spawnBenchLauncher(
+    LAUNCHER,
+    [...launch.argv, '--kernel-language', 'python', '--python', PYTHON],
+    launch.env,
+    (o) => {
+      if (o.event === 'kernel_spawned' && cpuAtSpawnMs === undefined) {
+        try {
+          cpuAtSpawnMs = cpuMs(child.pid!);
+        } catch {
+          // exited
+        }
       }
-    }
-  });
+    },
+  );
   try {
     const response = await launch.response;
     const responseMs = performance.now() - t0;
@@ -127,7 +135,13 @@ async function launcherRun(listener: ResponseListener, i: number): Promise<Launc
       readyMs = performance.now() - t0;
       hwmReadyKiB = vmHwmKiB(child.pid!);
       cpuAtReadyMs = cpuMs(child.pid!);
-      for (const code of ['x = sum(range(100000))', 'print(x)', 'import json; json.dumps({"a": list(range(1000))})', '[i * i for i in range(10000)][-1]']) await client.execute(code);
+      for (const code of [
+        'x = sum(range(100000))',
+        'print(x)',
+        'import json; json.dumps({"a": list(range(1000))})',
+        '[i * i for i in range(10000)][-1]',
+      ])
+        await client.execute(code);
       hwmAfterCellsKiB = vmHwmKiB(child.pid!);
     } finally {
       client.close();
@@ -136,7 +150,18 @@ async function launcherRun(listener: ResponseListener, i: number): Promise<Launc
     const ack = await listener.control(kernelId).shutdown();
     if (!ack.ok) throw new Error(`shutdown refused: ${ack.error.code}`);
     const exit = await withTimeout(exited, 15_000, 'launcher exit');
-    return { responseMs, readyMs, spawnedMs: events.get('kernel_spawned'), launcherReadyMs: events.get('kernel_ready'), hwmReadyKiB, hwmAfterCellsKiB, cpuAtReadyMs, cpuAtSpawnMs, shutdownMs: exit.at - ts, exitCode: exit.code };
+    return {
+      responseMs,
+      readyMs,
+      spawnedMs: events.get('kernel_spawned'),
+      launcherReadyMs: events.get('kernel_ready'),
+      hwmReadyKiB,
+      hwmAfterCellsKiB,
+      cpuAtReadyMs,
+      cpuAtSpawnMs,
+      shutdownMs: exit.at - ts,
+      exitCode: exit.code,
+    };
   } catch (e) {
     child.kill('SIGTERM');
     await exited;
@@ -147,8 +172,16 @@ async function launcherRun(listener: ResponseListener, i: number): Promise<Launc
 async function bareRun(dir: string, i: number): Promise<BareRun> {
   const [shell, iopub, stdin, control, hb] = await freePorts(5);
   const info: ConnectionInfo = {
-    shell_port: shell!, iopub_port: iopub!, stdin_port: stdin!, control_port: control!, hb_port: hb!,
-    ip: '127.0.0.1', transport: 'tcp', key: randomBytes(16).toString('hex'), signature_scheme: 'hmac-sha256', kernel_name: 'python3',
+    shell_port: shell!,
+    iopub_port: iopub!,
+    stdin_port: stdin!,
+    control_port: control!,
+    hb_port: hb!,
+    ip: '127.0.0.1',
+    transport: 'tcp',
+    key: randomBytes(16).toString('hex'),
+    signature_scheme: 'hmac-sha256',
+    kernel_name: 'python3',
   } as ConnectionInfo;
   const file = join(dir, `bare-${i}.json`);
   writeFileSync(file, JSON.stringify(info), { mode: 0o600 });
@@ -159,7 +192,13 @@ async function bareRun(dir: string, i: number): Promise<BareRun> {
   try {
     await withTimeout(client.kernelInfo(), 20_000, 'bare kernel_info');
     const readyMs = performance.now() - t0;
-    for (const code of ['x = sum(range(100000))', 'print(x)', 'import json; json.dumps({"a": list(range(1000))})', '[i * i for i in range(10000)][-1]']) await client.execute(code);
+    for (const code of [
+      'x = sum(range(100000))',
+      'print(x)',
+      'import json; json.dumps({"a": list(range(1000))})',
+      '[i * i for i in range(10000)][-1]',
+    ])
+      await client.execute(code);
     const ts = performance.now();
     await withTimeout(client.shutdown(), 10_000, 'bare shutdown_request');
     const exit = await withTimeout(exited, 15_000, 'bare kernel exit');
@@ -184,15 +223,44 @@ async function timeProcess(cmd: string, args: string[]): Promise<{ ms: number; o
   return { ms: performance.now() - t0, out };
 }
 
-async function moduleLoad(): Promise<{ nodeBare: number[]; launcherImport: number[]; launcherImportWall: number[]; pythonBare: number[]; ipykernelImport: number[]; nodeHwm: number[]; importHwm: number[] }> {
-  const r = { nodeBare: [] as number[], launcherImport: [] as number[], launcherImportWall: [] as number[], pythonBare: [] as number[], ipykernelImport: [] as number[], nodeHwm: [] as number[], importHwm: [] as number[] };
+async function moduleLoad(): Promise<{
+  nodeBare: number[];
+  launcherImport: number[];
+  launcherImportWall: number[];
+  pythonBare: number[];
+  ipykernelImport: number[];
+  nodeHwm: number[];
+  importHwm: number[];
+}> {
+  const r = {
+    nodeBare: [] as number[],
+    launcherImport: [] as number[],
+    launcherImportWall: [] as number[],
+    pythonBare: [] as number[],
+    ipykernelImport: [] as number[],
+    nodeHwm: [] as number[],
+    importHwm: [] as number[],
+  };
   const url = new URL('../../packages/launcher/dist/cli.js', import.meta.url).href.replace('cli.js', 'index.js');
   for (let i = 0; i < 5; i++) {
     r.nodeBare.push((await timeProcess(process.execPath, ['-e', '0'])).ms);
-    const imp = await timeProcess(process.execPath, ['--input-type=module', '-e', `const t = performance.now(); await import(${JSON.stringify(url)}); console.log(performance.now() - t);`]);
+    const imp = await timeProcess(process.execPath, [
+      '--input-type=module',
+      '-e',
+      `const t = performance.now(); await import(${JSON.stringify(url)}); console.log(performance.now() - t);`,
+    ]);
     r.launcherImportWall.push(imp.ms);
     r.launcherImport.push(Number(imp.out.trim()));
-    const hwmOf = async (pre: string): Promise<number> => Number((await timeProcess(process.execPath, ['--input-type=module', '-e', `${pre} const s = (await import('node:fs')).readFileSync('/proc/self/status', 'utf8'); console.log(/VmHWM:\\s+(\\d+)/.exec(s)[1] / 1024);`])).out.trim());
+    const hwmOf = async (pre: string): Promise<number> =>
+      Number(
+        (
+          await timeProcess(process.execPath, [
+            '--input-type=module',
+            '-e',
+            `${pre} const s = (await import('node:fs')).readFileSync('/proc/self/status', 'utf8'); console.log(/VmHWM:\\s+(\\d+)/.exec(s)[1] / 1024);`,
+          ])
+        ).out.trim(),
+      );
     r.nodeHwm.push(await hwmOf(''));
     r.importHwm.push(await hwmOf(`await import(${JSON.stringify(url)});`));
     r.pythonBare.push((await timeProcess(PYTHON, ['-c', '0'])).ms);
@@ -222,8 +290,16 @@ async function loadRun(n: number, idle: number): Promise<LoadResult> {
   try {
     const regs = Array.from({ length: n }, (_, i) => listener.register(`load-${i}`, { portRange: '0..0', timeoutMs: 60_000 }));
     let lastResolved = 0;
-    const settled = Promise.allSettled(regs.map((r) => r.response.then((v) => ((lastResolved = performance.timeOrigin + performance.now()), v))));
-    const job: SenderJob = { host: '127.0.0.1', port: listener.address.port, publicKey: listener.publicKey, idle, launches: regs.map((r) => ({ kernelId: r.kernelId, token: r.launchToken! })) };
+    const settled = Promise.allSettled(
+      regs.map((r) => r.response.then((v) => ((lastResolved = performance.timeOrigin + performance.now()), v))),
+    );
+    const job: SenderJob = {
+      host: '127.0.0.1',
+      port: listener.address.port,
+      publicKey: listener.publicKey,
+      idle,
+      launches: regs.map((r) => ({ kernelId: r.kernelId, token: r.launchToken! })),
+    };
     const child = spawn(process.execPath, [SENDERS], { stdio: ['pipe', 'pipe', 'inherit'] });
     const exited = exitOf(child);
     const lines = createInterface({ input: child.stdout! });
@@ -265,9 +341,13 @@ async function main(): Promise<void> {
     model: /model name\s*:\s*(.*)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? 'unknown',
     memGiB: totalmem() / 2 ** 30,
     node: process.version,
-    python: (await timeProcess(PYTHON, ['-c', 'import sys, ipykernel; print(sys.version.split()[0], "ipykernel", ipykernel.__version__)'])).out.trim(),
+    python: (
+      await timeProcess(PYTHON, ['-c', 'import sys, ipykernel; print(sys.version.split()[0], "ipykernel", ipykernel.__version__)'])
+    ).out.trim(),
   };
-  console.log(`machine: ${machine.nproc} CPUs (${machine.model}), ${machine.memGiB.toFixed(1)} GiB, node ${machine.node}, python ${machine.python}`);
+  console.log(
+    `machine: ${machine.nproc} CPUs (${machine.model}), ${machine.memGiB.toFixed(1)} GiB, node ${machine.node}, python ${machine.python}`,
+  );
   console.log(`load average at start: ${load0.map((x) => x.toFixed(2)).join(' ')}`);
 
   // 1–3: kernel runs, alternating.
@@ -278,12 +358,13 @@ async function main(): Promise<void> {
   const br: BareRun[] = [];
   const failures: string[] = [];
   // One warm-up pair (page cache, .pyc), not counted.
-  if (SECTIONS.has('launch')) try {
-    await launcherRun(listener, -1);
-    await bareRun(dir, -1);
-  } catch (e) {
-    failures.push(`warm-up: ${(e as Error).message}`);
-  }
+  if (SECTIONS.has('launch'))
+    try {
+      await launcherRun(listener, -1);
+      await bareRun(dir, -1);
+    } catch (e) {
+      failures.push(`warm-up: ${(e as Error).message}`);
+    }
   for (let i = 0; i < (SECTIONS.has('launch') ? RUNS : 0); i++) {
     try {
       lr.push(await launcherRun(listener, i));
@@ -300,13 +381,30 @@ async function main(): Promise<void> {
   process.stdout.write('\n');
   let proxy: ProxyResult | undefined;
   if (SECTIONS.has('proxy')) {
-    proxy = await proxySection({ listener, launcher: LAUNCHER, relayJs: RELAY, python: PYTHON, runs: RUNS, progress: (s) => process.stdout.write(`\r${s}`.padEnd(60)) });
+    proxy = await proxySection({
+      listener,
+      launcher: LAUNCHER,
+      relayJs: RELAY,
+      python: PYTHON,
+      runs: RUNS,
+      progress: (s) => process.stdout.write(`\r${s}`.padEnd(60)),
+    });
     process.stdout.write('\n');
   }
   // Sections that return target rows (one module each).
   const targetRows: TargetRow[] = proxy === undefined ? [] : proxyTargetRows(proxy);
   const rowSections: Array<[string, () => Promise<TargetRow[]>]> = [
-    ['footprint', () => footprintSection({ listener, launcher: LAUNCHER, python: PYTHON, runs: Math.min(RUNS, 5), bareReady: async () => (await bareRun(dir, 0)).readyMs })],
+    [
+      'footprint',
+      () =>
+        footprintSection({
+          listener,
+          launcher: LAUNCHER,
+          python: PYTHON,
+          runs: Math.min(RUNS, 5),
+          bareReady: async () => (await bareRun(dir, 0)).readyMs,
+        }),
+    ],
     ['fairness', () => fairnessSection({ listener, launcher: LAUNCHER, python: PYTHON, rounds: FAIR_ROUNDS })],
     ['idle', () => idleSection({ listener, launcher: LAUNCHER, python: PYTHON, windowMs: IDLE_MS })],
     ['onecore', () => oneCoreSection({ listener, launcher: LAUNCHER, python: PYTHON, dir, runs: Math.min(RUNS, 5) })],
@@ -324,15 +422,18 @@ async function main(): Promise<void> {
   await listener.close();
   rmSync(dir, { recursive: true, force: true });
 
-  const ml = SECTIONS.has('modules') ? await moduleLoad() : { nodeBare: [], launcherImport: [], launcherImportWall: [], pythonBare: [], ipykernelImport: [], nodeHwm: [], importHwm: [] };
+  const ml = SECTIONS.has('modules')
+    ? await moduleLoad()
+    : { nodeBare: [], launcherImport: [], launcherImportWall: [], pythonBare: [], ipykernelImport: [], nodeHwm: [], importHwm: [] };
 
   // 4: listener under load.
   const loadResults: LoadResult[] = [];
-  if (SECTIONS.has('load')) try {
-    await loadRun(Math.min(100, LOAD_N), 0); // warm-up (JIT of the listener's paths), not counted
-  } catch (e) {
-    failures.push(`load warm-up: ${(e as Error).message}`);
-  }
+  if (SECTIONS.has('load'))
+    try {
+      await loadRun(Math.min(100, LOAD_N), 0); // warm-up (JIT of the listener's paths), not counted
+    } catch (e) {
+      failures.push(`load warm-up: ${(e as Error).message}`);
+    }
   for (const idle of SECTIONS.has('load') ? [0, LOAD_N] : []) {
     try {
       loadResults.push(await loadRun(LOAD_N, idle));
@@ -350,23 +451,27 @@ async function main(): Promise<void> {
   const hwm = lr.map((r) => Math.max(r.hwmReadyKiB, r.hwmAfterCellsKiB) / 1024);
   const spawned = lr.map((r) => r.spawnedMs).filter((x): x is number => x !== undefined);
   const lready = lr.map((r) => r.launcherReadyMs).filter((x): x is number => x !== undefined);
-  const spawnToReady = lr.filter((r) => r.spawnedMs !== undefined && r.launcherReadyMs !== undefined).map((r) => r.launcherReadyMs! - r.spawnedMs!);
+  const spawnToReady = lr
+    .filter((r) => r.spawnedMs !== undefined && r.launcherReadyMs !== undefined)
+    .map((r) => r.launcherReadyMs! - r.spawnedMs!);
   const readyToResponse = lr.filter((r) => r.launcherReadyMs !== undefined).map((r) => r.responseMs - r.launcherReadyMs!);
   const responseToInfo = lr.map((r) => r.readyMs - r.responseMs);
   const cpuSpawn = lr.map((r) => r.cpuAtSpawnMs).filter((x): x is number => x !== undefined);
   const cpuWait = lr.filter((r) => r.cpuAtSpawnMs !== undefined).map((r) => r.cpuAtReadyMs - r.cpuAtSpawnMs!);
   const ok = (cond: boolean): string => (cond ? 'met' : '**missed**');
 
-  const rows: Array<[string, string, string, string]> = !SECTIONS.has('launch') ? [] : [
-    ['launcher start → response resolved (ms)', mmm(lr.map((r) => r.responseMs)), '', ''],
-    ['launcher start → kernel_info_reply (ms)', mmm(lr.map((r) => r.readyMs)), '', ''],
-    ['bare ipykernel start → kernel_info_reply (ms)', mmm(br.map((r) => r.readyMs)), '', ''],
-    ['ready overhead: launcher − bare, medians (ms)', f0(readyMed - bareMed), '≤ 40', ok(readyMed - bareMed <= 40)],
-    ['shutdown → launcher exit (ms)', mmm(lr.map((r) => r.shutdownMs)), '', ''],
-    ['bare shutdown_request → python exit (ms)', mmm(br.map((r) => r.shutdownMs)), '', ''],
-    ['shutdown overhead: launcher − bare, medians (ms)', f0(shutMed - bareShutMed), '≤ 50', ok(shutMed - bareShutMed <= 50)],
-    ['launcher VmHWM after ready + 4 cells (MiB)', mmm(hwm, f1), '≤ 50', ok(Math.max(...hwm) <= 50)],
-  ];
+  const rows: Array<[string, string, string, string]> = !SECTIONS.has('launch')
+    ? []
+    : [
+        ['launcher start → response resolved (ms)', mmm(lr.map((r) => r.responseMs)), '', ''],
+        ['launcher start → kernel_info_reply (ms)', mmm(lr.map((r) => r.readyMs)), '', ''],
+        ['bare ipykernel start → kernel_info_reply (ms)', mmm(br.map((r) => r.readyMs)), '', ''],
+        ['ready overhead: launcher − bare, medians (ms)', f0(readyMed - bareMed), '≤ 40', ok(readyMed - bareMed <= 40)],
+        ['shutdown → launcher exit (ms)', mmm(lr.map((r) => r.shutdownMs)), '', ''],
+        ['bare shutdown_request → python exit (ms)', mmm(br.map((r) => r.shutdownMs)), '', ''],
+        ['shutdown overhead: launcher − bare, medians (ms)', f0(shutMed - bareShutMed), '≤ 50', ok(shutMed - bareShutMed <= 50)],
+        ['launcher VmHWM after ready + 4 cells (MiB)', mmm(hwm, f1), '≤ 50', ok(Math.max(...hwm) <= 50)],
+      ];
   for (const l of loadResults) {
     const tag = `${LOAD_N} launches, ${l.idle} idle sockets`;
     rows.push([`${tag}: accepted`, `${l.accepted}/${LOAD_N}`, `${LOAD_N}`, ok(l.accepted === LOAD_N)]);
@@ -378,10 +483,19 @@ async function main(): Promise<void> {
   const w = [Math.max(...rows.map((r) => r[0].length)), Math.max(...rows.map((r) => r[1].length)), 8, 10];
   console.log(`\n${'measurement'.padEnd(w[0]!)}  ${'median (min–max)'.padEnd(w[1]!)}  ${'target'.padEnd(w[2]!)}  status`);
   for (const r of rows) console.log(`${r[0].padEnd(w[0]!)}  ${r[1].padEnd(w[1]!)}  ${r[2].padEnd(w[2]!)}  ${r[3].replaceAll('*', '')}`);
-  console.log(`\nwhere the time goes (launcher runs, medians): launcher start → kernel_spawned ${f0(median(spawned))} ms; kernel_spawned → kernel_ready ${f0(median(spawnToReady))} ms; kernel_ready → response resolved at host ${f0(median(readyToResponse))} ms; response → kernel_info_reply ${f0(median(responseToInfo))} ms`);
-  console.log(`launcher CPU time (utime+stime) at kernel_spawned ${mmm(cpuSpawn)} ms, at kernel ready ${mmm(lr.map((r) => r.cpuAtReadyMs))} ms, spawn→ready ${mmm(cpuWait)} ms; /proc/net/tcp{,6} entries at start of kernel runs: ${tcpLines}`);
-  console.log(`module load (5 runs, medians): node -e 0 ${f0(median(ml.nodeBare))} ms; import launcher index ${f0(median(ml.launcherImport))} ms (process wall ${f0(median(ml.launcherImportWall))} ms); python -c 0 ${f0(median(ml.pythonBare))} ms; import ipykernel.kernelapp ${f0(median(ml.ipykernelImport))} ms (process wall); VmHWM node empty ${f1(median(ml.nodeHwm))} MiB, node + launcher modules ${f1(median(ml.importHwm))} MiB`);
-  for (const l of loadResults) console.log(`load (idle ${l.idle}): acks ${JSON.stringify(l.acks)} socket errors ${JSON.stringify(l.errors)} idle sockets still open at end ${l.idleOpenAtEnd}`);
+  console.log(
+    `\nwhere the time goes (launcher runs, medians): launcher start → kernel_spawned ${f0(median(spawned))} ms; kernel_spawned → kernel_ready ${f0(median(spawnToReady))} ms; kernel_ready → response resolved at host ${f0(median(readyToResponse))} ms; response → kernel_info_reply ${f0(median(responseToInfo))} ms`,
+  );
+  console.log(
+    `launcher CPU time (utime+stime) at kernel_spawned ${mmm(cpuSpawn)} ms, at kernel ready ${mmm(lr.map((r) => r.cpuAtReadyMs))} ms, spawn→ready ${mmm(cpuWait)} ms; /proc/net/tcp{,6} entries at start of kernel runs: ${tcpLines}`,
+  );
+  console.log(
+    `module load (5 runs, medians): node -e 0 ${f0(median(ml.nodeBare))} ms; import launcher index ${f0(median(ml.launcherImport))} ms (process wall ${f0(median(ml.launcherImportWall))} ms); python -c 0 ${f0(median(ml.pythonBare))} ms; import ipykernel.kernelapp ${f0(median(ml.ipykernelImport))} ms (process wall); VmHWM node empty ${f1(median(ml.nodeHwm))} MiB, node + launcher modules ${f1(median(ml.importHwm))} MiB`,
+  );
+  for (const l of loadResults)
+    console.log(
+      `load (idle ${l.idle}): acks ${JSON.stringify(l.acks)} socket errors ${JSON.stringify(l.errors)} idle sockets still open at end ${l.idleOpenAtEnd}`,
+    );
   console.log(`load average at end: ${load1.map((x) => x.toFixed(2)).join(' ')}`);
   if (failures.length > 0) console.log(`failures:\n  ${failures.join('\n  ')}`);
 
@@ -462,9 +576,15 @@ ${analysis({ cpuWait: median(cpuWait), cpu: median(lr.map((r) => r.cpuAtReadyMs)
   const oldProxy = cut < 0 ? '' : existing.slice(cut + 1);
   const fullMain = SECTIONS.has('launch') && SECTIONS.has('modules') && SECTIONS.has('load');
   const mainPart = fullMain || oldMain === '' ? md : oldMain;
-  const proxyPart = proxy !== undefined
-    ? proxyMarkdown(proxy, { date: started.toISOString(), machine: `${machine.nproc} CPUs (${machine.model}), ${machine.memGiB.toFixed(1)} GiB, node ${machine.node}, python ${machine.python}`, load0: load0.map((x) => x.toFixed(2)).join(' / '), load1: load1.map((x) => x.toFixed(2)).join(' / ') })
-    : oldProxy;
+  const proxyPart =
+    proxy !== undefined
+      ? proxyMarkdown(proxy, {
+          date: started.toISOString(),
+          machine: `${machine.nproc} CPUs (${machine.model}), ${machine.memGiB.toFixed(1)} GiB, node ${machine.node}, python ${machine.python}`,
+          load0: load0.map((x) => x.toFixed(2)).join(' / '),
+          load1: load1.map((x) => x.toFixed(2)).join(' / '),
+        })
+      : oldProxy;
   if (proxy !== undefined && proxy.failures.length > 0) console.log(`proxy failures:\n  ${proxy.failures.join('\n  ')}`);
   mkdirSync(join(ROOT, 'docs'), { recursive: true });
   let doc = `${mainPart.replace(/\n+$/, '\n')}${proxyPart === '' ? '' : `\n${proxyPart}`}`;
@@ -479,17 +599,51 @@ ${analysis({ cpuWait: median(cpuWait), cpu: median(lr.map((r) => r.cpuAtReadyMs)
   console.log('\nwrote docs/benchmarks.md');
 }
 
-function analysis(a: { cpuWait: number; cpu: number; lready: number; tcpLines: number; spawned: number; nodeBare: number; imp: number; spawnToReady: number; bare: number; readyToResponse: number; responseToInfo: number; overhead: number; shutOverhead: number; hwm: number; hwmMed: number; nodeHwm: number; importHwm: number; load: LoadResult[] }): string {
+function analysis(a: {
+  cpuWait: number;
+  cpu: number;
+  lready: number;
+  tcpLines: number;
+  spawned: number;
+  nodeBare: number;
+  imp: number;
+  spawnToReady: number;
+  bare: number;
+  readyToResponse: number;
+  responseToInfo: number;
+  overhead: number;
+  shutOverhead: number;
+  hwm: number;
+  hwmMed: number;
+  nodeHwm: number;
+  importHwm: number;
+  load: LoadResult[];
+}): string {
   const out: string[] = [];
-  out.push(`- The launcher's own work before the kernel exists takes ${f0(a.spawned)} ms; a bare \`node -e 0\` takes ${f0(a.nodeBare)} ms and importing the launcher's modules ${f0(a.imp)} ms, measured in separate processes at other moments (so only roughly comparable on a loaded machine), node startup plus module load come to about ${f0(a.nodeBare + a.imp)} ms — most of the launcher's pre-spawn time. This time is serial: the kernel cannot start before it.`);
-  out.push(`- The kernel itself (spawn → its five ports listening, seen by the launcher) takes ${f0(a.spawnToReady)} ms, against ${f0(a.bare)} ms for a bare kernel to answer kernel_info — the bulk of both is python importing ipykernel.`);
+  out.push(
+    `- The launcher's own work before the kernel exists takes ${f0(a.spawned)} ms; a bare \`node -e 0\` takes ${f0(a.nodeBare)} ms and importing the launcher's modules ${f0(a.imp)} ms, measured in separate processes at other moments (so only roughly comparable on a loaded machine), node startup plus module load come to about ${f0(a.nodeBare + a.imp)} ms — most of the launcher's pre-spawn time. This time is serial: the kernel cannot start before it.`,
+  );
+  out.push(
+    `- The kernel itself (spawn → its five ports listening, seen by the launcher) takes ${f0(a.spawnToReady)} ms, against ${f0(a.bare)} ms for a bare kernel to answer kernel_info — the bulk of both is python importing ipykernel.`,
+  );
   const slower = a.spawnToReady - a.bare;
-  out.push(`- While the kernel starts, the launcher polls readiness every 10 ms by reading \`/proc/net/tcp\` (and \`tcp6\` when the kernel binds IPv6) (${a.tcpLines} entries at the start of the kernel runs) and the kernel's fds. Between spawning the kernel and the host's first kernel_info_reply it used ${f0(a.cpuWait)} ms of CPU; spawn → kernel_ready took ${f0(a.spawnToReady)} ms (${f0((100 * a.cpuWait) / a.spawnToReady)}% of one core)${a.cpuWait > 0.2 * a.spawnToReady ? '; on a 2-core machine that CPU is taken from the starting kernel, a plausible part of why the kernel starts slower under the launcher than bare' : '; small, so the polling is not what slows the kernel'}.`);
-  out.push(`- Delivering the response (seal, send, validate, ack) costs ${f0(a.readyToResponse)} ms, and the client's first kernel_info round trip after that ${f0(a.responseToInfo)} ms.`);
-  out.push(`- Net: the launcher adds ${f0(a.overhead)} ms to kernel readiness (median vs median; target ≤ 40 ms, ${a.overhead <= 40 ? 'met' : 'missed'}). Roughly: ${f0(a.spawned)} ms of serial launcher startup before the kernel is spawned, ${f0(slower)} ms because the kernel under the launcher takes longer from spawn to ready than a bare kernel takes to answer, ${f0(a.readyToResponse)} ms response delivery and ${f0(a.responseToInfo)} ms first round trip (the phases are medians of different runs, so they do not add up exactly).`);
+  out.push(
+    `- While the kernel starts, the launcher polls readiness every 10 ms by reading \`/proc/net/tcp\` (and \`tcp6\` when the kernel binds IPv6) (${a.tcpLines} entries at the start of the kernel runs) and the kernel's fds. Between spawning the kernel and the host's first kernel_info_reply it used ${f0(a.cpuWait)} ms of CPU; spawn → kernel_ready took ${f0(a.spawnToReady)} ms (${f0((100 * a.cpuWait) / a.spawnToReady)}% of one core)${a.cpuWait > 0.2 * a.spawnToReady ? '; on a 2-core machine that CPU is taken from the starting kernel, a plausible part of why the kernel starts slower under the launcher than bare' : '; small, so the polling is not what slows the kernel'}.`,
+  );
+  out.push(
+    `- Delivering the response (seal, send, validate, ack) costs ${f0(a.readyToResponse)} ms, and the client's first kernel_info round trip after that ${f0(a.responseToInfo)} ms.`,
+  );
+  out.push(
+    `- Net: the launcher adds ${f0(a.overhead)} ms to kernel readiness (median vs median; target ≤ 40 ms, ${a.overhead <= 40 ? 'met' : 'missed'}). Roughly: ${f0(a.spawned)} ms of serial launcher startup before the kernel is spawned, ${f0(slower)} ms because the kernel under the launcher takes longer from spawn to ready than a bare kernel takes to answer, ${f0(a.readyToResponse)} ms response delivery and ${f0(a.responseToInfo)} ms first round trip (the phases are medians of different runs, so they do not add up exactly).`,
+  );
   out.push(`- Shutdown adds ${f0(a.shutOverhead)} ms (target ≤ 50 ms, ${a.shutOverhead <= 50 ? 'met' : 'missed'}).`);
-  out.push(`- Launcher peak RSS ${f1(a.hwmMed)} MiB median, ${f1(a.hwm)} MiB max (target ≤ 50 MiB, ${a.hwm <= 50 ? 'met' : 'missed'}). For scale: an empty node ${process.version} process peaks at ${f1(a.nodeHwm)} MiB and one that only imports the launcher's modules at ${f1(a.importHwm)} MiB on this machine, so most of the figure is the runtime and module load, not the supervision.`);
-  for (const l of a.load) out.push(`- Listener, ${l.idle} idle sockets: ${l.accepted} accepted, all resolved in ${f0(l.allResolvedMs)} ms, host event-loop lag p99 ${f1(l.lagP99)} ms (max ${f1(l.lagMax)} ms); sender send→ack p99 ${f0(l.sendP99)} ms.`);
+  out.push(
+    `- Launcher peak RSS ${f1(a.hwmMed)} MiB median, ${f1(a.hwm)} MiB max (target ≤ 50 MiB, ${a.hwm <= 50 ? 'met' : 'missed'}). For scale: an empty node ${process.version} process peaks at ${f1(a.nodeHwm)} MiB and one that only imports the launcher's modules at ${f1(a.importHwm)} MiB on this machine, so most of the figure is the runtime and module load, not the supervision.`,
+  );
+  for (const l of a.load)
+    out.push(
+      `- Listener, ${l.idle} idle sockets: ${l.accepted} accepted, all resolved in ${f0(l.allResolvedMs)} ms, host event-loop lag p99 ${f1(l.lagP99)} ms (max ${f1(l.lagMax)} ms); sender send→ack p99 ${f0(l.sendP99)} ms.`,
+    );
   return out.join('\n');
 }
 

@@ -58,18 +58,30 @@ const mark = (name: string): void => {
 const say = (text: string): void => console.log(`\x1b[1m▸\x1b[0m ${text}`);
 
 async function main(): Promise<number> {
-  const listener = await ResponseListener.start({ host: '127.0.0.1', port: 0, logger: createLogger({ name: 'gateway-listener', level: values.verbose ? 'info' : 'warn' }) });
+  const listener = await ResponseListener.start({
+    host: '127.0.0.1',
+    port: 0,
+    logger: createLogger({ name: 'gateway-listener', level: values.verbose ? 'info' : 'warn' }),
+  });
   say(`listener on ${listener.responseAddress} (protocol v2, X25519 key ${listener.publicKey.slice(0, 8)}…)`);
   const kernelId = `demo-${randomBytes(4).toString('hex')}`;
-  const launch = listener.register(kernelId, { portRange: values['port-range'], timeoutMs: 120_000, transport: values.transport as 'tcp' | 'ws' });
+  const launch = listener.register(kernelId, {
+    portRange: values['port-range'],
+    timeoutMs: 120_000,
+    transport: values.transport as 'tcp' | 'ws',
+  });
   say(`registered ${kernelId}; starting gateway-launcher with ${launch.transport} response address ${launch.responseAddress}`);
 
   mark('start');
-  const launcher = spawn(process.execPath, [LAUNCHER, ...launch.argv, '--kernel-language', values['kernel-language'], '--python', values.python, '--mode', values.mode], {
-    env: { ...process.env, ...launch.env, LOG_LEVEL: values.verbose ? 'info' : 'warn' },
-    // The kernel's own banner and the launcher's logs only with --verbose.
-    stdio: ['ignore', values.verbose ? 'inherit' : 'ignore', values.verbose ? 'inherit' : 'ignore'],
-  });
+  const launcher = spawn(
+    process.execPath,
+    [LAUNCHER, ...launch.argv, '--kernel-language', values['kernel-language'], '--python', values.python, '--mode', values.mode],
+    {
+      env: { ...process.env, ...launch.env, LOG_LEVEL: values.verbose ? 'info' : 'warn' },
+      // The kernel's own banner and the launcher's logs only with --verbose.
+      stdio: ['ignore', values.verbose ? 'inherit' : 'ignore', values.verbose ? 'inherit' : 'ignore'],
+    },
+  );
   const launcherExit = new Promise<number | null>((resolve) => launcher.once('exit', (code) => resolve(code)));
   // Every wait on the launcher is bounded: after 60 s it is killed (SIGTERM, then SIGKILL), never left behind.
   const launcherGone = async (): Promise<number | null> => {
@@ -91,7 +103,9 @@ async function main(): Promise<number> {
       mark('kernel ready');
       say('kernel_info_reply received');
 
-      const cell = await client.execute('import platform\nprint("hello from a kernel started by gateway-launcher on", platform.node())\n6 * 7');
+      const cell = await client.execute(
+        'import platform\nprint("hello from a kernel started by gateway-launcher on", platform.node())\n6 * 7',
+      );
       mark('first output');
       say(`executed a cell: stdout ${JSON.stringify(cell.stdout.trim())}, result ${cell.result ?? '(none)'}`);
       if (cell.result !== '42') throw new Error(`unexpected result ${cell.result ?? 'none'}`);
@@ -105,8 +119,11 @@ async function main(): Promise<number> {
       const interrupted = await listener.control(kernelId).interrupt();
       const longResult = await long;
       mark('interrupted');
-      say(`interrupt ${interrupted.ok ? 'acknowledged' : `failed: ${interrupted.error.code}`}; the cell ended with ${longResult.error ?? longResult.status}`);
-      if (!interrupted.ok || longResult.error?.startsWith('KeyboardInterrupt') !== true) throw new Error('interrupt did not reach the kernel');
+      say(
+        `interrupt ${interrupted.ok ? 'acknowledged' : `failed: ${interrupted.error.code}`}; the cell ended with ${longResult.error ?? longResult.status}`,
+      );
+      if (!interrupted.ok || longResult.error?.startsWith('KeyboardInterrupt') !== true)
+        throw new Error('interrupt did not reach the kernel');
     } finally {
       client.close();
     }

@@ -8,7 +8,14 @@
 import { randomUUID } from 'node:crypto';
 import { isIP } from 'node:net';
 import * as zmq from 'zeromq';
-import { type ConnectionInfo, type JupyterMessage, MessageSigner, createMessage, parseMessage, serializeMessage } from '@gateway-launchers/common';
+import {
+  type ConnectionInfo,
+  type JupyterMessage,
+  MessageSigner,
+  createMessage,
+  parseMessage,
+  serializeMessage,
+} from '@gateway-launchers/common';
 
 /** What one executed cell produced. */
 export interface ExecuteResult {
@@ -42,7 +49,11 @@ export class KernelClient {
   readonly #timeoutMs: number;
   #closed = false;
 
-  constructor(readonly info: ConnectionInfo, timeoutMs = 30_000, options: KernelClientOptions = {}) {
+  constructor(
+    readonly info: ConnectionInfo,
+    timeoutMs = 30_000,
+    options: KernelClientOptions = {},
+  ) {
     const ipv6 = isIP(info.ip) === 6;
     this.#iopubOn = options.iopub !== false;
     this.#timeoutMs = timeoutMs;
@@ -72,7 +83,12 @@ export class KernelClient {
     }
   }
 
-  async #request(socket: zmq.Dealer, msgType: string, content: Record<string, unknown>, onIopub?: (m: JupyterMessage) => void): Promise<{ reply: JupyterMessage; msgId: string }> {
+  async #request(
+    socket: zmq.Dealer,
+    msgType: string,
+    content: Record<string, unknown>,
+    onIopub?: (m: JupyterMessage) => void,
+  ): Promise<{ reply: JupyterMessage; msgId: string }> {
     const msg = createMessage(msgType, content, { session: this.#session });
     if (onIopub !== undefined) this.#iopubWaiters.set(msg.header.msg_id, onIopub);
     await socket.send(serializeMessage(msg, this.#signer));
@@ -101,17 +117,23 @@ export class KernelClient {
     let firstOutputMs: number | undefined;
     let idle: () => void = () => {};
     const idleSeen = new Promise<void>((r) => (idle = r));
-    const { reply, msgId } = await this.#request(this.#shell, 'execute_request', { code, silent: false, store_history: true, user_expressions: {}, allow_stdin: false, stop_on_error: true }, (m) => {
-      const c = m.content as Record<string, unknown>;
-      if ((m.header.msg_type === 'stream' || m.header.msg_type === 'execute_result') && firstOutputMs === undefined) firstOutputMs = performance.now() - t0;
-      if (m.header.msg_type === 'stream' && c.name === 'stdout') {
-        stdout += String(c.text);
-        options.onStdout?.(String(c.text));
-      }
-      if (m.header.msg_type === 'execute_result') result = String((c.data as Record<string, unknown>)['text/plain']);
-      if (m.header.msg_type === 'error') error = `${String(c.ename)}: ${String(c.evalue)}`;
-      if (m.header.msg_type === 'status' && c.execution_state === 'idle') idle();
-    });
+    const { reply, msgId } = await this.#request(
+      this.#shell,
+      'execute_request',
+      { code, silent: false, store_history: true, user_expressions: {}, allow_stdin: false, stop_on_error: true },
+      (m) => {
+        const c = m.content as Record<string, unknown>;
+        if ((m.header.msg_type === 'stream' || m.header.msg_type === 'execute_result') && firstOutputMs === undefined)
+          firstOutputMs = performance.now() - t0;
+        if (m.header.msg_type === 'stream' && c.name === 'stdout') {
+          stdout += String(c.text);
+          options.onStdout?.(String(c.text));
+        }
+        if (m.header.msg_type === 'execute_result') result = String((c.data as Record<string, unknown>)['text/plain']);
+        if (m.header.msg_type === 'error') error = `${String(c.ename)}: ${String(c.evalue)}`;
+        if (m.header.msg_type === 'status' && c.execution_state === 'idle') idle();
+      },
+    );
     if (this.#iopubOn) {
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([idleSeen, new Promise((r) => (timer = setTimeout(r, this.#timeoutMs)))]);
@@ -123,7 +145,14 @@ export class KernelClient {
 
   /** Sends execute_request on shell and waits for the execute_reply only (no iopub bookkeeping); returns the request's msg_id and the reply. */
   async executeReply(code: string): Promise<{ msgId: string; reply: JupyterMessage }> {
-    const { reply, msgId } = await this.#request(this.#shell, 'execute_request', { code, silent: false, store_history: false, user_expressions: {}, allow_stdin: false, stop_on_error: true });
+    const { reply, msgId } = await this.#request(this.#shell, 'execute_request', {
+      code,
+      silent: false,
+      store_history: false,
+      user_expressions: {},
+      allow_stdin: false,
+      stop_on_error: true,
+    });
     return { msgId, reply };
   }
 

@@ -4,7 +4,12 @@ import { fileURLToPath } from 'node:url';
 
 const DEMO = fileURLToPath(new URL('../dist/demo.js', import.meta.url));
 
-for (const [transport, mode] of [['tcp', 'direct'], ['ws', 'direct'], ['tcp', 'proxy'], ['tcp', 'handoff']] as const) {
+for (const [transport, mode] of [
+  ['tcp', 'direct'],
+  ['ws', 'direct'],
+  ['tcp', 'proxy'],
+  ['tcp', 'handoff'],
+] as const) {
   t.test(`the demo runs a real kernel end to end over ${transport} in ${mode} mode and exits 0`, async (t) => {
     // The launcher's own limits raised as in the other launcher tests (a slow kernel on a loaded machine is not a broken one);
     // the spawnSync timeout is a safety net against a hang: the demo bounds its own waits.

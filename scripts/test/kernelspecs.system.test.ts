@@ -3,7 +3,16 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { generateKeyPair, generateV1KeyPair, isFailureResponse, openV1, toBase64, validateConnectionInfo, type ResponseSuccess, type ConnectionInfo } from '@gateway-launchers/common';
+import {
+  generateKeyPair,
+  generateV1KeyPair,
+  isFailureResponse,
+  openV1,
+  toBase64,
+  validateConnectionInfo,
+  type ResponseSuccess,
+  type ConnectionInfo,
+} from '@gateway-launchers/common';
 import { parseArgs } from '../../packages/launcher/src/cli-args.js';
 import { buildConfig } from '../../packages/launcher/src/config.js';
 import { Receiver, startV1Receiver } from '../../packages/launcher/test/helpers/receiver.js';
@@ -12,7 +21,13 @@ import { PYTHON, ROOT, hostEnv, installBundle, renderKernelspecs, startProcess, 
 
 const ALL = ['container_python', 'gp_python', 'local_python', 'ssh_python', 'yarn_python', 'yarn_r'];
 const GP_PLACEHOLDERS = ['{kernel_id}', '{port_range}', '{public_key}', '{response_address}'];
-const SAMPLE = { node: '/usr/local/bin/node', python: '/opt/conda/bin/python', 'spark-home': '/opt/spark', rscript: '/opt/conda/bin/Rscript', 'ssh-hosts': 'node1 node2' };
+const SAMPLE = {
+  node: '/usr/local/bin/node',
+  python: '/opt/conda/bin/python',
+  'spark-home': '/opt/spark',
+  rscript: '/opt/conda/bin/Rscript',
+  'ssh-hosts': 'node1 node2',
+};
 
 /** The flags each kernelspec hands gateway-launcher (after the launcher or the recipe script that passes them on). */
 function launcherFlags(name: string, spec: KernelSpec): string[] {
@@ -26,7 +41,14 @@ function gpFormat(argv: readonly string[], values: Record<string, string>): stri
 }
 
 t.test('every kernelspec renders to a kernel.json with no install-time placeholder left', async (t) => {
-  t.same(readdirSync(join(ROOT, 'scripts/kernelspecs'), { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name).sort(), ALL, 'the shipped set');
+  t.same(
+    readdirSync(join(ROOT, 'scripts/kernelspecs'), { withFileTypes: true })
+      .filter((e) => e.isDirectory())
+      .map((e) => e.name)
+      .sort(),
+    ALL,
+    'the shipped set',
+  );
   const specs = renderKernelspecs('/opt/gateway-launcher', SAMPLE, [], join(ROOT, 'scripts/kernelspecs/install.mjs'));
   t.same(Object.keys(specs).sort(), ALL);
   for (const [name, spec] of Object.entries(specs)) {
@@ -37,7 +59,11 @@ t.test('every kernelspec renders to a kernel.json with no install-time placehold
     t.notMatch(text, /\{connection_file\}/, `${name}: no {connection_file} (the host's client would fill it with its own path)`);
     const runtime = [...new Set(text.match(/\{[a-z_]+\}/g) ?? [])].sort();
     t.same(runtime, name === 'gp_python' ? GP_PLACEHOLDERS : [], `${name}: runtime placeholders`);
-    t.match(spec.argv[0], name === 'local_python' || name === 'gp_python' ? /^\/usr\/local\/bin\/node$/ : /^\/opt\/gateway-launcher\//, `${name}: argv[0] from the install`);
+    t.match(
+      spec.argv[0],
+      name === 'local_python' || name === 'gp_python' ? /^\/usr\/local\/bin\/node$/ : /^\/opt\/gateway-launcher\//,
+      `${name}: argv[0] from the install`,
+    );
   }
   t.equal(specs.yarn_python!.env!.SPARK_HOME, '/opt/spark');
   t.equal(specs.ssh_python!.env!.GATEWAY_SSH_HOSTS, 'node1 node2');
@@ -47,7 +73,13 @@ t.test("every kernelspec's launcher flags pass the launcher's own validation wit
   const specs = renderKernelspecs('/opt/gateway-launcher', SAMPLE, [], join(ROOT, 'scripts/kernelspecs/install.mjs'));
   const v2Key = toBase64(generateKeyPair().publicKey);
   const rsa = await generateV1KeyPair(1024);
-  const v2Env = { KERNEL_ID: 'k-1', KERNEL_RESPONSE_ADDRESS: '10.0.0.5:8877', KERNEL_PUBLIC_KEY: v2Key, KERNEL_PORT_RANGE: '40000..41000', KERNEL_LAUNCH_TOKEN: 'tok' };
+  const v2Env = {
+    KERNEL_ID: 'k-1',
+    KERNEL_RESPONSE_ADDRESS: '10.0.0.5:8877',
+    KERNEL_PUBLIC_KEY: v2Key,
+    KERNEL_PORT_RANGE: '40000..41000',
+    KERNEL_LAUNCH_TOKEN: 'tok',
+  };
   const expected: Record<string, { language: string; protocol: number; sparkInitMode: string; clusterType: string }> = {
     container_python: { language: 'python', protocol: 2, sparkInitMode: 'none', clusterType: 'spark' },
     gp_python: { language: 'python', protocol: 1, sparkInitMode: 'none', clusterType: 'spark' },
@@ -60,7 +92,12 @@ t.test("every kernelspec's launcher flags pass the launcher's own validation wit
     let flags = launcherFlags(name, spec);
     let env: Record<string, string> = { ...v2Env, ...(spec.env ?? {}) };
     if (name === 'gp_python') {
-      flags = gpFormat(flags, { kernel_id: 'k-1', port_range: '40000..41000', response_address: '10.0.0.5:8877', public_key: rsa.publicKeyBase64 });
+      flags = gpFormat(flags, {
+        kernel_id: 'k-1',
+        port_range: '40000..41000',
+        response_address: '10.0.0.5:8877',
+        public_key: rsa.publicKeyBase64,
+      });
       env = { ...(spec.env ?? {}) };
     }
     if (name === 'container_python') env.KERNEL_LANGUAGE = 'python'; // the image's ENV
@@ -70,8 +107,21 @@ t.test("every kernelspec's launcher flags pass the launcher's own validation wit
       continue;
     }
     const config = buildConfig(parsed.options, parsed.kernelArgv, env);
-    t.match({ language: config.kernelLanguage, protocol: config.listener.protocol, sparkInitMode: config.sparkInitMode, clusterType: config.clusterType }, expected[name]!, `${name}: ${JSON.stringify(expected[name])}`);
-    if (config.sparkInitMode !== 'none') t.ok(config.kernelArgv.some((a) => a.includes('gateway-launcher start-up hook')), `${name}: the kernel gets the start-up hook`);
+    t.match(
+      {
+        language: config.kernelLanguage,
+        protocol: config.listener.protocol,
+        sparkInitMode: config.sparkInitMode,
+        clusterType: config.clusterType,
+      },
+      expected[name]!,
+      `${name}: ${JSON.stringify(expected[name])}`,
+    );
+    if (config.sparkInitMode !== 'none')
+      t.ok(
+        config.kernelArgv.some((a) => a.includes('gateway-launcher start-up hook')),
+        `${name}: the kernel gets the start-up hook`,
+      );
   }
 });
 
@@ -93,7 +143,16 @@ t.test('the local kernelspec, started as a host starts it, runs a real kernel', 
   const spec = renderKernelspecs(home, { python: PYTHON, node: process.execPath }, ['local_python']).local_python!;
   const receiver = await Receiver.start();
   t.teardown(() => receiver.close());
-  const run = startProcess(spec.argv, hostEnv(spec, { KERNEL_ID: 'k-local', KERNEL_RESPONSE_ADDRESS: receiver.address, KERNEL_PUBLIC_KEY: receiver.publicKey, KERNEL_PORT_RANGE: '0..0', KERNEL_LAUNCH_TOKEN: receiver.token }));
+  const run = startProcess(
+    spec.argv,
+    hostEnv(spec, {
+      KERNEL_ID: 'k-local',
+      KERNEL_RESPONSE_ADDRESS: receiver.address,
+      KERNEL_PUBLIC_KEY: receiver.publicKey,
+      KERNEL_PORT_RANGE: '0..0',
+      KERNEL_LAUNCH_TOKEN: receiver.token,
+    }),
+  );
   t.teardown(() => run.stop());
   const { plaintext, epk } = await receiver.next();
   t.notOk(isFailureResponse(plaintext));
@@ -101,7 +160,14 @@ t.test('the local kernelspec, started as a host starts it, runs a real kernel', 
   t.equal(r.conn_info.ip, '127.0.0.1', 'KERNEL_IP from the kernelspec: loopback only');
   const out = await kernelClient(r.conn_info, 'execute', '2**10').result;
   t.equal(out.result, '1024');
-  t.same(replyOf(await sendComm(r.comm_port, controlText('k-local', { shutdown: true }, epk, receiver.keys.secretKey)), epk, receiver.keys.secretKey), { ok: true });
+  t.same(
+    replyOf(
+      await sendComm(r.comm_port, controlText('k-local', { shutdown: true }, epk, receiver.keys.secretKey)),
+      epk,
+      receiver.keys.secretKey,
+    ),
+    { ok: true },
+  );
   t.equal((await run.exited).code, 0);
   t.notOk(groupAlive(r.pid));
 });
@@ -114,7 +180,12 @@ t.test("the Gateway Provisioners kernelspec, with GP's placeholders filled, answ
   const v1 = await startV1Receiver();
   t.teardown(v1.close);
   const { port, payload } = v1;
-  const argv = gpFormat(spec.argv, { kernel_id: 'k-gp', port_range: '51000..52000', response_address: `127.0.0.1:${port}`, public_key: keys.publicKeyBase64 });
+  const argv = gpFormat(spec.argv, {
+    kernel_id: 'k-gp',
+    port_range: '51000..52000',
+    response_address: `127.0.0.1:${port}`,
+    public_key: keys.publicKeyBase64,
+  });
   const run = startProcess(argv, hostEnv(spec, {}));
   t.teardown(() => run.stop());
   const opened = openV1(await payload, keys);

@@ -67,7 +67,10 @@ function invalid(input: string, why: string): GatewayError {
 export function parseResponseAddress(input: string): ResponseAddress {
   const text = input.trim();
   if (/^https?:\/\//i.test(text)) {
-    throw invalid(input, `${text.slice(0, text.indexOf(':'))}:// is not a response address scheme; the listener speaks plain TCP (host:port) or WebSocket (ws://host:port/path, wss://…)`);
+    throw invalid(
+      input,
+      `${text.slice(0, text.indexOf(':'))}:// is not a response address scheme; the listener speaks plain TCP (host:port) or WebSocket (ws://host:port/path, wss://…)`,
+    );
   }
   if (/^wss?:\/\//i.test(text)) {
     let url: URL;
@@ -86,7 +89,10 @@ export function parseResponseAddress(input: string): ResponseAddress {
   const rest = text.replace(/^tcp:\/\//i, '');
   if (!rest.includes('[') && (rest.match(/:/g)?.length ?? 0) > 1) {
     const colon = rest.lastIndexOf(':');
-    const hint = isIP(rest.slice(0, colon)) === 6 && /^\d+$/.test(rest.slice(colon + 1)) ? `[${rest.slice(0, colon)}]:${rest.slice(colon + 1)}` : '[ipv6]:port';
+    const hint =
+      isIP(rest.slice(0, colon)) === 6 && /^\d+$/.test(rest.slice(colon + 1))
+        ? `[${rest.slice(0, colon)}]:${rest.slice(colon + 1)}`
+        : '[ipv6]:port';
     throw invalid(input, `an IPv6 address must be bracketed: ${hint}`);
   }
   const m = /^(?:\[([^\]]+)\]|([^:/[\]]+)):(\d+)$/.exec(rest);

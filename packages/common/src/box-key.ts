@@ -33,4 +33,3 @@ export function decodeBoxPublicKey(text: string): Uint8Array | undefined {
   const key = fromBase64(text.trim(), BOX_PUBLIC_KEY_BYTES);
   return key !== undefined && isCanonicalBoxPublicKey(key) ? key : undefined;
 }
-

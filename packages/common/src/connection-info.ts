@@ -48,7 +48,18 @@ export function kernelPortsOf(info: ConnectionInfo): number[] {
  */
 export function tcpConnectionInfo(ports: readonly number[], ip: string, key: string, kernelName: string): ConnectionInfo {
   const [shell_port, iopub_port, stdin_port, control_port, hb_port] = ports as [number, number, number, number, number];
-  return { shell_port, iopub_port, stdin_port, control_port, hb_port, ip, transport: 'tcp', key, signature_scheme: 'hmac-sha256', kernel_name: kernelName };
+  return {
+    shell_port,
+    iopub_port,
+    stdin_port,
+    control_port,
+    hb_port,
+    ip,
+    transport: 'tcp',
+    key,
+    signature_scheme: 'hmac-sha256',
+    kernel_name: kernelName,
+  };
 }
 
 /** Options of {@link validateConnectionInfo}. */
@@ -67,7 +78,6 @@ export function isSupportedSignatureScheme(scheme: unknown): scheme is string {
   const m = /^hmac-([a-z0-9-]{2,20})$/.exec(scheme);
   return m !== null && supportedHashes.has(m[1] as string);
 }
-
 
 /**
  * Validates untrusted connection info. Returns a copy holding only the known
@@ -89,19 +99,28 @@ export function validateConnectionInfo(value: unknown, options: ValidateConnecti
     if (other !== undefined) return fail('GL_ERR_PORT_DUPLICATE', `${field} equals ${other} (${port})`, { field, other, port });
     seen.set(port, field);
     if (!portRangeContains(range, port)) {
-      return fail('GL_ERR_PORT_OUT_OF_RANGE', `${field} ${port} is outside the port range ${formatPortRange(range)}`, { field, port, range: formatPortRange(range) });
+      return fail('GL_ERR_PORT_OUT_OF_RANGE', `${field} ${port} is outside the port range ${formatPortRange(range)}`, {
+        field,
+        port,
+        range: formatPortRange(range),
+      });
     }
   }
   if (!isValidHost(value.ip)) return fail('GL_ERR_IP_INVALID', 'ip is neither an IP address nor a host name', { field: 'ip' });
   const transport = value.transport ?? 'tcp';
-  if (transport !== 'tcp' && transport !== 'ipc') return fail('GL_ERR_TRANSPORT_INVALID', "transport must be 'tcp' or 'ipc'", { field: 'transport' });
+  if (transport !== 'tcp' && transport !== 'ipc')
+    return fail('GL_ERR_TRANSPORT_INVALID', "transport must be 'tcp' or 'ipc'", { field: 'transport' });
   const scheme = value.signature_scheme ?? 'hmac-sha256';
   if (!isSupportedSignatureScheme(scheme)) {
-    return fail('GL_ERR_SIGNATURE_SCHEME_INVALID', "signature_scheme must be 'hmac-<hash>' with a supported hash", { field: 'signature_scheme' });
+    return fail('GL_ERR_SIGNATURE_SCHEME_INVALID', "signature_scheme must be 'hmac-<hash>' with a supported hash", {
+      field: 'signature_scheme',
+    });
   }
   const key = value.key;
   if (typeof key !== 'string' || key.length === 0 || key.length > MAX_CONNECTION_KEY_LENGTH) {
-    return fail('GL_ERR_KEY_INVALID', `key must be a non-empty string of at most ${MAX_CONNECTION_KEY_LENGTH} characters`, { field: 'key' });
+    return fail('GL_ERR_KEY_INVALID', `key must be a non-empty string of at most ${MAX_CONNECTION_KEY_LENGTH} characters`, {
+      field: 'key',
+    });
   }
   const kernelName = value.kernel_name ?? '';
   if (typeof kernelName !== 'string' || kernelName.length > 256) {

@@ -23,10 +23,7 @@ export type ControlRoute = 'comm-port' | 'websocket';
 
 /** What a control request asks for. */
 export type ControlAction =
-  | { readonly signal: ControlSignal }
-  | { readonly interrupt: true }
-  | { readonly shutdown: true }
-  | { readonly restart: true };
+  { readonly signal: ControlSignal } | { readonly interrupt: true } | { readonly shutdown: true } | { readonly restart: true };
 
 /** Plaintext of a v2 control request. */
 export interface ControlRequest {
@@ -73,7 +70,6 @@ export type LauncherEvent = KernelExitEvent;
 /** A v1 (Gateway Provisioners) comm-port request. */
 export type V1Request = { readonly signum: number } | { readonly shutdown: true };
 
-
 /** Validates the action part of a control request. */
 export function validateControlAction(value: unknown): Result<ControlAction> {
   if (!isRecord(value)) return fail('GL_ERR_CONTROL_REQUEST_INVALID', 'control request has no request object');
@@ -99,7 +95,8 @@ export function validateControlAction(value: unknown): Result<ControlAction> {
 export function validateControlRequest(value: unknown): Result<ControlRequest> {
   if (!isRecord(value) || 'event' in value) return fail('GL_ERR_ENVELOPE_MALFORMED', 'control plaintext is not a control request');
   if (!isValidKernelId(value.kernel_id)) return fail('GL_ERR_KERNEL_ID_INVALID', 'control request kernel_id is invalid');
-  if (typeof value.seq !== 'number' || !Number.isSafeInteger(value.seq) || value.seq < 0) return fail('GL_ERR_ENVELOPE_MALFORMED', 'control request seq is not a non-negative safe integer');
+  if (typeof value.seq !== 'number' || !Number.isSafeInteger(value.seq) || value.seq < 0)
+    return fail('GL_ERR_ENVELOPE_MALFORMED', 'control request seq is not a non-negative safe integer');
   const action = validateControlAction(value.request);
   if (!action.ok) return action;
   return ok({ kernel_id: value.kernel_id, seq: value.seq, request: action.value });
@@ -109,9 +106,11 @@ const REPLY_ERROR_RE = /^[A-Z][A-Z0-9_]{0,63}$/;
 
 /** Validates a v2 control reply plaintext (shape only; the receiver checks kernel id and seq). Unknown reply fields are dropped. */
 export function validateControlReplyMessage(value: unknown): Result<ControlReplyMessage> {
-  if (!isRecord(value) || 'request' in value || 'event' in value) return fail('GL_ERR_ENVELOPE_MALFORMED', 'plaintext is not a control reply');
+  if (!isRecord(value) || 'request' in value || 'event' in value)
+    return fail('GL_ERR_ENVELOPE_MALFORMED', 'plaintext is not a control reply');
   if (!isValidKernelId(value.kernel_id)) return fail('GL_ERR_KERNEL_ID_INVALID', 'control reply kernel_id is invalid');
-  if (typeof value.seq !== 'number' || !Number.isSafeInteger(value.seq) || value.seq < 0) return fail('GL_ERR_ENVELOPE_MALFORMED', 'control reply seq is not a non-negative safe integer');
+  if (typeof value.seq !== 'number' || !Number.isSafeInteger(value.seq) || value.seq < 0)
+    return fail('GL_ERR_ENVELOPE_MALFORMED', 'control reply seq is not a non-negative safe integer');
   const r = value.reply;
   if (!isRecord(r) || typeof r.ok !== 'boolean') return fail('GL_ERR_ENVELOPE_MALFORMED', 'control reply has no reply object');
   const reply: { ok: boolean; error?: string; last_activity?: number; execution_state?: string } = { ok: r.ok };
@@ -123,12 +122,15 @@ export function validateControlReplyMessage(value: unknown): Result<ControlReply
 
 /** Validates a v2 event plaintext. */
 export function validateLauncherEvent(value: unknown): Result<LauncherEvent> {
-  if (!isRecord(value) || 'request' in value || 'reply' in value || value.event !== 'kernel_exit') return fail('GL_ERR_ENVELOPE_MALFORMED', 'event plaintext is not a kernel_exit event');
+  if (!isRecord(value) || 'request' in value || 'reply' in value || value.event !== 'kernel_exit')
+    return fail('GL_ERR_ENVELOPE_MALFORMED', 'event plaintext is not a kernel_exit event');
   if (!isValidKernelId(value.kernel_id)) return fail('GL_ERR_KERNEL_ID_INVALID', 'event kernel_id is invalid');
   const exitCode = value.exit_code ?? null;
   const signal = value.signal ?? null;
-  if (exitCode !== null && !(typeof exitCode === 'number' && Number.isInteger(exitCode))) return fail('GL_ERR_ENVELOPE_MALFORMED', 'event exit_code is not an integer');
-  if (signal !== null && !(typeof signal === 'string' && /^SIG[A-Z0-9]{1,12}$/.test(signal))) return fail('GL_ERR_ENVELOPE_MALFORMED', 'event signal is not a signal name');
+  if (exitCode !== null && !(typeof exitCode === 'number' && Number.isInteger(exitCode)))
+    return fail('GL_ERR_ENVELOPE_MALFORMED', 'event exit_code is not an integer');
+  if (signal !== null && !(typeof signal === 'string' && /^SIG[A-Z0-9]{1,12}$/.test(signal)))
+    return fail('GL_ERR_ENVELOPE_MALFORMED', 'event signal is not a signal name');
   return ok({ event: 'kernel_exit', kernel_id: value.kernel_id, exit_code: exitCode, signal });
 }
 
@@ -150,7 +152,8 @@ export function parseV1Request(text: string): Result<V1Request> {
     // Number() alone would also take '' (as 0), '0x2' and '2e0'.
     const raw = value.signum;
     const n = typeof raw === 'string' ? (/^\s*\d{1,2}\s*$/.test(raw) ? Number(raw) : Number.NaN) : raw;
-    if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > 64) return fail('GL_ERR_CONTROL_REQUEST_INVALID', 'v1 signum is not a signal number 0..64');
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > 64)
+      return fail('GL_ERR_CONTROL_REQUEST_INVALID', 'v1 signum is not a signal number 0..64');
     return ok({ signum: n });
   }
   if (value.shutdown !== undefined && value.shutdown !== null) {
@@ -172,8 +175,10 @@ export interface ReattachEvent {
 
 /** Validates a reattach plaintext. */
 export function validateReattachEvent(value: unknown): Result<ReattachEvent> {
-  if (!isRecord(value) || 'request' in value || value.event !== 'reattach') return fail('GL_ERR_ENVELOPE_MALFORMED', 'plaintext is not a reattach event');
+  if (!isRecord(value) || 'request' in value || value.event !== 'reattach')
+    return fail('GL_ERR_ENVELOPE_MALFORMED', 'plaintext is not a reattach event');
   if (!isValidKernelId(value.kernel_id)) return fail('GL_ERR_KERNEL_ID_INVALID', 'reattach kernel_id is invalid');
-  if (typeof value.seq !== 'number' || !Number.isSafeInteger(value.seq) || value.seq < 0) return fail('GL_ERR_ENVELOPE_MALFORMED', 'reattach seq is not a non-negative safe integer');
+  if (typeof value.seq !== 'number' || !Number.isSafeInteger(value.seq) || value.seq < 0)
+    return fail('GL_ERR_ENVELOPE_MALFORMED', 'reattach seq is not a non-negative safe integer');
   return ok({ event: 'reattach', kernel_id: value.kernel_id, seq: value.seq });
 }

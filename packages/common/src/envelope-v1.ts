@@ -113,7 +113,7 @@ function unpadWithImplicitRejection(em: Buffer, synthetic: Buffer): Buffer {
   }
   bad |= seenZero ^ 1;
   bad |= zeroIndex ^ (n - AES_KEY_BYTES - 1);
-  bad |= (zeroIndex - 10) >>> 31 & 1; // padding string shorter than 8 bytes
+  bad |= ((zeroIndex - 10) >>> 31) & 1; // padding string shorter than 8 bytes
   const mask = ((bad | -bad) >>> 31) * 0xff; // 0xff when bad
   const out = Buffer.alloc(AES_KEY_BYTES);
   for (let i = 0; i < AES_KEY_BYTES; i++) {
@@ -144,7 +144,8 @@ export function openV1(input: string | Uint8Array, keyPair: V1KeyPair): Result<V
   if (typeof outer !== 'object' || outer === null) return fail('GL_ERR_ENVELOPE_MALFORMED', 'v1 payload is not a JSON object');
   const { version, key, conn_info: connInfo } = outer as Record<string, unknown>;
   if (version !== PROTOCOL_V1) return fail('GL_ERR_ENVELOPE_VERSION', `unsupported v1 payload version ${JSON.stringify(version ?? null)}`);
-  if (typeof key !== 'string' || typeof connInfo !== 'string') return fail('GL_ERR_ENVELOPE_MALFORMED', 'v1 payload lacks key or conn_info');
+  if (typeof key !== 'string' || typeof connInfo !== 'string')
+    return fail('GL_ERR_ENVELOPE_MALFORMED', 'v1 payload lacks key or conn_info');
   const encryptedKey = Buffer.from(key, 'base64');
   const encryptedInfo = Buffer.from(connInfo, 'base64');
   const modulusBytes = Math.ceil((keyPair.privateKey.asymmetricKeyDetails?.modulusLength ?? 0) / 8);

@@ -17,7 +17,16 @@ import { isRecord } from './json-object.js';
 import { type Result, fail, ok } from './errors.js';
 import { isValidKernelId } from './kernel-id.js';
 import { MAX_CONTROL_BYTES, MAX_RESPONSE_BYTES } from './limits.js';
-import { type ControlReplyMessage, type ControlRequest, type LauncherEvent, type ReattachEvent, validateControlReplyMessage, validateControlRequest, validateLauncherEvent, validateReattachEvent } from './control-message.js';
+import {
+  type ControlReplyMessage,
+  type ControlRequest,
+  type LauncherEvent,
+  type ReattachEvent,
+  validateControlReplyMessage,
+  validateControlRequest,
+  validateLauncherEvent,
+  validateReattachEvent,
+} from './control-message.js';
 import { type ResponsePlaintext, validateResponsePlaintext } from './response-message.js';
 import { type PortRange } from './port-range.js';
 
@@ -78,7 +87,13 @@ function parseJsonObject(input: string | Uint8Array, limit: number): Result<Reco
   return ok(value);
 }
 
-function openBox(box: Uint8Array, nonce: Uint8Array, peerPk: Uint8Array, ownSk: Uint8Array, limit: number): Result<Record<string, unknown>> {
+function openBox(
+  box: Uint8Array,
+  nonce: Uint8Array,
+  peerPk: Uint8Array,
+  ownSk: Uint8Array,
+  limit: number,
+): Result<Record<string, unknown>> {
   const plain = nacl.box.open(box, nonce, peerPk, ownSk);
   if (plain === null) return fail('GL_ERR_ENVELOPE_OPEN_FAILED', 'sealed box did not open (wrong key or altered message)');
   return parseJsonObject(plain, limit);
@@ -114,7 +129,13 @@ export function sealResponse(plaintext: ResponsePlaintext, listenerPublicKey: Ui
   if (prepared !== undefined) {
     const nonce = nacl.randomBytes(nacl.box.nonceLength);
     const box = nacl.box.after(Buffer.from(JSON.stringify(plaintext), 'utf8'), nonce, prepared.shared);
-    const envelope: ResponseEnvelope = { v: 2, kernel_id: plaintext.kernel_id, epk: toBase64(prepared.ephemeral.publicKey), nonce: toBase64(nonce), box: toBase64(box) };
+    const envelope: ResponseEnvelope = {
+      v: 2,
+      kernel_id: plaintext.kernel_id,
+      epk: toBase64(prepared.ephemeral.publicKey),
+      nonce: toBase64(nonce),
+      box: toBase64(box),
+    };
     return { text: JSON.stringify(envelope), ephemeral: prepared.ephemeral };
   }
   const ephemeral = nacl.box.keyPair();
@@ -149,7 +170,11 @@ export function parseResponseEnvelope(input: string | Uint8Array): Result<Parsed
  * plaintext (inner kernel id equal to the outer one; ports within `portRange`).
  * The launch token is *not* checked here: the caller compares it in constant time.
  */
-export function openResponseEnvelope(env: ParsedResponseEnvelope, listenerSecretKey: Uint8Array, options: { portRange?: PortRange } = {}): Result<ResponsePlaintext> {
+export function openResponseEnvelope(
+  env: ParsedResponseEnvelope,
+  listenerSecretKey: Uint8Array,
+  options: { portRange?: PortRange } = {},
+): Result<ResponsePlaintext> {
   const opened = openBox(env.box, env.nonce, env.epk, listenerSecretKey, MAX_RESPONSE_BYTES);
   if (!opened.ok) return opened;
   if (opened.value.kernel_id !== env.kernelId) return fail('GL_ERR_KERNEL_ID_MISMATCH', 'inner kernel_id differs from the envelope');
@@ -157,7 +182,11 @@ export function openResponseEnvelope(env: ParsedResponseEnvelope, listenerSecret
 }
 
 /** {@link parseResponseEnvelope} then {@link openResponseEnvelope}. */
-export function openResponse(input: string | Uint8Array, listenerSecretKey: Uint8Array, options: { portRange?: PortRange } = {}): Result<{ envelope: ParsedResponseEnvelope; plaintext: ResponsePlaintext }> {
+export function openResponse(
+  input: string | Uint8Array,
+  listenerSecretKey: Uint8Array,
+  options: { portRange?: PortRange } = {},
+): Result<{ envelope: ParsedResponseEnvelope; plaintext: ResponsePlaintext }> {
   const env = parseResponseEnvelope(input);
   if (!env.ok) return env;
   const opened = openResponseEnvelope(env.value, listenerSecretKey, options);
@@ -193,7 +222,11 @@ export function sealControlRequest(request: ControlRequest, launcherPublicKey: U
 }
 
 /** Opens a control request (launcher side). Kernel id and `seq` order are the caller's to check. */
-export function openControlRequest(input: string | Uint8Array, listenerPublicKey: Uint8Array, launcherSecretKey: Uint8Array): Result<ControlRequest> {
+export function openControlRequest(
+  input: string | Uint8Array,
+  listenerPublicKey: Uint8Array,
+  launcherSecretKey: Uint8Array,
+): Result<ControlRequest> {
   const boxed = parseBoxed(input, MAX_CONTROL_BYTES);
   if (!boxed.ok) return boxed;
   const opened = openBox(boxed.value.box, boxed.value.nonce, listenerPublicKey, launcherSecretKey, MAX_CONTROL_BYTES);
@@ -257,13 +290,18 @@ export function sealControlReply(message: ControlReplyMessage, listenerPublicKey
 }
 
 /** A boxed message from a launcher: a control reply or an event. */
-export type LauncherMessage = { readonly kind: 'reply'; readonly message: ControlReplyMessage } | { readonly kind: 'event'; readonly event: LauncherEvent };
+export type LauncherMessage =
+  { readonly kind: 'reply'; readonly message: ControlReplyMessage } | { readonly kind: 'event'; readonly event: LauncherEvent };
 
 /**
  * Opens a boxed message from a launcher (listener side): a control reply
  * (`reply`) or an event (`event`). Kernel id and `seq` are the caller's to check.
  */
-export function openLauncherMessage(input: string | Uint8Array, launcherPublicKey: Uint8Array, listenerSecretKey: Uint8Array): Result<LauncherMessage> {
+export function openLauncherMessage(
+  input: string | Uint8Array,
+  launcherPublicKey: Uint8Array,
+  listenerSecretKey: Uint8Array,
+): Result<LauncherMessage> {
   const boxed = parseBoxed(input, MAX_CONTROL_BYTES);
   if (!boxed.ok) return boxed;
   const opened = openBox(boxed.value.box, boxed.value.nonce, launcherPublicKey, listenerSecretKey, MAX_CONTROL_BYTES);
@@ -277,7 +315,11 @@ export function openLauncherMessage(input: string | Uint8Array, launcherPublicKe
 }
 
 /** Opens a control reply (listener side). Kernel id and `seq` are the caller's to check. */
-export function openControlReply(input: string | Uint8Array, launcherPublicKey: Uint8Array, listenerSecretKey: Uint8Array): Result<ControlReplyMessage> {
+export function openControlReply(
+  input: string | Uint8Array,
+  launcherPublicKey: Uint8Array,
+  listenerSecretKey: Uint8Array,
+): Result<ControlReplyMessage> {
   const opened = openLauncherMessage(input, launcherPublicKey, listenerSecretKey);
   if (!opened.ok) return opened;
   if (opened.value.kind !== 'reply') return fail('GL_ERR_ENVELOPE_MALFORMED', 'boxed message is an event, not a control reply');

@@ -11,14 +11,19 @@ const KERNEL_ID_RE = /^[A-Za-z0-9._-]+$/;
 
 /** True when `id` is a valid kernel id. */
 export function isValidKernelId(id: unknown): id is string {
-  return typeof id === 'string' && id.length >= 1 && id.length <= MAX_KERNEL_ID_LENGTH && KERNEL_ID_RE.test(id) && id !== '.' && id !== '..';
+  return (
+    typeof id === 'string' && id.length >= 1 && id.length <= MAX_KERNEL_ID_LENGTH && KERNEL_ID_RE.test(id) && id !== '.' && id !== '..'
+  );
 }
 
 /** Returns `id` or throws `GL_ERR_KERNEL_ID_INVALID`. */
 export function assertKernelId(id: unknown): string {
   if (!isValidKernelId(id)) {
     const shown = typeof id === 'string' ? `'${id.slice(0, 40)}${id.length > 40 ? '…' : ''}'` : typeof id;
-    throw new GatewayError('GL_ERR_KERNEL_ID_INVALID', `kernel id ${shown} is invalid: use 1-${MAX_KERNEL_ID_LENGTH} characters of A-Z a-z 0-9 . _ -`);
+    throw new GatewayError(
+      'GL_ERR_KERNEL_ID_INVALID',
+      `kernel id ${shown} is invalid: use 1-${MAX_KERNEL_ID_LENGTH} characters of A-Z a-z 0-9 . _ -`,
+    );
   }
   return id;
 }

@@ -33,7 +33,9 @@ export function isWildcard(ip: string): boolean {
 
 /** The non-internal IPv4 addresses of this host (or of `interfaces`), in interface order. */
 export function nonLoopbackIPv4s(interfaces: ReturnType<typeof networkInterfaces> = networkInterfaces()): string[] {
-  return Object.values(interfaces).flatMap((addrs) => (addrs ?? []).filter((a) => a.family === 'IPv4' && !a.internal).map((a) => a.address));
+  return Object.values(interfaces).flatMap((addrs) =>
+    (addrs ?? []).filter((a) => a.family === 'IPv4' && !a.internal).map((a) => a.address),
+  );
 }
 
 /**
@@ -81,7 +83,10 @@ export async function routedIPv4(host: string, port: number, timeoutMs = ROUTE_L
  * toward the listener unless prohibited, else the first allowed non-loopback
  * IPv4 address.
  */
-export async function reportedAddress(toward: { readonly host: string; readonly port: number }, prohibited: readonly RegExp[]): Promise<string> {
+export async function reportedAddress(
+  toward: { readonly host: string; readonly port: number },
+  prohibited: readonly RegExp[],
+): Promise<string> {
   const routed = await routedIPv4(toward.host, toward.port);
   if (routed !== undefined && !isWildcard(routed) && !isProhibitedIp(routed, prohibited)) return routed;
   return firstNonLoopbackIPv4(prohibited);

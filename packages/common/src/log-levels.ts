@@ -7,7 +7,22 @@
  */
 
 /** Log level spellings the launcher and listener accept (compared lower-cased). */
-export const LOG_LEVEL_NAMES: readonly string[] = ['trace', 'debug', 'info', 'warn', 'warning', 'error', 'critical', 'fatal', 'silent', '10', '20', '30', '40', '50'];
+export const LOG_LEVEL_NAMES: readonly string[] = [
+  'trace',
+  'debug',
+  'info',
+  'warn',
+  'warning',
+  'error',
+  'critical',
+  'fatal',
+  'silent',
+  '10',
+  '20',
+  '30',
+  '40',
+  '50',
+];
 
 /** True when `text` is a log level {@link LOG_LEVEL_NAMES} lists (any case, surrounding white space ignored). */
 export function isLogLevelName(text: string): boolean {

@@ -9,7 +9,19 @@ import { pino, type Logger, type DestinationStream, type LevelWithSilent } from 
 export type { Logger };
 
 /** Field names whose values are secrets. */
-const SECRET_FIELDS = ['key', 'token', 'launch_token', 'secretKey', 'secret_key', 'privateKey', 'private_key', 'box', 'KERNEL_LAUNCH_TOKEN', 'password', 'authorization'];
+const SECRET_FIELDS = [
+  'key',
+  'token',
+  'launch_token',
+  'secretKey',
+  'secret_key',
+  'privateKey',
+  'private_key',
+  'box',
+  'KERNEL_LAUNCH_TOKEN',
+  'password',
+  'authorization',
+];
 
 /**
  * Redaction paths: each secret field at the top level and up to three levels

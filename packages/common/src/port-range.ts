@@ -57,28 +57,45 @@ export function parsePortRange(text: string | undefined | null, options: ParsePo
   if (input === '') return ANY_PORT_RANGE;
   const m = /^(\d{1,5})\.\.(\d{1,5})$/.exec(input);
   if (m === null) {
-    throw new GatewayError('GL_ERR_PORT_RANGE_SYNTAX', `port range '${input}' is not of the form lo..hi (for example 40000..41000, or 0..0 for any port)`, {
-      details: { input },
-    });
+    throw new GatewayError(
+      'GL_ERR_PORT_RANGE_SYNTAX',
+      `port range '${input}' is not of the form lo..hi (for example 40000..41000, or 0..0 for any port)`,
+      {
+        details: { input },
+      },
+    );
   }
   const lo = Number(m[1]);
   const hi = Number(m[2]);
   if (lo === 0 && hi === 0) return ANY_PORT_RANGE;
-  for (const [end, value] of [['lower', lo], ['upper', hi]] as const) {
+  for (const [end, value] of [
+    ['lower', lo],
+    ['upper', hi],
+  ] as const) {
     if (value < MIN_RANGE_PORT || value > MAX_PORT) {
-      throw new GatewayError('GL_ERR_PORT_RANGE_BOUNDS', `port range '${input}': ${end} end ${value} is outside ${MIN_RANGE_PORT}..${MAX_PORT} (use 0..0 for any port)`, {
-        details: { input, end, value },
-      });
+      throw new GatewayError(
+        'GL_ERR_PORT_RANGE_BOUNDS',
+        `port range '${input}': ${end} end ${value} is outside ${MIN_RANGE_PORT}..${MAX_PORT} (use 0..0 for any port)`,
+        {
+          details: { input, end, value },
+        },
+      );
     }
   }
   if (lo > hi) {
-    throw new GatewayError('GL_ERR_PORT_RANGE_ORDER', `port range '${input}': lower end ${lo} is above upper end ${hi}`, { details: { input } });
+    throw new GatewayError('GL_ERR_PORT_RANGE_ORDER', `port range '${input}': lower end ${lo} is above upper end ${hi}`, {
+      details: { input },
+    });
   }
   const minSize = options.minSize ?? minPortRangeSizeFromEnv();
   if (hi - lo < minSize) {
-    throw new GatewayError('GL_ERR_PORT_RANGE_TOO_SMALL', `port range '${input}' spans ${hi - lo} ports; at least ${minSize} are required (set MIN_PORT_RANGE_SIZE to change the minimum)`, {
-      details: { input, size: hi - lo, minSize },
-    });
+    throw new GatewayError(
+      'GL_ERR_PORT_RANGE_TOO_SMALL',
+      `port range '${input}' spans ${hi - lo} ports; at least ${minSize} are required (set MIN_PORT_RANGE_SIZE to change the minimum)`,
+      {
+        details: { input, size: hi - lo, minSize },
+      },
+    );
   }
   return Object.freeze({ lo, hi, any: false });
 }

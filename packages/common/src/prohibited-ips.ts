@@ -21,7 +21,10 @@ export function parseProhibitedIps(value: string | undefined): RegExp[] {
     try {
       out.push(new RegExp(`^(?:${p})`));
     } catch (cause) {
-      throw new GatewayError('GL_ERR_USAGE', `GP_PROHIBITED_LOCAL_IPS entry '${p}' is not a valid regular expression`, { cause, details: { variable: 'GP_PROHIBITED_LOCAL_IPS' } });
+      throw new GatewayError('GL_ERR_USAGE', `GP_PROHIBITED_LOCAL_IPS entry '${p}' is not a valid regular expression`, {
+        cause,
+        details: { variable: 'GP_PROHIBITED_LOCAL_IPS' },
+      });
     }
   }
   return out;

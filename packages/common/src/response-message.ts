@@ -62,7 +62,6 @@ export function isFailureResponse(r: ResponsePlaintext): r is ResponseFailure {
   return 'failure' in r;
 }
 
-
 function isPid(v: unknown): v is number {
   return typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 0x7fffffff;
 }
@@ -74,21 +73,35 @@ function isPid(v: unknown): v is number {
 export function validateResponsePlaintext(value: unknown, options: { portRange?: PortRange } = {}): Result<ResponsePlaintext> {
   if (!isRecord(value)) return fail('GL_ERR_ENVELOPE_MALFORMED', 'response plaintext is not a JSON object');
   if (!isValidKernelId(value.kernel_id)) return fail('GL_ERR_KERNEL_ID_INVALID', 'response kernel_id is invalid');
-  if (typeof value.token !== 'string' || value.token.length > 256) return fail('GL_ERR_ENVELOPE_MALFORMED', 'response token is not a string', { field: 'token' });
-  if (!isPid(value.pid) || !isPid(value.pgid)) return fail('GL_ERR_ENVELOPE_MALFORMED', 'response pid/pgid are not integers', { field: 'pid' });
-  if (value.mode !== 'direct' && value.mode !== 'proxy' && value.mode !== 'handoff') return fail('GL_ERR_ENVELOPE_MALFORMED', "response mode is not 'direct', 'proxy' or 'handoff'", { field: 'mode' });
+  if (typeof value.token !== 'string' || value.token.length > 256)
+    return fail('GL_ERR_ENVELOPE_MALFORMED', 'response token is not a string', { field: 'token' });
+  if (!isPid(value.pid) || !isPid(value.pgid))
+    return fail('GL_ERR_ENVELOPE_MALFORMED', 'response pid/pgid are not integers', { field: 'pid' });
+  if (value.mode !== 'direct' && value.mode !== 'proxy' && value.mode !== 'handoff')
+    return fail('GL_ERR_ENVELOPE_MALFORMED', "response mode is not 'direct', 'proxy' or 'handoff'", { field: 'mode' });
   const version = typeof value.launcher_version === 'string' && value.launcher_version.length <= 64 ? value.launcher_version : undefined;
-  if (version === undefined) return fail('GL_ERR_ENVELOPE_MALFORMED', 'response launcher_version is not a short string', { field: 'launcher_version' });
-  const common: ResponseCommon = { kernel_id: value.kernel_id, token: value.token, pid: value.pid, pgid: value.pgid, mode: value.mode, launcher_version: version };
+  if (version === undefined)
+    return fail('GL_ERR_ENVELOPE_MALFORMED', 'response launcher_version is not a short string', { field: 'launcher_version' });
+  const common: ResponseCommon = {
+    kernel_id: value.kernel_id,
+    token: value.token,
+    pid: value.pid,
+    pgid: value.pgid,
+    mode: value.mode,
+    launcher_version: version,
+  };
   if ('failure' in value) {
     if ('conn_info' in value) return fail('GL_ERR_ENVELOPE_MALFORMED', 'response has both failure and conn_info');
     const f = value.failure;
     if (!isRecord(f)) return fail('GL_ERR_ENVELOPE_MALFORMED', 'response failure is not an object', { field: 'failure' });
     const exitCode = f.exit_code ?? null;
     const signal = f.signal ?? null;
-    if (exitCode !== null && !(typeof exitCode === 'number' && Number.isInteger(exitCode))) return fail('GL_ERR_ENVELOPE_MALFORMED', 'failure exit_code is not an integer', { field: 'failure.exit_code' });
-    if (signal !== null && !(typeof signal === 'string' && /^SIG[A-Z0-9]{1,12}$/.test(signal))) return fail('GL_ERR_ENVELOPE_MALFORMED', 'failure signal is not a signal name', { field: 'failure.signal' });
-    if (typeof f.stderr_tail !== 'string') return fail('GL_ERR_ENVELOPE_MALFORMED', 'failure stderr_tail is not a string', { field: 'failure.stderr_tail' });
+    if (exitCode !== null && !(typeof exitCode === 'number' && Number.isInteger(exitCode)))
+      return fail('GL_ERR_ENVELOPE_MALFORMED', 'failure exit_code is not an integer', { field: 'failure.exit_code' });
+    if (signal !== null && !(typeof signal === 'string' && /^SIG[A-Z0-9]{1,12}$/.test(signal)))
+      return fail('GL_ERR_ENVELOPE_MALFORMED', 'failure signal is not a signal name', { field: 'failure.signal' });
+    if (typeof f.stderr_tail !== 'string')
+      return fail('GL_ERR_ENVELOPE_MALFORMED', 'failure stderr_tail is not a string', { field: 'failure.stderr_tail' });
     // Bound what a hostile launcher can make the host keep or print.
     const tail = f.stderr_tail.length > 2 * STDERR_TAIL_BYTES ? f.stderr_tail.slice(-2 * STDERR_TAIL_BYTES) : f.stderr_tail;
     return ok({ ...common, failure: { exit_code: exitCode, signal, stderr_tail: tail } });

@@ -107,7 +107,8 @@ export function serializeMessage(msg: JupyterMessage<unknown>, signer: MessageSi
 export function verifyFrames(frames: readonly Uint8Array[], signer: MessageSigner): Result<number> {
   const at = frames.findIndex((f) => f.length === DELIMITER_BYTES.length && DELIMITER_BYTES.equals(f));
   if (at < 0 || frames.length < at + 6) return fail('GL_ERR_WIRE_MALFORMED', 'message lacks the delimiter or one of its frames');
-  if (!signer.verify(frames[at + 1] as Uint8Array, frames.slice(at + 2, at + 6))) return fail('GL_ERR_WIRE_SIGNATURE_INVALID', 'message signature does not match');
+  if (!signer.verify(frames[at + 1] as Uint8Array, frames.slice(at + 2, at + 6)))
+    return fail('GL_ERR_WIRE_SIGNATURE_INVALID', 'message signature does not match');
   return ok(at);
 }
 
@@ -117,7 +118,9 @@ export function parseMessage(frames: readonly Uint8Array[], signer: MessageSigne
   if (!at.ok) return at;
   const i = at.value;
   try {
-    const [header, parent, metadata, content] = frames.slice(i + 2, i + 6).map((f) => JSON.parse(Buffer.from(f).toString('utf8')) as unknown);
+    const [header, parent, metadata, content] = frames
+      .slice(i + 2, i + 6)
+      .map((f) => JSON.parse(Buffer.from(f).toString('utf8')) as unknown);
     if (typeof header !== 'object' || header === null) return fail('GL_ERR_WIRE_MALFORMED', 'message header is not an object');
     return ok({
       identities: frames.slice(0, i).map((f) => Buffer.from(f)),

@@ -13,12 +13,24 @@ function codeOf(input: string): string {
 }
 
 t.test('parses host:port as a TCP address', async (t) => {
-  t.same(parseResponseAddress('gateway.example.com:8877'), { scheme: 'tcp', host: 'gateway.example.com', port: 8877, path: '', href: 'gateway.example.com:8877' });
+  t.same(parseResponseAddress('gateway.example.com:8877'), {
+    scheme: 'tcp',
+    host: 'gateway.example.com',
+    port: 8877,
+    path: '',
+    href: 'gateway.example.com:8877',
+  });
   t.same(parseResponseAddress('10.0.0.5:1'), { scheme: 'tcp', host: '10.0.0.5', port: 1, path: '', href: '10.0.0.5:1' });
 });
 
 t.test('parses tcp://host:port and ignores surrounding white space', async (t) => {
-  t.same(parseResponseAddress(' tcp://10.0.0.5:65535\n'), { scheme: 'tcp', host: '10.0.0.5', port: 65535, path: '', href: '10.0.0.5:65535' });
+  t.same(parseResponseAddress(' tcp://10.0.0.5:65535\n'), {
+    scheme: 'tcp',
+    host: '10.0.0.5',
+    port: 65535,
+    path: '',
+    href: '10.0.0.5:65535',
+  });
   t.equal(parseResponseAddress('TCP://host:80').host, 'host');
 });
 
@@ -45,7 +57,18 @@ t.test('parses wss:// with a path and defaults the port by scheme', async (t) =>
 });
 
 t.test('refuses ports that are not 1..65535', async (t) => {
-  for (const input of ['host:0', 'host:65536', 'host:123456', 'host:-1', 'host:8a', 'tcp://host:99999', '[::1]:0', 'ws://host:0/x', 'ws://host:65536/x', 'wss://host:abc/']) {
+  for (const input of [
+    'host:0',
+    'host:65536',
+    'host:123456',
+    'host:-1',
+    'host:8a',
+    'tcp://host:99999',
+    '[::1]:0',
+    'ws://host:0/x',
+    'ws://host:65536/x',
+    'wss://host:abc/',
+  ]) {
     t.equal(codeOf(input), 'GL_ERR_ADDRESS_INVALID', input);
   }
 });
@@ -75,7 +98,11 @@ t.test('refuses hosts that are neither addresses nor host names', async (t) => {
 });
 
 t.test('the error names the input and the accepted forms', async (t) => {
-  t.throws(() => parseResponseAddress('nonsense'), { code: 'GL_ERR_ADDRESS_INVALID', message: /'nonsense'.*host:port/, details: { input: 'nonsense' } });
+  t.throws(() => parseResponseAddress('nonsense'), {
+    code: 'GL_ERR_ADDRESS_INVALID',
+    message: /'nonsense'.*host:port/,
+    details: { input: 'nonsense' },
+  });
 });
 
 t.test('formatHostPort brackets IPv6 literals only', async (t) => {
@@ -86,7 +113,8 @@ t.test('formatHostPort brackets IPv6 literals only', async (t) => {
 
 t.test('host names follow RFC 1123 labels and refuse an all-numeric last label', async (t) => {
   for (const name of ['a', 'a-b.c', 'xn--bcher-kva.example', `${'a'.repeat(63)}.com`, 'host.']) t.ok(isValidHostName(name), name);
-  for (const name of ['', '-a', 'a-', `${'a'.repeat(64)}.com`, 'a..b', '1.2.3', '999.1.1.1', 'a.b.123', 'x'.repeat(254)]) t.notOk(isValidHostName(name), name);
+  for (const name of ['', '-a', 'a-', `${'a'.repeat(64)}.com`, 'a..b', '1.2.3', '999.1.1.1', 'a.b.123', 'x'.repeat(254)])
+    t.notOk(isValidHostName(name), name);
   t.ok(isValidHost('::1'));
   t.notOk(isValidHost(42));
 });

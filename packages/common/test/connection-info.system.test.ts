@@ -59,7 +59,11 @@ t.test('refuses a port that is not an integer in 1..65535, naming the field', as
       t.equal(fieldOf(r), field);
     }
   }
-  t.equal(codeOf(validateConnectionInfo(withField(info, 'hb_port', 1), { portRange: parsePortRange('0..0') })), 'valid', 'port 1 is a port');
+  t.equal(
+    codeOf(validateConnectionInfo(withField(info, 'hb_port', 1), { portRange: parsePortRange('0..0') })),
+    'valid',
+    'port 1 is a port',
+  );
   t.equal(codeOf(validateConnectionInfo(withField(info, 'hb_port', 65535))), 'valid', 'port 65535 is a port');
 });
 
@@ -98,14 +102,41 @@ t.test('refuses a port outside the registered range, the comm port included', as
 
 t.test('accepts IPv4 and IPv6 literals and host names as ip', async (t) => {
   const info = sampleConnectionInfo();
-  for (const ip of ['10.1.2.3', '0.0.0.0', '::1', 'fe80::1', '::ffff:10.0.0.1', 'localhost', 'kernel-0.kernels.svc.cluster.local', 'node7.', 'Host-Name']) {
+  for (const ip of [
+    '10.1.2.3',
+    '0.0.0.0',
+    '::1',
+    'fe80::1',
+    '::ffff:10.0.0.1',
+    'localhost',
+    'kernel-0.kernels.svc.cluster.local',
+    'node7.',
+    'Host-Name',
+  ]) {
     t.equal(codeOf(validateConnectionInfo(withField(info, 'ip', ip))), 'valid', ip);
   }
 });
 
 t.test('refuses an ip that is neither an address nor a host name', async (t) => {
   const info = sampleConnectionInfo();
-  for (const ip of ['', ' ', 'has space', '-leading.dash', 'trailing-.dash', 'a..b', 'under_score', '[::1]', '300.1.1.1', '10.1', '1.2.3.4.5', 'x'.repeat(64), `${'a.'.repeat(127)}bc`, 42, null, undefined]) {
+  for (const ip of [
+    '',
+    ' ',
+    'has space',
+    '-leading.dash',
+    'trailing-.dash',
+    'a..b',
+    'under_score',
+    '[::1]',
+    '300.1.1.1',
+    '10.1',
+    '1.2.3.4.5',
+    'x'.repeat(64),
+    `${'a.'.repeat(127)}bc`,
+    42,
+    null,
+    undefined,
+  ]) {
     const r = validateConnectionInfo(withField(info, 'ip', ip));
     t.equal(codeOf(r), 'GL_ERR_IP_INVALID', JSON.stringify(ip) ?? 'undefined');
     t.equal(fieldOf(r), 'ip');
@@ -154,7 +185,11 @@ t.test('refuses something that is not a connection info object', async (t) => {
   }
   const info = sampleConnectionInfo();
   t.equal(codeOf(validateConnectionInfo(withField(info, 'kernel_name', 7))), 'GL_ERR_CONN_INFO_SHAPE', 'kernel_name not a string');
-  t.equal(codeOf(validateConnectionInfo(withField(info, 'kernel_name', 'n'.repeat(257)))), 'GL_ERR_CONN_INFO_SHAPE', 'kernel_name too long');
+  t.equal(
+    codeOf(validateConnectionInfo(withField(info, 'kernel_name', 'n'.repeat(257)))),
+    'GL_ERR_CONN_INFO_SHAPE',
+    'kernel_name too long',
+  );
 });
 
 t.test('assertConnectionInfo throws the GatewayError of the broken rule', async (t) => {

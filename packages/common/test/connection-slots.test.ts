@@ -65,7 +65,7 @@ t.test('a smaller holder never loses a slot to a larger one', async (t) => {
   const small = admit(slots, 'launcher') as Holder;
   admit(slots, 'flood', { stage: 'fresh' });
   admit(slots, 'flood', { stage: 'fresh' });
-  t.equal(admit(slots, 'flood'), undefined, 'the flood\'s newcomer is refused rather than take the launcher\'s slot');
+  t.equal(admit(slots, 'flood'), undefined, "the flood's newcomer is refused rather than take the launcher's slot");
   t.notOk(small.evicted);
 });
 
@@ -86,7 +86,7 @@ t.test('at the per-address cap, a fresh connection of the address is not closed'
   t.notOk(a.evicted);
 });
 
-t.test('at the per-address cap, the address gives up its own oldest connection, not another address\'s', async (t) => {
+t.test("at the per-address cap, the address gives up its own oldest connection, not another address's", async (t) => {
   const slots = new ConnectionSlots<Holder>(100, 2);
   const other = admit(slots, 'x') as Holder;
   const a1 = admit(slots, 'a') as Holder;

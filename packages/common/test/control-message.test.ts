@@ -1,5 +1,11 @@
 import t from 'tap';
-import { CONTROL_SIGNALS, parseV1Request, validateControlAction, validateControlRequest, validateLauncherEvent } from '../src/control-message.js';
+import {
+  CONTROL_SIGNALS,
+  parseV1Request,
+  validateControlAction,
+  validateControlRequest,
+  validateLauncherEvent,
+} from '../src/control-message.js';
 import { MAX_CONTROL_BYTES } from '../src/limits.js';
 import type { Result } from '../src/errors.js';
 import { sampleControlRequest, sampleEvent, resultCode } from './fixtures/samples.js';
@@ -8,11 +14,13 @@ const codeOf = (r: Result<unknown>): string => resultCode(r, 'valid');
 
 t.test('accepts each control action: every listed signal, interrupt, shutdown and restart', async (t) => {
   for (const signal of CONTROL_SIGNALS) t.same(validateControlAction({ signal }), { ok: true, value: { signal } }, signal);
-  for (const action of ['interrupt', 'shutdown', 'restart']) t.same(validateControlAction({ [action]: true }), { ok: true, value: { [action]: true } }, action);
+  for (const action of ['interrupt', 'shutdown', 'restart'])
+    t.same(validateControlAction({ [action]: true }), { ok: true, value: { [action]: true } }, action);
 });
 
 t.test('refuses a control action that is not an object', async (t) => {
-  for (const v of [null, undefined, 'interrupt', ['interrupt']]) t.equal(codeOf(validateControlAction(v)), 'GL_ERR_CONTROL_REQUEST_INVALID', String(v));
+  for (const v of [null, undefined, 'interrupt', ['interrupt']])
+    t.equal(codeOf(validateControlAction(v)), 'GL_ERR_CONTROL_REQUEST_INVALID', String(v));
 });
 
 t.test('refuses a control action naming no action or two', async (t) => {
@@ -21,12 +29,14 @@ t.test('refuses a control action naming no action or two', async (t) => {
 });
 
 t.test('refuses a signal that is not in the list', async (t) => {
-  for (const signal of ['SIGSEGV', 'sigint', 'INT', 2, '']) t.equal(codeOf(validateControlAction({ signal })), 'GL_ERR_CONTROL_REQUEST_INVALID', String(signal));
+  for (const signal of ['SIGSEGV', 'sigint', 'INT', 2, ''])
+    t.equal(codeOf(validateControlAction({ signal })), 'GL_ERR_CONTROL_REQUEST_INVALID', String(signal));
 });
 
 t.test('refuses interrupt, shutdown or restart that is not true', async (t) => {
   for (const action of ['interrupt', 'shutdown', 'restart']) {
-    for (const v of [false, 1, 'true', null]) t.equal(codeOf(validateControlAction({ [action]: v })), 'GL_ERR_CONTROL_REQUEST_INVALID', `${action}=${String(v)}`);
+    for (const v of [false, 1, 'true', null])
+      t.equal(codeOf(validateControlAction({ [action]: v })), 'GL_ERR_CONTROL_REQUEST_INVALID', `${action}=${String(v)}`);
   }
 });
 
@@ -51,7 +61,8 @@ t.test('refuses a control request with an invalid kernel id', async (t) => {
 });
 
 t.test('refuses a seq that is not a non-negative safe integer', async (t) => {
-  for (const seq of [-1, 1.5, 2 ** 53, '5', null, undefined]) t.equal(codeOf(validateControlRequest({ ...sampleControlRequest(), seq })), 'GL_ERR_ENVELOPE_MALFORMED', String(seq));
+  for (const seq of [-1, 1.5, 2 ** 53, '5', null, undefined])
+    t.equal(codeOf(validateControlRequest({ ...sampleControlRequest(), seq })), 'GL_ERR_ENVELOPE_MALFORMED', String(seq));
   t.equal(codeOf(validateControlRequest({ ...sampleControlRequest(), seq: 0 })), 'valid');
 });
 
@@ -63,7 +74,10 @@ t.test('refuses a control request whose action is invalid', async (t) => {
 t.test('accepts a kernel_exit event, reading a missing exit code or signal as null', async (t) => {
   const event = sampleEvent();
   t.same(validateLauncherEvent(event), { ok: true, value: event });
-  t.same(validateLauncherEvent({ event: 'kernel_exit', kernel_id: event.kernel_id }), { ok: true, value: { event: 'kernel_exit', kernel_id: event.kernel_id, exit_code: null, signal: null } });
+  t.same(validateLauncherEvent({ event: 'kernel_exit', kernel_id: event.kernel_id }), {
+    ok: true,
+    value: { event: 'kernel_exit', kernel_id: event.kernel_id, exit_code: null, signal: null },
+  });
 });
 
 t.test('refuses an event that is not kernel_exit or carries a request', async (t) => {
@@ -105,7 +119,8 @@ t.test('parseV1Request refuses a false shutdown and a request with neither field
 });
 
 t.test('parseV1Request refuses garbage', async (t) => {
-  for (const text of ['', 'signum 2', '{"signum": 2', '[]', 'null', '"x"']) t.equal(codeOf(parseV1Request(text)), 'GL_ERR_ENVELOPE_MALFORMED', JSON.stringify(text));
+  for (const text of ['', 'signum 2', '{"signum": 2', '[]', 'null', '"x"'])
+    t.equal(codeOf(parseV1Request(text)), 'GL_ERR_ENVELOPE_MALFORMED', JSON.stringify(text));
 });
 
 t.test('parseV1Request reads a request of exactly 4 KiB and refuses one byte more', async (t) => {

@@ -73,7 +73,9 @@ t.test('the errors document lists every code, in order, with its area and meanin
     .map((l) => /^\| `(GL_ERR_[A-Z0-9_]+)` \| (\w+) \| (.*) \|$/.exec(l))
     .filter((m) => m !== null)
     .map((m) => [m[1], { area: m[2], meaning: m[3]!.replace(/\\\|/g, '|') }]);
-  t.same(rows, Object.entries(ERROR_CODES).map(([code, info]) => [code, { area: info.area, meaning: info.meaning }]));
+  t.same(
+    rows,
+    Object.entries(ERROR_CODES).map(([code, info]) => [code, { area: info.area, meaning: info.meaning }]),
+  );
   t.match(readFileSync(out, 'utf8'), /Branch on `code`/, 'tells callers to branch on code');
 });
-

@@ -60,10 +60,19 @@ function pkcs1Block(modulusBytes: number, message: Buffer): Buffer {
 }
 
 /** A payload whose RSA part is `block` encrypted raw (no padding added) and whose AES part is `info` under `aesKey`. */
-function rawPayload(keyPair: V1KeyPair, block: Buffer, aesKey: Buffer, info: Record<string, unknown>): { payload: string; encryptedKey: Buffer } {
+function rawPayload(
+  keyPair: V1KeyPair,
+  block: Buffer,
+  aesKey: Buffer,
+  info: Record<string, unknown>,
+): { payload: string; encryptedKey: Buffer } {
   const publicKey = createPublicKey(keyPair.privateKey);
   const encryptedKey = publicEncrypt({ key: publicKey, padding: constants.RSA_NO_PADDING }, block);
-  const payload = encodeOuter({ version: 1, key: encryptedKey.toString('base64'), conn_info: aesEncrypt(aesKey, JSON.stringify(info)).toString('base64') });
+  const payload = encodeOuter({
+    version: 1,
+    key: encryptedKey.toString('base64'),
+    conn_info: aesEncrypt(aesKey, JSON.stringify(info)).toString('base64'),
+  });
   return { payload, encryptedKey };
 }
 
@@ -137,7 +146,10 @@ for (const bits of KEY_SIZES) {
     t.ok(publicKey, "Python's SPKI base64 decodes");
     t.equal(publicKey?.asymmetricKeyDetails?.modulusLength, bits);
     const info = gpConnInfo();
-    const decoded = await runPythonJson<unknown>('gp_v1.py', ['open'], { private_key: python.private_key, payload: sealV1(info, publicKey!) });
+    const decoded = await runPythonJson<unknown>('gp_v1.py', ['open'], {
+      private_key: python.private_key,
+      payload: sealV1(info, publicKey!),
+    });
     t.same(decoded, info);
   });
 }
@@ -146,10 +158,18 @@ t.test('refuses a payload with a flipped byte in the RSA part', async (t) => {
   for (const bits of KEY_SIZES) {
     const keyPair = keyOf(bits);
     const payload = sealV1(gpConnInfo(), decodeRsaPublicKey(keyPair.publicKeyBase64)!);
-    t.equal(attempt(() => openV1(payload, keyPair)), 'opened', `${bits}: untouched`);
+    t.equal(
+      attempt(() => openV1(payload, keyPair)),
+      'opened',
+      `${bits}: untouched`,
+    );
     for (const at of [0, 1, 17, bits / 16, -17, -1]) {
       for (const mask of [0x01, 0x80]) {
-        t.equal(attempt(() => openV1(flipInField(payload, 'key', at, mask), keyPair)), 'GL_ERR_V1_DECRYPT_FAILED', `${bits}: byte ${at} ^ ${mask}`);
+        t.equal(
+          attempt(() => openV1(flipInField(payload, 'key', at, mask), keyPair)),
+          'GL_ERR_V1_DECRYPT_FAILED',
+          `${bits}: byte ${at} ^ ${mask}`,
+        );
       }
     }
   }
@@ -162,15 +182,27 @@ t.test('refuses a payload with a flipped byte in the AES part', async (t) => {
   const keyPair = keyOf(1024);
   const payload = sealV1(gpConnInfo(), decodeRsaPublicKey(keyPair.publicKeyBase64)!);
   for (const at of [0, 7, 15, -16, -2, -1]) {
-    t.equal(attempt(() => openV1(flipInField(payload, 'conn_info', at), keyPair)), 'GL_ERR_V1_DECRYPT_FAILED', `AES byte ${at}`);
+    t.equal(
+      attempt(() => openV1(flipInField(payload, 'conn_info', at), keyPair)),
+      'GL_ERR_V1_DECRYPT_FAILED',
+      `AES byte ${at}`,
+    );
   }
 });
 
 t.test('refuses a payload opened with another key pair', async (t) => {
   const payload = sealV1(gpConnInfo(), decodeRsaPublicKey(keyOf(1024).publicKeyBase64)!);
   const sameSize = await generateV1KeyPair(1024);
-  t.equal(attempt(() => openV1(payload, sameSize)), 'GL_ERR_V1_DECRYPT_FAILED', 'another 1024-bit key');
-  t.equal(attempt(() => openV1(payload, keyOf(2048))), 'GL_ERR_V1_DECRYPT_FAILED', 'a key of another size');
+  t.equal(
+    attempt(() => openV1(payload, sameSize)),
+    'GL_ERR_V1_DECRYPT_FAILED',
+    'another 1024-bit key',
+  );
+  t.equal(
+    attempt(() => openV1(payload, keyOf(2048))),
+    'GL_ERR_V1_DECRYPT_FAILED',
+    'a key of another size',
+  );
 });
 
 t.test('refuses a payload truncated at any length', async (t) => {
@@ -194,34 +226,72 @@ t.test('refuses a payload whose RSA or AES part is truncated', async (t) => {
     const bytes = Buffer.from(b64, 'base64');
     return bytes.subarray(0, bytes.length - drop).toString('base64');
   };
-  t.equal(attempt(() => openV1(encodeOuter({ ...outer, key: cut(outer.key, 1) }), keyPair)), 'GL_ERR_V1_DECRYPT_FAILED', 'RSA part one byte short');
-  t.equal(attempt(() => openV1(encodeOuter({ ...outer, conn_info: cut(outer.conn_info, 16) }), keyPair)), 'GL_ERR_V1_DECRYPT_FAILED', 'AES part one block short');
-  t.equal(attempt(() => openV1(encodeOuter({ ...outer, conn_info: cut(outer.conn_info, 1) }), keyPair)), 'GL_ERR_V1_DECRYPT_FAILED', 'AES part not whole blocks');
-  t.equal(attempt(() => openV1(encodeOuter({ ...outer, conn_info: '' }), keyPair)), 'GL_ERR_V1_DECRYPT_FAILED', 'empty AES part');
+  t.equal(
+    attempt(() => openV1(encodeOuter({ ...outer, key: cut(outer.key, 1) }), keyPair)),
+    'GL_ERR_V1_DECRYPT_FAILED',
+    'RSA part one byte short',
+  );
+  t.equal(
+    attempt(() => openV1(encodeOuter({ ...outer, conn_info: cut(outer.conn_info, 16) }), keyPair)),
+    'GL_ERR_V1_DECRYPT_FAILED',
+    'AES part one block short',
+  );
+  t.equal(
+    attempt(() => openV1(encodeOuter({ ...outer, conn_info: cut(outer.conn_info, 1) }), keyPair)),
+    'GL_ERR_V1_DECRYPT_FAILED',
+    'AES part not whole blocks',
+  );
+  t.equal(
+    attempt(() => openV1(encodeOuter({ ...outer, conn_info: '' }), keyPair)),
+    'GL_ERR_V1_DECRYPT_FAILED',
+    'empty AES part',
+  );
 });
 
 t.test('refuses text that is not base64, or base64 of something other than the payload object', async (t) => {
   const keyPair = keyOf(1024);
   const b64 = (s: string) => Buffer.from(s).toString('base64');
   for (const input of ['', 'not base64!', '{"version":1}', '====', b64('not json'), b64('null'), b64('"text"')]) {
-    t.equal(attempt(() => openV1(input, keyPair)), 'GL_ERR_ENVELOPE_MALFORMED', JSON.stringify(input));
+    t.equal(
+      attempt(() => openV1(input, keyPair)),
+      'GL_ERR_ENVELOPE_MALFORMED',
+      JSON.stringify(input),
+    );
   }
-  t.equal(attempt(() => openV1(b64('{"version":1,"key":5,"conn_info":"AAAA"}'), keyPair)), 'GL_ERR_ENVELOPE_MALFORMED', 'key not a string');
-  t.equal(attempt(() => openV1(b64('{"version":1,"key":"AAAA"}'), keyPair)), 'GL_ERR_ENVELOPE_MALFORMED', 'conn_info missing');
+  t.equal(
+    attempt(() => openV1(b64('{"version":1,"key":5,"conn_info":"AAAA"}'), keyPair)),
+    'GL_ERR_ENVELOPE_MALFORMED',
+    'key not a string',
+  );
+  t.equal(
+    attempt(() => openV1(b64('{"version":1,"key":"AAAA"}'), keyPair)),
+    'GL_ERR_ENVELOPE_MALFORMED',
+    'conn_info missing',
+  );
 });
 
 t.test('refuses a payload of another version', async (t) => {
   const keyPair = keyOf(1024);
   const outer = decodeOuter(sealV1(gpConnInfo(), decodeRsaPublicKey(keyPair.publicKeyBase64)!));
   for (const version of [0, 2, '1', null]) {
-    t.equal(attempt(() => openV1(encodeOuter({ ...outer, version: version as number }), keyPair)), 'GL_ERR_ENVELOPE_VERSION', JSON.stringify(version));
+    t.equal(
+      attempt(() => openV1(encodeOuter({ ...outer, version: version as number }), keyPair)),
+      'GL_ERR_ENVELOPE_VERSION',
+      JSON.stringify(version),
+    );
   }
 });
 
 t.test('refuses an oversize payload before decoding it', async (t) => {
   const keyPair = keyOf(1024);
-  t.equal(attempt(() => openV1('A'.repeat(MAX_RESPONSE_BYTES + 4), keyPair)), 'GL_ERR_ENVELOPE_TOO_LARGE');
-  t.equal(attempt(() => openV1(Buffer.alloc(MAX_RESPONSE_BYTES + 4, 0x41), keyPair)), 'GL_ERR_ENVELOPE_TOO_LARGE');
+  t.equal(
+    attempt(() => openV1('A'.repeat(MAX_RESPONSE_BYTES + 4), keyPair)),
+    'GL_ERR_ENVELOPE_TOO_LARGE',
+  );
+  t.equal(
+    attempt(() => openV1(Buffer.alloc(MAX_RESPONSE_BYTES + 4, 0x41), keyPair)),
+    'GL_ERR_ENVELOPE_TOO_LARGE',
+  );
 });
 
 t.test('a ciphertext with invalid RSA padding fails exactly like one with valid padding and wrong AES content', async (t) => {
@@ -250,12 +320,46 @@ t.test('invalid RSA padding leads to the AES step with a key derived from the ci
   const n = 1024 / 8;
   const info = gpConnInfo();
   const defects: Array<[string, (message: Buffer) => Buffer]> = [
-    ['block type 1', (m) => { const b = pkcs1Block(n, m); b[1] = 1; return b; }],
-    ['leading byte not zero', (m) => { const b = pkcs1Block(n, m); b[0] = 1; return b; }],
-    ['no zero separator', (m) => { const b = pkcs1Block(n, m); b[n - 17] = 0xaa; return b; }],
+    [
+      'block type 1',
+      (m) => {
+        const b = pkcs1Block(n, m);
+        b[1] = 1;
+        return b;
+      },
+    ],
+    [
+      'leading byte not zero',
+      (m) => {
+        const b = pkcs1Block(n, m);
+        b[0] = 1;
+        return b;
+      },
+    ],
+    [
+      'no zero separator',
+      (m) => {
+        const b = pkcs1Block(n, m);
+        b[n - 17] = 0xaa;
+        return b;
+      },
+    ],
     ['17-byte message', (m) => pkcs1Block(n, Buffer.concat([Buffer.from([7]), m]))],
-    ['15-byte message', (m) => { const b = pkcs1Block(n, m.subarray(1)); return b; }],
-    ['zero inside the padding string', (m) => { const b = pkcs1Block(n, m); b[5] = 0; return b; }],
+    [
+      '15-byte message',
+      (m) => {
+        const b = pkcs1Block(n, m.subarray(1));
+        return b;
+      },
+    ],
+    [
+      'zero inside the padding string',
+      (m) => {
+        const b = pkcs1Block(n, m);
+        b[5] = 0;
+        return b;
+      },
+    ],
   ];
   for (const [name, make] of defects) {
     const message = Buffer.from(randomBytes(16).map((x) => (x === 0 ? 1 : x))); // no zero byte that could act as a separator
@@ -271,7 +375,11 @@ t.test('invalid RSA padding leads to the AES step with a key derived from the ci
     t.equal(codeOf(opened), 'opened', `${name}: decrypts with the derived key`);
   }
   const good = pkcs1Block(n, randomBytes(16));
-  t.equal(codeOf(openV1(rawPayload(keyPair, good, good.subarray(n - 16), info).payload, keyPair)), 'opened', 'a well-formed block yields its own key');
+  t.equal(
+    codeOf(openV1(rawPayload(keyPair, good, good.subarray(n - 16), info).payload, keyPair)),
+    'opened',
+    'a well-formed block yields its own key',
+  );
 });
 
 t.test('a payload with any byte replaced never makes openV1 throw (property)', async (t) => {

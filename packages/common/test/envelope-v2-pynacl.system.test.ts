@@ -20,7 +20,11 @@ const codeOf = (r: Result<unknown>): string => resultCode(r, 'opened');
 t.test('a response sealed by PyNaCl opens with openResponse', async (t) => {
   const listener = generateKeyPair();
   const plaintext = sampleSuccess();
-  const text = await runPython('nacl_v2.py', ['seal-response'], JSON.stringify({ listener_public_key: toBase64(listener.publicKey), plaintext }));
+  const text = await runPython(
+    'nacl_v2.py',
+    ['seal-response'],
+    JSON.stringify({ listener_public_key: toBase64(listener.publicKey), plaintext }),
+  );
   const opened = openResponse(text, listener.secretKey);
   t.equal(codeOf(opened), 'opened');
   if (opened.ok) t.same(opened.value.plaintext, plaintext);
@@ -29,7 +33,11 @@ t.test('a response sealed by PyNaCl opens with openResponse', async (t) => {
 t.test('a failure response sealed by PyNaCl opens with openResponse', async (t) => {
   const listener = generateKeyPair();
   const plaintext = sampleFailure();
-  const text = await runPython('nacl_v2.py', ['seal-response'], JSON.stringify({ listener_public_key: toBase64(listener.publicKey), plaintext }));
+  const text = await runPython(
+    'nacl_v2.py',
+    ['seal-response'],
+    JSON.stringify({ listener_public_key: toBase64(listener.publicKey), plaintext }),
+  );
   const opened = openResponse(text, listener.secretKey);
   t.equal(codeOf(opened), 'opened');
   if (opened.ok) t.same(opened.value.plaintext, plaintext);
@@ -48,7 +56,11 @@ t.test('a response sealed by sealResponse opens with PyNaCl', async (t) => {
 t.test('a response PyNaCl sealed to another listener key is refused', async (t) => {
   const listener = generateKeyPair();
   const other = generateKeyPair();
-  const text = await runPython('nacl_v2.py', ['seal-response'], JSON.stringify({ listener_public_key: toBase64(other.publicKey), plaintext: sampleSuccess() }));
+  const text = await runPython(
+    'nacl_v2.py',
+    ['seal-response'],
+    JSON.stringify({ listener_public_key: toBase64(other.publicKey), plaintext: sampleSuccess() }),
+  );
   t.equal(codeOf(openResponse(text, listener.secretKey)), 'GL_ERR_ENVELOPE_OPEN_FAILED');
 });
 

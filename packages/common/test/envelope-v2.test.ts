@@ -125,14 +125,22 @@ t.test('the response envelope carries the ephemeral public key the launcher keep
     t.equal(env.value.kernelId, plaintext.kernel_id);
   }
   t.same(Buffer.from(keyPairFromSecretKey(sealed.ephemeral.secretKey).publicKey), Buffer.from(sealed.ephemeral.publicKey));
-  t.notSame(Buffer.from(sealResponse(plaintext, listener.publicKey).ephemeral.publicKey), Buffer.from(sealed.ephemeral.publicKey), 'each response has its own ephemeral key');
+  t.notSame(
+    Buffer.from(sealResponse(plaintext, listener.publicKey).ephemeral.publicKey),
+    Buffer.from(sealed.ephemeral.publicKey),
+    'each response has its own ephemeral key',
+  );
 });
 
 t.test('a sealed control request opens on the launcher with the listener public key', async (t) => {
   const listener = generateKeyPair();
   const launcher = generateKeyPair();
   const request = sampleControlRequest(sampleKernelId(), { signal: 'SIGUSR2' });
-  const opened = openControlRequest(sealControlRequest(request, launcher.publicKey, listener.secretKey), listener.publicKey, launcher.secretKey);
+  const opened = openControlRequest(
+    sealControlRequest(request, launcher.publicKey, listener.secretKey),
+    listener.publicKey,
+    launcher.secretKey,
+  );
   t.ok(opened.ok, codeOf(opened));
   if (opened.ok) t.same(opened.value, request);
 });
@@ -293,9 +301,21 @@ t.test('refuses an unknown protocol version in responses, control requests and e
   const control = sealControlRequest(sampleControlRequest(), launcher.publicKey, listener.secretKey);
   const event = sealEvent(sampleEvent(), listener.publicKey, launcher.secretKey);
   for (const v of [1, 3, '2', null, 2.5]) {
-    t.equal(codeOf(openResponse(withField(response, 'v', v), listener.secretKey)), 'GL_ERR_ENVELOPE_VERSION', `response v=${JSON.stringify(v)}`);
-    t.equal(codeOf(openControlRequest(withField(control, 'v', v), listener.publicKey, launcher.secretKey)), 'GL_ERR_ENVELOPE_VERSION', `control v=${JSON.stringify(v)}`);
-    t.equal(codeOf(openEvent(withField(event, 'v', v), launcher.publicKey, listener.secretKey)), 'GL_ERR_ENVELOPE_VERSION', `event v=${JSON.stringify(v)}`);
+    t.equal(
+      codeOf(openResponse(withField(response, 'v', v), listener.secretKey)),
+      'GL_ERR_ENVELOPE_VERSION',
+      `response v=${JSON.stringify(v)}`,
+    );
+    t.equal(
+      codeOf(openControlRequest(withField(control, 'v', v), listener.publicKey, launcher.secretKey)),
+      'GL_ERR_ENVELOPE_VERSION',
+      `control v=${JSON.stringify(v)}`,
+    );
+    t.equal(
+      codeOf(openEvent(withField(event, 'v', v), launcher.publicKey, listener.secretKey)),
+      'GL_ERR_ENVELOPE_VERSION',
+      `event v=${JSON.stringify(v)}`,
+    );
   }
   t.equal(codeOf(openResponse(withoutField(response, 'v'), listener.secretKey)), 'GL_ERR_ENVELOPE_VERSION', 'missing v');
 });
@@ -306,12 +326,32 @@ t.test('refuses envelopes with a missing or an extra field', async (t) => {
   const response = sealResponse(sampleSuccess(), listener.publicKey).text;
   const control = sealControlRequest(sampleControlRequest(), launcher.publicKey, listener.secretKey);
   for (const field of ['epk', 'nonce', 'box']) {
-    t.equal(codeOf(openResponse(withoutField(response, field), listener.secretKey)), 'GL_ERR_ENVELOPE_MALFORMED', `response without ${field}`);
+    t.equal(
+      codeOf(openResponse(withoutField(response, field), listener.secretKey)),
+      'GL_ERR_ENVELOPE_MALFORMED',
+      `response without ${field}`,
+    );
   }
-  t.equal(codeOf(openResponse(withoutField(response, 'kernel_id'), listener.secretKey)), 'GL_ERR_ENVELOPE_MALFORMED', 'response without kernel_id');
-  t.equal(codeOf(openResponse(withField(response, 'extra', 1), listener.secretKey)), 'GL_ERR_ENVELOPE_MALFORMED', 'response with an extra field');
-  t.equal(codeOf(openControlRequest(withoutField(control, 'nonce'), listener.publicKey, launcher.secretKey)), 'GL_ERR_ENVELOPE_MALFORMED', 'control without nonce');
-  t.equal(codeOf(openControlRequest(withField(control, 'kernel_id', 'k'), listener.publicKey, launcher.secretKey)), 'GL_ERR_ENVELOPE_MALFORMED', 'control with an extra field');
+  t.equal(
+    codeOf(openResponse(withoutField(response, 'kernel_id'), listener.secretKey)),
+    'GL_ERR_ENVELOPE_MALFORMED',
+    'response without kernel_id',
+  );
+  t.equal(
+    codeOf(openResponse(withField(response, 'extra', 1), listener.secretKey)),
+    'GL_ERR_ENVELOPE_MALFORMED',
+    'response with an extra field',
+  );
+  t.equal(
+    codeOf(openControlRequest(withoutField(control, 'nonce'), listener.publicKey, launcher.secretKey)),
+    'GL_ERR_ENVELOPE_MALFORMED',
+    'control without nonce',
+  );
+  t.equal(
+    codeOf(openControlRequest(withField(control, 'kernel_id', 'k'), listener.publicKey, launcher.secretKey)),
+    'GL_ERR_ENVELOPE_MALFORMED',
+    'control with an extra field',
+  );
 });
 
 t.test('refuses input that is not a JSON object', async (t) => {
@@ -319,8 +359,16 @@ t.test('refuses input that is not a JSON object', async (t) => {
   const launcher = generateKeyPair();
   for (const input of ['', 'not json', '[]', 'null', '"text"', '2', '{"v":2', '\u0000']) {
     t.equal(codeOf(openResponse(input, listener.secretKey)), 'GL_ERR_ENVELOPE_MALFORMED', `response ${JSON.stringify(input)}`);
-    t.equal(codeOf(openControlRequest(input, listener.publicKey, launcher.secretKey)), 'GL_ERR_ENVELOPE_MALFORMED', `control ${JSON.stringify(input)}`);
-    t.equal(codeOf(openEvent(input, launcher.publicKey, listener.secretKey)), 'GL_ERR_ENVELOPE_MALFORMED', `event ${JSON.stringify(input)}`);
+    t.equal(
+      codeOf(openControlRequest(input, listener.publicKey, launcher.secretKey)),
+      'GL_ERR_ENVELOPE_MALFORMED',
+      `control ${JSON.stringify(input)}`,
+    );
+    t.equal(
+      codeOf(openEvent(input, launcher.publicKey, listener.secretKey)),
+      'GL_ERR_ENVELOPE_MALFORMED',
+      `event ${JSON.stringify(input)}`,
+    );
   }
 });
 
@@ -334,7 +382,10 @@ t.test('refuses a response whose ports lie outside the registered range', async 
   const listener = generateKeyPair();
   const text = sealResponse(sampleSuccess(), listener.publicKey).text; // ports in 40000..41000
   t.equal(codeOf(openResponse(text, listener.secretKey, { portRange: parsePortRange('40000..41000', { minSize: 1000 }) })), 'opened');
-  t.equal(codeOf(openResponse(text, listener.secretKey, { portRange: parsePortRange('50000..51000', { minSize: 1000 }) })), 'GL_ERR_PORT_OUT_OF_RANGE');
+  t.equal(
+    codeOf(openResponse(text, listener.secretKey, { portRange: parsePortRange('50000..51000', { minSize: 1000 }) })),
+    'GL_ERR_PORT_OUT_OF_RANGE',
+  );
 });
 
 t.test('refuses a response whose box holds a control request', async (t) => {
@@ -343,8 +394,17 @@ t.test('refuses a response whose box holds a control request', async (t) => {
   const listener = generateKeyPair();
   const sealed = sealResponse(sampleSuccess(), listener.publicKey);
   const kernelId = sampleKernelId();
-  const control = JSON.parse(sealControlRequest(sampleControlRequest(kernelId), sealed.ephemeral.publicKey, listener.secretKey)) as { nonce: string; box: string };
-  const forged = JSON.stringify({ v: 2, kernel_id: kernelId, epk: toBase64(sealed.ephemeral.publicKey), nonce: control.nonce, box: control.box });
+  const control = JSON.parse(sealControlRequest(sampleControlRequest(kernelId), sealed.ephemeral.publicKey, listener.secretKey)) as {
+    nonce: string;
+    box: string;
+  };
+  const forged = JSON.stringify({
+    v: 2,
+    kernel_id: kernelId,
+    epk: toBase64(sealed.ephemeral.publicKey),
+    nonce: control.nonce,
+    box: control.box,
+  });
   const code = codeOf(openResponse(forged, listener.secretKey));
   t.equal(code, 'GL_ERR_ENVELOPE_MALFORMED', 'the box opens but is not a response');
 });
@@ -450,7 +510,11 @@ t.test('random control requests and events round-trip (property)', async (t) => 
   const launcher = generateKeyPair();
   fc.assert(
     fc.property(arbControlRequest, arbEvent, (request, event) => {
-      const c = openControlRequest(sealControlRequest(request, launcher.publicKey, listener.secretKey), listener.publicKey, launcher.secretKey);
+      const c = openControlRequest(
+        sealControlRequest(request, launcher.publicKey, listener.secretKey),
+        listener.publicKey,
+        launcher.secretKey,
+      );
       const e = openEvent(sealEvent(event, listener.publicKey, launcher.secretKey), launcher.publicKey, listener.secretKey);
       return c.ok && isDeepStrictEqual(c.value, plainObject(request)) && e.ok && isDeepStrictEqual(e.value, plainObject(event));
     }),
@@ -463,7 +527,10 @@ t.test('refuses a flipped byte at every position of a sealed response, without t
   const listener = generateKeyPair();
   const text = sealResponse(sampleSuccess(), listener.publicKey).text;
   t.equal(codeOf(openResponse(Buffer.from(text), listener.secretKey)), 'opened', 'the untouched response opens');
-  t.same(unrefusedFlips(text, (b) => openResponse(b, listener.secretKey)), []);
+  t.same(
+    unrefusedFlips(text, (b) => openResponse(b, listener.secretKey)),
+    [],
+  );
 });
 
 t.test('refuses a flipped byte at every position of a sealed control request, without throwing', async (t) => {
@@ -471,7 +538,10 @@ t.test('refuses a flipped byte at every position of a sealed control request, wi
   const launcher = generateKeyPair();
   const text = sealControlRequest(sampleControlRequest(), launcher.publicKey, listener.secretKey);
   t.equal(codeOf(openControlRequest(Buffer.from(text), listener.publicKey, launcher.secretKey)), 'opened', 'the untouched request opens');
-  t.same(unrefusedFlips(text, (b) => openControlRequest(b, listener.publicKey, launcher.secretKey)), []);
+  t.same(
+    unrefusedFlips(text, (b) => openControlRequest(b, listener.publicKey, launcher.secretKey)),
+    [],
+  );
 });
 
 t.test('refuses a flipped byte at every position of a sealed event, without throwing', async (t) => {
@@ -479,7 +549,10 @@ t.test('refuses a flipped byte at every position of a sealed event, without thro
   const launcher = generateKeyPair();
   const text = sealEvent(sampleEvent(), listener.publicKey, launcher.secretKey);
   t.equal(codeOf(openEvent(Buffer.from(text), launcher.publicKey, listener.secretKey)), 'opened', 'the untouched event opens');
-  t.same(unrefusedFlips(text, (b) => openEvent(b, launcher.publicKey, listener.secretKey)), []);
+  t.same(
+    unrefusedFlips(text, (b) => openEvent(b, launcher.publicKey, listener.secretKey)),
+    [],
+  );
 });
 
 t.test('refuses a sealed response with any byte replaced at a random position (property)', async (t) => {
@@ -502,8 +575,9 @@ t.test('refuses a sealed control request or event with any byte replaced at a ra
       const control = sealControlRequest(request, launcher.publicKey, listener.secretKey);
       const sealedEvent = sealEvent(event, listener.publicKey, launcher.secretKey);
       return (
-        attempt(() => openControlRequest(replaceByte(control, index, delta), listener.publicKey, launcher.secretKey)).startsWith('GL_ERR_') &&
-        attempt(() => openEvent(replaceByte(sealedEvent, index, delta), launcher.publicKey, listener.secretKey)).startsWith('GL_ERR_')
+        attempt(() => openControlRequest(replaceByte(control, index, delta), listener.publicKey, launcher.secretKey)).startsWith(
+          'GL_ERR_',
+        ) && attempt(() => openEvent(replaceByte(sealedEvent, index, delta), launcher.publicKey, listener.secretKey)).startsWith('GL_ERR_')
       );
     }),
     { numRuns: 300 },

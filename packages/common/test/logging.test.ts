@@ -6,11 +6,23 @@ import { toBase64 } from '../src/base64.js';
 import { sampleConnectionInfo, sampleKernelId, sampleSuccess } from './fixtures/samples.js';
 
 /** A logger writing into memory, with the raw text and the parsed lines. */
-function memoryLogger(options: { level?: string; kernelId?: string; name?: string } = {}): { log: Logger; raw: () => string; lines: () => Array<Record<string, unknown>> } {
+function memoryLogger(options: { level?: string; kernelId?: string; name?: string } = {}): {
+  log: Logger;
+  raw: () => string;
+  lines: () => Array<Record<string, unknown>>;
+} {
   const chunks: string[] = [];
   const log = createLogger({ level: 'trace', ...options, destination: { write: (s: string) => void chunks.push(s) } });
   const raw = () => chunks.join('');
-  return { log, raw, lines: () => raw().split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown>) };
+  return {
+    log,
+    raw,
+    lines: () =>
+      raw()
+        .split('\n')
+        .filter((l) => l !== '')
+        .map((l) => JSON.parse(l) as Record<string, unknown>),
+  };
 }
 
 function secret(): string {
@@ -125,7 +137,10 @@ t.test('a logger at Python level 40 writes errors and drops warnings', async (t)
   const { log, lines } = memoryLogger({ level: '40' });
   log.warn('dropped');
   log.error('kept');
-  t.same(lines().map((l) => l.msg), ['kept']);
+  t.same(
+    lines().map((l) => l.msg),
+    ['kept'],
+  );
 });
 
 t.test('LOG_LEVEL sets the level when no level is given', async (t) => {

@@ -44,7 +44,11 @@ t.test('each rule has its own code and the message names the input', async (t) =
     ['40000..40500', 'GL_ERR_PORT_RANGE_TOO_SMALL'],
   ];
   for (const [input, code] of cases) {
-    t.equal(codeOf(() => parsePortRange(input, { minSize: 1000 })), code, input);
+    t.equal(
+      codeOf(() => parsePortRange(input, { minSize: 1000 })),
+      code,
+      input,
+    );
     try {
       parsePortRange(input, { minSize: 1000 });
     } catch (e) {
@@ -58,23 +62,31 @@ t.test('minimum size comes from MIN_PORT_RANGE_SIZE and its GP/EG spellings', as
   t.equal(minPortRangeSizeFromEnv({ MIN_PORT_RANGE_SIZE: '10' }), 10);
   t.equal(minPortRangeSizeFromEnv({ GP_MIN_PORT_RANGE_SIZE: '20' }), 20);
   t.equal(minPortRangeSizeFromEnv({ EG_MIN_PORT_RANGE_SIZE: '30' }), 30);
-  t.equal(codeOf(() => minPortRangeSizeFromEnv({ MIN_PORT_RANGE_SIZE: 'lots' })), 'GL_ERR_USAGE');
+  t.equal(
+    codeOf(() => minPortRangeSizeFromEnv({ MIN_PORT_RANGE_SIZE: 'lots' })),
+    'GL_ERR_USAGE',
+  );
   t.same(parsePortRange('40000..40010', { minSize: 10 }), { lo: 40000, hi: 40010, any: false });
 });
 
 t.test('property: parse accepts exactly the ranges the rules allow', async (t) => {
   fc.assert(
-    fc.property(fc.integer({ min: 0, max: 70000 }), fc.integer({ min: 0, max: 70000 }), fc.integer({ min: 0, max: 2000 }), (lo, hi, minSize) => {
-      const input = `${lo}..${hi}`;
-      const valid = (lo === 0 && hi === 0) || (lo >= 1024 && hi <= 65535 && lo <= hi && hi - lo >= minSize);
-      const code = codeOf(() => parsePortRange(input, { minSize }));
-      if (valid !== (code === undefined)) return false;
-      if (valid && !(lo === 0 && hi === 0)) {
-        const r = parsePortRange(input, { minSize });
-        return portRangeContains(r, lo) && portRangeContains(r, hi) && !portRangeContains(r, lo - 1) && !portRangeContains(r, hi + 1);
-      }
-      return true;
-    }),
+    fc.property(
+      fc.integer({ min: 0, max: 70000 }),
+      fc.integer({ min: 0, max: 70000 }),
+      fc.integer({ min: 0, max: 2000 }),
+      (lo, hi, minSize) => {
+        const input = `${lo}..${hi}`;
+        const valid = (lo === 0 && hi === 0) || (lo >= 1024 && hi <= 65535 && lo <= hi && hi - lo >= minSize);
+        const code = codeOf(() => parsePortRange(input, { minSize }));
+        if (valid !== (code === undefined)) return false;
+        if (valid && !(lo === 0 && hi === 0)) {
+          const r = parsePortRange(input, { minSize });
+          return portRangeContains(r, lo) && portRangeContains(r, hi) && !portRangeContains(r, lo - 1) && !portRangeContains(r, hi + 1);
+        }
+        return true;
+      },
+    ),
     { numRuns: 2000 },
   );
   t.pass('property held');

@@ -54,7 +54,8 @@ t.test('refuses a plaintext that is not an object', async (t) => {
 });
 
 t.test('refuses an invalid kernel id', async (t) => {
-  for (const id of ['', '..', 'a/b', 5]) t.equal(codeOf(validateResponsePlaintext(set(sampleSuccess(), 'kernel_id', id))), 'GL_ERR_KERNEL_ID_INVALID', String(id));
+  for (const id of ['', '..', 'a/b', 5])
+    t.equal(codeOf(validateResponsePlaintext(set(sampleSuccess(), 'kernel_id', id))), 'GL_ERR_KERNEL_ID_INVALID', String(id));
 });
 
 t.test('refuses a token that is not a string of at most 256 characters', async (t) => {
@@ -75,11 +76,17 @@ t.test('refuses a pid or pgid that is not a non-negative 32-bit integer', async 
 });
 
 t.test('refuses a mode other than direct, proxy or handoff', async (t) => {
-  for (const mode of ['Direct', 'relay', '', null]) t.equal(codeOf(validateResponsePlaintext(set(sampleSuccess(), 'mode', mode))), 'GL_ERR_ENVELOPE_MALFORMED', String(mode));
+  for (const mode of ['Direct', 'relay', '', null])
+    t.equal(codeOf(validateResponsePlaintext(set(sampleSuccess(), 'mode', mode))), 'GL_ERR_ENVELOPE_MALFORMED', String(mode));
 });
 
 t.test('refuses a launcher_version that is not a string of at most 64 characters', async (t) => {
-  for (const v of [undefined, 1, 'v'.repeat(65)]) t.equal(codeOf(validateResponsePlaintext(set(sampleSuccess(), 'launcher_version', v))), 'GL_ERR_ENVELOPE_MALFORMED', String(v).slice(0, 10));
+  for (const v of [undefined, 1, 'v'.repeat(65)])
+    t.equal(
+      codeOf(validateResponsePlaintext(set(sampleSuccess(), 'launcher_version', v))),
+      'GL_ERR_ENVELOPE_MALFORMED',
+      String(v).slice(0, 10),
+    );
 });
 
 t.test('refuses a response that has both failure and conn_info', async (t) => {
@@ -88,15 +95,18 @@ t.test('refuses a response that has both failure and conn_info', async (t) => {
 });
 
 t.test('refuses a failure that is not an object', async (t) => {
-  for (const f of [null, 'died', [1]]) t.equal(codeOf(validateResponsePlaintext(set(sampleFailure(), 'failure', f))), 'GL_ERR_ENVELOPE_MALFORMED', JSON.stringify(f));
+  for (const f of [null, 'died', [1]])
+    t.equal(codeOf(validateResponsePlaintext(set(sampleFailure(), 'failure', f))), 'GL_ERR_ENVELOPE_MALFORMED', JSON.stringify(f));
 });
 
 t.test('refuses a failure exit code that is not an integer', async (t) => {
-  for (const v of [1.5, '1', true]) t.equal(codeOf(validateResponsePlaintext(set(sampleFailure(), 'failure.exit_code', v))), 'GL_ERR_ENVELOPE_MALFORMED', String(v));
+  for (const v of [1.5, '1', true])
+    t.equal(codeOf(validateResponsePlaintext(set(sampleFailure(), 'failure.exit_code', v))), 'GL_ERR_ENVELOPE_MALFORMED', String(v));
 });
 
 t.test('refuses a failure signal that is not a signal name', async (t) => {
-  for (const v of ['KILL', 'sigkill', 9, 'SIGTOOLONGNAMEXY', 'SIG']) t.equal(codeOf(validateResponsePlaintext(set(sampleFailure(), 'failure.signal', v))), 'GL_ERR_ENVELOPE_MALFORMED', String(v));
+  for (const v of ['KILL', 'sigkill', 9, 'SIGTOOLONGNAMEXY', 'SIG'])
+    t.equal(codeOf(validateResponsePlaintext(set(sampleFailure(), 'failure.signal', v))), 'GL_ERR_ENVELOPE_MALFORMED', String(v));
 });
 
 t.test('refuses a failure without a stderr tail string', async (t) => {
@@ -122,7 +132,7 @@ t.test('keeps only the end of an oversized stderr tail', async (t) => {
   }
 });
 
-t.test('refuses a success whose connection info breaks a field rule, with that rule\'s code', async (t) => {
+t.test("refuses a success whose connection info breaks a field rule, with that rule's code", async (t) => {
   t.equal(codeOf(validateResponsePlaintext(unset(sampleSuccess(), 'conn_info'))), 'GL_ERR_CONN_INFO_SHAPE');
   t.equal(codeOf(validateResponsePlaintext(set(sampleSuccess(), 'conn_info.ip', 'not an ip'))), 'GL_ERR_IP_INVALID');
   t.equal(codeOf(validateResponsePlaintext(set(sampleSuccess(), 'conn_info.key', ''))), 'GL_ERR_KEY_INVALID');

@@ -2,7 +2,16 @@
 // (test/fixtures/jc_wire.py, run with the system Python).
 import t from 'tap';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { DELIMITER, MessageSigner, PROTOCOL_VERSION, createHeader, createMessage, parseMessage, serializeMessage, verifyFrames } from '../src/wire.js';
+import {
+  DELIMITER,
+  MessageSigner,
+  PROTOCOL_VERSION,
+  createHeader,
+  createMessage,
+  parseMessage,
+  serializeMessage,
+  verifyFrames,
+} from '../src/wire.js';
 import type { Result } from '../src/errors.js';
 import { runPythonJson } from './fixtures/python.js';
 import { resultCode } from './fixtures/samples.js';
@@ -18,7 +27,14 @@ interface Serialized {
 }
 
 type Deserialized =
-  | { ok: true; idents: string[]; header: Record<string, unknown>; parent_header: Record<string, unknown>; metadata: unknown; content: unknown }
+  | {
+      ok: true;
+      idents: string[];
+      header: Record<string, unknown>;
+      parent_header: Record<string, unknown>;
+      metadata: unknown;
+      content: unknown;
+    }
   | { ok: false; error: string };
 
 function python<T>(ops: PyOp[]): Promise<T[]> {
@@ -35,7 +51,14 @@ function randomKey(): string {
 }
 
 function sampleContent(): Record<string, unknown> {
-  return { code: `print(${randomBytes(4).readUInt32BE()})`, silent: false, store_history: true, user_expressions: {}, allow_stdin: true, stop_on_error: true };
+  return {
+    code: `print(${randomBytes(4).readUInt32BE()})`,
+    silent: false,
+    store_history: true,
+    user_expressions: {},
+    allow_stdin: true,
+    stop_on_error: true,
+  };
 }
 
 /** Frames of a message made by serializeMessage, with a fresh random key. */
@@ -49,7 +72,9 @@ t.test('a message serialised by jupyter_client parses with parseMessage and keep
   const key = randomKey();
   const content = sampleContent();
   const ident = randomBytes(5);
-  const [made] = await python<Serialized>([{ op: 'serialize', key, scheme: 'hmac-sha256', msg_type: 'execute_request', content, idents: [b64(ident)] }]);
+  const [made] = await python<Serialized>([
+    { op: 'serialize', key, scheme: 'hmac-sha256', msg_type: 'execute_request', content, idents: [b64(ident)] },
+  ]);
   const parsed = parseMessage(made!.frames.map(unb64), new MessageSigner(key));
   t.equal(codeOf(parsed), 'ok');
   if (!parsed.ok) return;
@@ -100,7 +125,9 @@ t.test("sign equals an HMAC over the four frames computed by Python's hmac modul
 
 t.test('refuses a message with a flipped byte in the signature or in any signed frame', async (t) => {
   const key = randomKey();
-  const [made] = await python<Serialized>([{ op: 'serialize', key, scheme: 'hmac-sha256', msg_type: 'execute_request', content: sampleContent() }]);
+  const [made] = await python<Serialized>([
+    { op: 'serialize', key, scheme: 'hmac-sha256', msg_type: 'execute_request', content: sampleContent() },
+  ]);
   const frames = made!.frames.map(unb64);
   const signer = new MessageSigner(key);
   const at = frames.findIndex((f) => f.toString() === DELIMITER);
@@ -154,8 +181,16 @@ t.test('refuses correctly signed frames that are not JSON or whose header is not
   const key = randomKey();
   const signer = new MessageSigner(key);
   const build = (parts: Buffer[]) => [Buffer.from(DELIMITER), Buffer.from(signer.sign(parts)), ...parts];
-  t.equal(codeOf(parseMessage(build([Buffer.from('{'), Buffer.from('{}'), Buffer.from('{}'), Buffer.from('{}')]), signer)), 'GL_ERR_WIRE_MALFORMED', 'not JSON');
-  t.equal(codeOf(parseMessage(build([Buffer.from('null'), Buffer.from('{}'), Buffer.from('{}'), Buffer.from('{}')]), signer)), 'GL_ERR_WIRE_MALFORMED', 'null header');
+  t.equal(
+    codeOf(parseMessage(build([Buffer.from('{'), Buffer.from('{}'), Buffer.from('{}'), Buffer.from('{}')]), signer)),
+    'GL_ERR_WIRE_MALFORMED',
+    'not JSON',
+  );
+  t.equal(
+    codeOf(parseMessage(build([Buffer.from('null'), Buffer.from('{}'), Buffer.from('{}'), Buffer.from('{}')]), signer)),
+    'GL_ERR_WIRE_MALFORMED',
+    'null header',
+  );
 });
 
 t.test('finds the delimiter after the routing ids and keeps the buffers after the content', async (t) => {

@@ -30,18 +30,26 @@ interface PytestResult {
 
 /** pip with no configuration, index or find-links: what a machine without network has. */
 function pip(args: string[]): { status: number | null; output: string } {
-  const r = spawnSync(VPY, ['-m', 'pip', '--isolated', '--disable-pip-version-check', ...args], { cwd: ROOT, encoding: 'utf8', env: { PATH: process.env.PATH, HOME: process.env.HOME } });
+  const r = spawnSync(VPY, ['-m', 'pip', '--isolated', '--disable-pip-version-check', ...args], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    env: { PATH: process.env.PATH, HOME: process.env.HOME },
+  });
   return { status: r.status, output: `${r.stdout}${r.stderr}` };
 }
 
 function runPytest(report: string): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve) => {
     // From a directory outside the package: the tests import the installed distribution, not src/.
-    const child = spawn(VPY, ['-m', 'pytest', '-q', '-p', 'no:cacheprovider', '--rootdir', join(PACKAGE, 'tests'), join(PACKAGE, 'tests')], {
-      cwd: join(ROOT, 'tmp'),
-      env: { ...process.env, GL_PYTEST_REPORT: report, GL_REPO_ROOT: ROOT, GL_NODE: process.execPath, PYTHONDONTWRITEBYTECODE: '1' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      VPY,
+      ['-m', 'pytest', '-q', '-p', 'no:cacheprovider', '--rootdir', join(PACKAGE, 'tests'), join(PACKAGE, 'tests')],
+      {
+        cwd: join(ROOT, 'tmp'),
+        env: { ...process.env, GL_PYTEST_REPORT: report, GL_REPO_ROOT: ROOT, GL_NODE: process.execPath, PYTHONDONTWRITEBYTECODE: '1' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let output = '';
     const keep = (c: Buffer): void => {
       output = (output + c.toString()).slice(-200_000);
@@ -63,7 +71,14 @@ await t.test('pip installs ./packages/jupyter offline into a --system-site-packa
   pip(['uninstall', '-y', 'gateway-launchers-jupyter']);
   const r = pip(['install', '--no-index', '--no-build-isolation', './packages/jupyter']);
   t.equal(r.status, 0, r.output.slice(-3000));
-  const ep = spawnSync(VPY, ['-c', "from jupyter_client.provisioning import KernelProvisionerFactory as K; print(K.instance().get_provisioner_entries()['gateway-launcher'])"], { cwd: join(ROOT, 'tmp'), encoding: 'utf8' });
+  const ep = spawnSync(
+    VPY,
+    [
+      '-c',
+      "from jupyter_client.provisioning import KernelProvisionerFactory as K; print(K.instance().get_provisioner_entries()['gateway-launcher'])",
+    ],
+    { cwd: join(ROOT, 'tmp'), encoding: 'utf8' },
+  );
   t.equal(ep.stdout.trim(), 'gateway_launchers_jupyter.provisioner:GatewayLauncherProvisioner', ep.stderr);
   installed = r.status === 0;
 });

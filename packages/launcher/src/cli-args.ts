@@ -33,7 +33,9 @@ export async function buildParser(argv: readonly string[]) {
   const { default: yargs } = await import('yargs');
   let y = yargs([...argv])
     .scriptName('gateway-launcher')
-    .usage('$0 [options] [-- kernel command using {connection_file}]\n\nStarts a Jupyter kernel with its ports inside a range and reports its connection info, sealed, to the listener.')
+    .usage(
+      '$0 [options] [-- kernel command using {connection_file}]\n\nStarts a Jupyter kernel with its ports inside a range and reports its connection info, sealed, to the listener.',
+    )
     .parserConfiguration({ 'dot-notation': false, 'populate--': true, 'camel-case-expansion': false, 'duplicate-arguments-array': false })
     .strict()
     .exitProcess(false)
@@ -75,7 +77,11 @@ const parserOptions = {
   configuration: PARSER_CONFIG,
 };
 const KNOWN = new Set(['_', '--', ...LAUNCHER_OPTIONS.flatMap((o) => [o.name, ...(o.aliases ?? [])])]);
-const VALUE_FLAGS = new Set(LAUNCHER_OPTIONS.filter((o) => o.type !== 'boolean').flatMap((o) => [o.name, ...(o.aliases ?? [])]).map((n) => `--${n}`));
+const VALUE_FLAGS = new Set(
+  LAUNCHER_OPTIONS.filter((o) => o.type !== 'boolean')
+    .flatMap((o) => [o.name, ...(o.aliases ?? [])])
+    .map((n) => `--${n}`),
+);
 
 /**
  * A PEM block given as its own argument (`--public-key "$(cat key.pem)"`)
@@ -133,7 +139,8 @@ export async function parseArgs(argv: readonly string[], env: NodeJS.ProcessEnv)
   if (unknown !== undefined) throw new Error(`Unknown argument: ${unknown}`);
   for (const spec of LAUNCHER_OPTIONS) {
     // yargs-parser reads a string flag without a value as ''.
-    if (spec.type !== 'boolean' && spec.default === undefined && (parsed.argv as Record<string, unknown>)[spec.name] === '') throw new Error(`--${spec.name} needs a value`);
+    if (spec.type !== 'boolean' && spec.default === undefined && (parsed.argv as Record<string, unknown>)[spec.name] === '')
+      throw new Error(`--${spec.name} needs a value`);
   }
   const positional = parsed.argv._ ?? [];
   if (positional.length > 0) throw new Error(`unexpected argument '${String(positional[0])}'; put the kernel command after --`);

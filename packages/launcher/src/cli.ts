@@ -55,7 +55,8 @@ async function main(): Promise<number> {
     if (!isGatewayError(e)) throw e;
     return usageFailure(`gateway-launcher: ${e.message} [${e.code}]`);
   }
-  if (config.ip === undefined || isWildcard(config.ip)) config = { ...config, reportIp: await reportedAddress(config.responseAddress, config.prohibitedIps) };
+  if (config.ip === undefined || isWildcard(config.ip))
+    config = { ...config, reportIp: await reportedAddress(config.responseAddress, config.prohibitedIps) };
   // pino is loaded once the kernel is spawned (or at exit): until then lines are buffered.
   const logger = new DeferredLogger();
   let attached: Promise<void> | undefined;
@@ -75,7 +76,8 @@ async function main(): Promise<number> {
     launcher.abort();
     try {
       logger.fatal({ event: 'crash', err: err instanceof Error ? err.message : String(err) }, 'launcher crashed; killed the kernel');
-      if (logger.attached === undefined) process.stderr.write(`gateway-launcher: crashed: ${err instanceof Error ? err.message : String(err)}\n`);
+      if (logger.attached === undefined)
+        process.stderr.write(`gateway-launcher: crashed: ${err instanceof Error ? err.message : String(err)}\n`);
     } catch {
       // stderr itself may be what failed
     }

@@ -10,7 +10,13 @@
  */
 import type { Server, Socket } from 'node:net';
 import { ConnectionSlots, type SlotHolder, addressKey } from '@gateway-launchers/common/connection-slots';
-import { type ControlAction, type ControlReply, type ControlRoute, type V1Request, parseV1Request } from '@gateway-launchers/common/control-message';
+import {
+  type ControlAction,
+  type ControlReply,
+  type ControlRoute,
+  type V1Request,
+  parseV1Request,
+} from '@gateway-launchers/common/control-message';
 import type { ProtocolVersion } from '@gateway-launchers/common/response-message';
 import { type Result, isGatewayError } from '@gateway-launchers/common/errors';
 import { IDLE_TIMEOUT_MS, MAX_CONTROL_BYTES } from '@gateway-launchers/common/limits';
@@ -83,10 +89,7 @@ export class CommServer {
 
   readonly #server: Server;
   readonly #options: CommServerOptions;
-  constructor(
-    server: Server,
-    options: CommServerOptions,
-  ) {
+  constructor(server: Server, options: CommServerOptions) {
     this.#server = server;
     this.#options = options;
     server.on('connection', (socket) => this.#admit(socket));
@@ -126,7 +129,10 @@ export class CommServer {
     try {
       text = await readLine(socket, MAX_CONTROL_BYTES, this.#options.idleTimeoutMs ?? IDLE_TIMEOUT_MS, { acceptEof: true });
     } catch (e) {
-      logger.debug({ event: 'control_unread', peer, code: isGatewayError(e) ? e.code : 'socket' }, 'control connection closed without a request');
+      logger.debug(
+        { event: 'control_unread', peer, code: isGatewayError(e) ? e.code : 'socket' },
+        'control connection closed without a request',
+      );
       this.#answer(socket, JSON.stringify({ ok: false, error: isGatewayError(e) ? e.code : 'GL_ERR_READ_TIMEOUT' }));
       return;
     }

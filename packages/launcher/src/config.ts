@@ -88,7 +88,10 @@ export interface ArgvStyle {
 /** Raw option values after flag/env resolution (strings, numbers, undefined). */
 export type RawOptions = Readonly<Record<string, string | number | boolean | undefined>>;
 
-function usage(message: string, code: 'GL_ERR_USAGE' | 'GL_ERR_PLACEHOLDER_UNSUBSTITUTED' | 'GL_ERR_LAUNCH_TOKEN_MISSING' = 'GL_ERR_USAGE'): GatewayError {
+function usage(
+  message: string,
+  code: 'GL_ERR_USAGE' | 'GL_ERR_PLACEHOLDER_UNSUBSTITUTED' | 'GL_ERR_LAUNCH_TOKEN_MISSING' = 'GL_ERR_USAGE',
+): GatewayError {
   return new GatewayError(code, message);
 }
 
@@ -116,7 +119,10 @@ export function resolveOptions(flags: Readonly<Record<string, unknown>>, env: No
     }
     if (value === undefined) value = spec.default;
     if (typeof value === 'string' && PLACEHOLDER_RE.test(value)) {
-      throw usage(`${source} '${value}' still contains a {placeholder}; the host or kernelspec must substitute it`, 'GL_ERR_PLACEHOLDER_UNSUBSTITUTED');
+      throw usage(
+        `${source} '${value}' still contains a {placeholder}; the host or kernelspec must substitute it`,
+        'GL_ERR_PLACEHOLDER_UNSUBSTITUTED',
+      );
     }
     if (value !== undefined && spec.type === 'number') {
       if (value === '') throw usage(`${source} needs a value`);
@@ -124,7 +130,9 @@ export function resolveOptions(flags: Readonly<Record<string, unknown>>, env: No
       if (!Number.isFinite(n) || n < 0) throw usage(`${source} must be a non-negative number, got '${String(value)}'`);
       const r = spec.range;
       if (r !== undefined && (n < r.min || n > r.max || (r.integer === true && !Number.isInteger(n)))) {
-        throw usage(`${source} must be ${r.integer === true ? 'a whole number' : 'a number'} from ${r.min} to ${r.max}, got '${String(value)}'`);
+        throw usage(
+          `${source} must be ${r.integer === true ? 'a whole number' : 'a number'} from ${r.min} to ${r.max}, got '${String(value)}'`,
+        );
       }
       value = n;
     }
@@ -157,9 +165,13 @@ function readLaunchToken(raw: RawOptions, env: NodeJS.ProcessEnv): string {
     }
   }
   if (token === undefined || token === '') {
-    throw usage('protocol v2 needs the launch token: set KERNEL_LAUNCH_TOKEN or --launch-token-file (the listener issues it at registration)', 'GL_ERR_LAUNCH_TOKEN_MISSING');
+    throw usage(
+      'protocol v2 needs the launch token: set KERNEL_LAUNCH_TOKEN or --launch-token-file (the listener issues it at registration)',
+      'GL_ERR_LAUNCH_TOKEN_MISSING',
+    );
   }
-  if (token.length > 256 || /\s/.test(token)) throw usage('the launch token is malformed (at most 256 characters, no white space)', 'GL_ERR_LAUNCH_TOKEN_MISSING');
+  if (token.length > 256 || /\s/.test(token))
+    throw usage('the launch token is malformed (at most 256 characters, no white space)', 'GL_ERR_LAUNCH_TOKEN_MISSING');
   return token;
 }
 
@@ -194,7 +206,12 @@ export function parseSignal(text: string | undefined): NodeJS.Signals {
  * Validates resolved options plus the kernel argv after `--` into a config.
  * Throws {@link GatewayError} with a one-line message on bad input.
  */
-export function buildConfig(raw: RawOptions, afterDashDash: readonly string[], env: NodeJS.ProcessEnv, style: ArgvStyle = {}): LauncherConfig {
+export function buildConfig(
+  raw: RawOptions,
+  afterDashDash: readonly string[],
+  env: NodeJS.ProcessEnv,
+  style: ArgvStyle = {},
+): LauncherConfig {
   const kernelIdText = str(raw, 'kernel-id');
   if (kernelIdText === undefined) throw usage('--kernel-id (or KERNEL_ID) is required');
   let kernelId: string;
@@ -226,7 +243,9 @@ export function buildConfig(raw: RawOptions, afterDashDash: readonly string[], e
   if (language === undefined && afterDashDash.length === 0 && style.gpSpelling === true) language = 'python';
   if (language !== undefined && afterDashDash.length > 0 && style.languageFromEnv === true) language = undefined;
   if (language !== undefined && afterDashDash.length > 0) {
-    throw usage(`--kernel-language ${language} starts its own kernel command; the command after -- ('${afterDashDash[0] ?? ''}' …) would be appended to it. Give one or the other (kernel arguments: use the kernelspec's own argv after -- without --kernel-language)`);
+    throw usage(
+      `--kernel-language ${language} starts its own kernel command; the command after -- ('${afterDashDash[0] ?? ''}' …) would be appended to it. Give one or the other (kernel arguments: use the kernelspec's own argv after -- without --kernel-language)`,
+    );
   }
   const requestedMode = str(raw, 'mode') as LauncherConfig['mode'] | undefined;
   let mode: LauncherConfig['mode'] = requestedMode ?? (language === 'python' ? 'handoff' : 'direct');
@@ -234,22 +253,33 @@ export function buildConfig(raw: RawOptions, afterDashDash: readonly string[], e
   // Only the python preset's bootstrap adopts handed sockets; any other kernel would leave them unserved.
   const handoffDir = mode === 'handoff' && language === 'python' ? handoffBootstrapDir() : undefined;
   if (mode === 'handoff' && handoffDir === undefined) {
-    modeFallback = language !== 'python' ? 'handoff mode needs --kernel-language python (a kernel started by its own command line cannot adopt sockets)' : `the handoff bootstrap (${HANDOFF_MODULE}.py) is not installed beside the launcher`;
+    modeFallback =
+      language !== 'python'
+        ? 'handoff mode needs --kernel-language python (a kernel started by its own command line cannot adopt sockets)'
+        : `the handoff bootstrap (${HANDOFF_MODULE}.py) is not installed beside the launcher`;
     mode = 'direct';
   }
   for (const arg of afterDashDash) {
     const m = PLACEHOLDER_RE.exec(arg.replaceAll('{connection_file}', '').replaceAll('{kernel_id}', ''));
-    if (m !== null) throw usage(`kernel argument '${arg}' contains ${m[0]}, which is not {connection_file} or {kernel_id}`, 'GL_ERR_PLACEHOLDER_UNSUBSTITUTED');
+    if (m !== null)
+      throw usage(
+        `kernel argument '${arg}' contains ${m[0]}, which is not {connection_file} or {kernel_id}`,
+        'GL_ERR_PLACEHOLDER_UNSUBSTITUTED',
+      );
   }
   const sparkInitMode = (str(raw, 'spark-context-initialization-mode') ?? 'none') as ClusterInitMode;
   let clusterType = (str(raw, 'cluster-type') ?? 'spark') as ClusterType;
   if (sparkInitMode !== 'none') {
     if (language === undefined) {
-      throw usage(`--spark-context-initialization-mode ${sparkInitMode} needs --kernel-language python or r: the start-up hook comes with the preset`);
+      throw usage(
+        `--spark-context-initialization-mode ${sparkInitMode} needs --kernel-language python or r: the start-up hook comes with the preset`,
+      );
     }
-    if (language === 'r' && clusterType === 'dask') throw usage('--cluster-type dask is for the python preset; the r preset supports spark or none');
+    if (language === 'r' && clusterType === 'dask')
+      throw usage('--cluster-type dask is for the python preset; the r preset supports spark or none');
   }
-  const cluster = language === 'python' || language === 'r' ? clusterInit(sparkInitMode, clusterType, str(raw, 'spark-app-name')) : undefined;
+  const cluster =
+    language === 'python' || language === 'r' ? clusterInit(sparkInitMode, clusterType, str(raw, 'spark-app-name')) : undefined;
   const interruptSignal = parseSignal(str(raw, 'alternate-sigint'));
   // R quits on SIGUSR2, so an R kernel is never sent the job-cancelling signal.
   if (language === 'r') clusterType = 'none';

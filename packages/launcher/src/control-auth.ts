@@ -25,11 +25,7 @@ export class ControlAuthenticator {
   readonly #shared: Uint8Array;
 
   readonly #kernelId: string;
-  constructor(
-    kernelId: string,
-    listenerPublicKey: Uint8Array,
-    launcherSecretKey: Uint8Array,
-  ) {
+  constructor(kernelId: string, listenerPublicKey: Uint8Array, launcherSecretKey: Uint8Array) {
     this.#kernelId = kernelId;
     this.#shared = sharedKey(listenerPublicKey, launcherSecretKey);
   }

@@ -79,10 +79,16 @@ export class DirectMode implements LaunchMode {
       const tail = kernel.process.stderrTail();
       if (!ctx.isStopping() && PORT_CLASH_RE.test(tail) && attempt < MAX_PORT_CLASH_RETRIES) {
         for (const p of kernelPortsOf(connection)) exclude.add(p);
-        ctx.logger.warn({ event: 'port_clash_retry', attempt: attempt + 1 }, 'a kernel port was taken before the kernel bound it; retrying on fresh ports');
+        ctx.logger.warn(
+          { event: 'port_clash_retry', attempt: attempt + 1 },
+          'a kernel port was taken before the kernel bound it; retrying on fresh ports',
+        );
         continue;
       }
-      ctx.logger.error({ event: 'kernel_exited_early', exit_code: exit.exitCode, signal: exit.signal, spawn_error: exit.spawnError }, 'kernel exited before it was ready');
+      ctx.logger.error(
+        { event: 'kernel_exited_early', exit_code: exit.exitCode, signal: exit.signal, spawn_error: exit.spawnError },
+        'kernel exited before it was ready',
+      );
       return { kind: 'failed', exit, reason: tail };
     }
   }

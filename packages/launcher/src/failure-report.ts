@@ -86,7 +86,10 @@ export async function deliverFailureResponse(o: FailureDeliveryOptions): Promise
     d.ws?.terminate();
     return true;
   } catch (e) {
-    o.logger.error({ event: 'failure_unreported', code: isGatewayError(e) ? e.code : 'unknown' }, `failure response not delivered: ${(e as Error).message}`);
+    o.logger.error(
+      { event: 'failure_unreported', code: isGatewayError(e) ? e.code : 'unknown' },
+      `failure response not delivered: ${(e as Error).message}`,
+    );
     return false;
   }
 }

@@ -84,10 +84,14 @@ export class HandoffMode implements LaunchMode {
     ctx.phase('ports_selected', { ports: sockets.ports, comm_port: commPort, mode: 'handoff', connection_file: ctx.connectionFile });
     if (ctx.isStopping()) return { kind: 'failed', exit: undefined, reason: 'launcher stopped before the kernel started' };
     const fds = sockets.descriptors();
-    const kernel = ctx.spawnKernel(connection, { handoff_ready: config.handoffReady }, {
-      extraStdio: [...fds, 'pipe'],
-      extraEnv: { [HANDOFF_FDS_ENV]: sockets.fdsEnv(), [HANDOFF_STATUS_FD_ENV]: String(FIRST_HANDOFF_FD + fds.length) },
-    });
+    const kernel = ctx.spawnKernel(
+      connection,
+      { handoff_ready: config.handoffReady },
+      {
+        extraStdio: [...fds, 'pipe'],
+        extraEnv: { [HANDOFF_FDS_ENV]: sockets.fdsEnv(), [HANDOFF_STATUS_FD_ENV]: String(FIRST_HANDOFF_FD + fds.length) },
+      },
+    );
     // The kernel holds the sockets now; ours would only compete for connections.
     await sockets.release();
     const status = kernel.process.extraOutput(fds.length);
@@ -102,7 +106,11 @@ export class HandoffMode implements LaunchMode {
   #onStatus(line: string): void {
     const [word, ...rest] = line.split(' ');
     if (word === 'adopted') this.#ctx.phase('handoff_adopted', { sockets: Number(rest[0]) });
-    else if (word === 'direct') this.#ctx.logger.warn({ event: 'handoff_fallback', reason: rest.join(' ') }, 'the kernel cannot adopt sockets; it binds the reserved ports itself (direct mode)');
+    else if (word === 'direct')
+      this.#ctx.logger.warn(
+        { event: 'handoff_fallback', reason: rest.join(' ') },
+        'the kernel cannot adopt sockets; it binds the reserved ports itself (direct mode)',
+      );
   }
 
   /** Reports once a heartbeat is echoed; fails when the kernel exits, the launch is stopped or the deadline passes first. */
@@ -113,7 +121,10 @@ export class HandoffMode implements LaunchMode {
     void kernel.process.exited.then(() => abort.abort());
     void ctx.stopRequested.then(() => abort.abort());
     // The slow, key-agreement half of sealing runs while the kernel boots.
-    const [echoed] = await Promise.all([heartbeatEcho(localKernelHost(ctx.addresses.bind), kernel.connection.hb_port, abort.signal), ctx.prepareResponse()]);
+    const [echoed] = await Promise.all([
+      heartbeatEcho(localKernelHost(ctx.addresses.bind), kernel.connection.hb_port, abort.signal),
+      ctx.prepareResponse(),
+    ]);
     clearTimeout(timer);
     if (echoed && kernel.process.running) {
       ctx.phase('kernel_ready');
@@ -127,7 +138,10 @@ export class HandoffMode implements LaunchMode {
     }
     if (ctx.isStopping()) return { kind: 'failed', exit: kernel.process.exit, reason: 'launcher stopped before the kernel was ready' };
     const exit = await kernel.process.exited;
-    ctx.logger.error({ event: 'kernel_exited_early', exit_code: exit.exitCode, signal: exit.signal, spawn_error: exit.spawnError }, 'kernel exited before it was ready');
+    ctx.logger.error(
+      { event: 'kernel_exited_early', exit_code: exit.exitCode, signal: exit.signal, spawn_error: exit.spawnError },
+      'kernel exited before it was ready',
+    );
     return { kind: 'failed', exit, reason: kernel.process.stderrTail() };
   }
 

@@ -33,7 +33,10 @@ export interface HandoffBindOptions {
 function descriptorOf(server: Server): number {
   const fd = (server as unknown as { _handle?: { fd?: unknown } })._handle?.fd;
   if (typeof fd !== 'number' || fd < 0) {
-    throw new GatewayError('GL_ERR_KERNEL_START_FAILED', 'handoff mode: this platform does not expose listening socket descriptors; use --mode direct or proxy');
+    throw new GatewayError(
+      'GL_ERR_KERNEL_START_FAILED',
+      'handoff mode: this platform does not expose listening socket descriptors; use --mode direct or proxy',
+    );
   }
   return fd;
 }
@@ -64,7 +67,12 @@ export class HandoffSockets {
    * are free.
    */
   static async bind(options: HandoffBindOptions): Promise<HandoffSockets> {
-    const held = await selectPorts({ host: options.host, range: options.range, count: 6, ...(options.random === undefined ? {} : { random: options.random }) });
+    const held = await selectPorts({
+      host: options.host,
+      range: options.range,
+      count: 6,
+      ...(options.random === undefined ? {} : { random: options.random }),
+    });
     return new HandoffSockets(held.ports.slice(0, 5), held.servers.slice(0, 5), held.servers[5] as Server);
   }
 

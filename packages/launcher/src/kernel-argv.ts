@@ -43,7 +43,13 @@ export const IPYKERNEL_IPV6_PRELUDE = [
 ].join('\n');
 
 /** Starts ipykernel as `python -m ipykernel_launcher` would (the script's directory is not put on sys.path). */
-const PYTHON_LAUNCH = ['import sys', "if sys.path and sys.path[0] == '':", '    del sys.path[0]', 'from ipykernel import kernelapp', 'kernelapp.launch_new_instance()'].join('\n');
+const PYTHON_LAUNCH = [
+  'import sys',
+  "if sys.path and sys.path[0] == '':",
+  '    del sys.path[0]',
+  'from ipykernel import kernelapp',
+  'kernelapp.launch_new_instance()',
+].join('\n');
 
 /** The IPv6 bootstrap on its own: the prelude, then ipykernel exactly as `python -m ipykernel_launcher` would run it. */
 export const IPYKERNEL_IPV6_BOOTSTRAP = `${IPYKERNEL_IPV6_PRELUDE}\n${PYTHON_LAUNCH}`;
@@ -70,8 +76,12 @@ export function buildKernelArgv(input: KernelArgvInput): string[] {
   switch (input.language) {
     case 'python': {
       const bootstrap = pythonBootstrap(input.ipv6 === true, input.cluster, input.handoffDir);
-      const argv = bootstrap === undefined ? [input.python, '-m', 'ipykernel_launcher', '-f', '{connection_file}'] : [input.python, '-c', bootstrap, '-f', '{connection_file}'];
-      if (input.kernelClassName !== undefined && input.kernelClassName !== '') argv.push(`--IPKernelApp.kernel_class=${input.kernelClassName}`);
+      const argv =
+        bootstrap === undefined
+          ? [input.python, '-m', 'ipykernel_launcher', '-f', '{connection_file}']
+          : [input.python, '-c', bootstrap, '-f', '{connection_file}'];
+      if (input.kernelClassName !== undefined && input.kernelClassName !== '')
+        argv.push(`--IPKernelApp.kernel_class=${input.kernelClassName}`);
       return [...argv, ...input.argv];
     }
     case 'r': {

@@ -21,7 +21,13 @@ export function localKernelHost(kernelBindIp: string): string {
  * Sends a request of `msgType` on the control channel and waits for the
  * matching reply, at most `timeoutMs`. Resolves true when a signed reply came.
  */
-export async function controlRequest(info: ConnectionInfo, kernelBindIp: string, msgType: 'shutdown_request' | 'interrupt_request', content: Record<string, unknown>, timeoutMs: number): Promise<boolean> {
+export async function controlRequest(
+  info: ConnectionInfo,
+  kernelBindIp: string,
+  msgType: 'shutdown_request' | 'interrupt_request',
+  content: Record<string, unknown>,
+  timeoutMs: number,
+): Promise<boolean> {
   const zmq = await import('zeromq');
   const host = localKernelHost(kernelBindIp);
   const socket = new zmq.Dealer({ linger: 0, receiveTimeout: timeoutMs, sendTimeout: timeoutMs, ipv6: isIP(host) === 6 });

@@ -206,7 +206,13 @@ class SocketWatch {
  * step instead cost milliseconds per step on a node with a thousand sockets
  * (see docs/performance-notes.md). Steps follow {@link readyPollDelay}.
  */
-export async function waitUntilListening(kernel: KernelProcess, ports: readonly number[], bindIp: string, deadline: number, useProc: boolean): Promise<'ready' | 'exited' | 'timeout'> {
+export async function waitUntilListening(
+  kernel: KernelProcess,
+  ports: readonly number[],
+  bindIp: string,
+  deadline: number,
+  useProc: boolean,
+): Promise<'ready' | 'exited' | 'timeout'> {
   const exited = kernel.exited.then(() => 'exited' as const);
   const stop = new AbortController();
   void exited.then(() => stop.abort());
@@ -216,14 +222,19 @@ export async function waitUntilListening(kernel: KernelProcess, ports: readonly 
   // One timer and one abort listener for the whole wait, not one per step.
   let timer: NodeJS.Timeout | undefined;
   let wake: (() => void) | undefined;
-  stop.signal.addEventListener('abort', () => {
-    clearTimeout(timer);
-    wake?.();
-  }, { once: true });
-  const pause = (ms: number): Promise<void> => new Promise((resolve) => {
-    wake = resolve;
-    timer = setTimeout(resolve, ms);
-  });
+  stop.signal.addEventListener(
+    'abort',
+    () => {
+      clearTimeout(timer);
+      wake?.();
+    },
+    { once: true },
+  );
+  const pause = (ms: number): Promise<void> =>
+    new Promise((resolve) => {
+      wake = resolve;
+      timer = setTimeout(resolve, ms);
+    });
   const sockets = new SocketWatch();
   let lastProbe = -Infinity;
   const poll = async (): Promise<'ready' | 'timeout'> => {

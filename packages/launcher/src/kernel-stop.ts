@@ -32,7 +32,10 @@ export async function stopKernelGracefully(kernel: KernelProcess, o: KernelStopO
   const gone = (ms: number): Promise<boolean> => Promise.race([kernel.exited.then(() => true), sleep(ms).then(() => !kernel.running)]);
   if (o.info !== undefined) {
     // The kernel gets the grace period to answer, and once it has answered, the grace period again to exit.
-    const answered = await Promise.race([controlRequest(o.info, o.bindIp, 'shutdown_request', { restart: false }, o.graceMs), kernel.exited.then(() => false)]);
+    const answered = await Promise.race([
+      controlRequest(o.info, o.bindIp, 'shutdown_request', { restart: false }, o.graceMs),
+      kernel.exited.then(() => false),
+    ]);
     o.logger.debug({ event: 'shutdown_request_sent', answered }, 'shutdown_request sent on the control channel');
     if (!kernel.running || (answered && (await gone(o.graceMs)))) return;
   }

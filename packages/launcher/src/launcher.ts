@@ -52,7 +52,11 @@ const MODES: { readonly [M in LauncherConfig['mode']]: (ctx: ModeContext) => Lau
  * boots, so that none of it delays the kernel.
  */
 function loadV2() {
-  return Promise.all([import('@gateway-launchers/common/envelope-v2'), import('./control-auth.js'), import('./ws-control-channel.js')]).then(([envelope, auth, ws]) => ({
+  return Promise.all([
+    import('@gateway-launchers/common/envelope-v2'),
+    import('./control-auth.js'),
+    import('./ws-control-channel.js'),
+  ]).then(([envelope, auth, ws]) => ({
     ...envelope,
     ControlAuthenticator: auth.ControlAuthenticator,
     WsControlChannel: ws.WsControlChannel,
@@ -96,12 +100,7 @@ export class Launcher implements ControlPerformer {
   readonly #config: LauncherConfig;
   readonly #logger: LauncherLogger;
   readonly #hooks: LauncherHooks;
-  constructor(
-    config: LauncherConfig,
-    logger: LauncherLogger,
-    env: NodeJS.ProcessEnv = process.env,
-    hooks: LauncherHooks = {},
-  ) {
+  constructor(config: LauncherConfig, logger: LauncherLogger, env: NodeJS.ProcessEnv = process.env, hooks: LauncherHooks = {}) {
     this.#config = config;
     this.#logger = logger;
     this.#hooks = hooks;
@@ -146,7 +145,11 @@ export class Launcher implements ControlPerformer {
   async run(): Promise<number> {
     const deadline = this.#config.launchTimeoutMs;
     try {
-      if (this.#config.modeFallback !== undefined) this.#logger.warn({ event: 'handoff_fallback', reason: this.#config.modeFallback }, `using direct mode: ${this.#config.modeFallback}`);
+      if (this.#config.modeFallback !== undefined)
+        this.#logger.warn(
+          { event: 'handoff_fallback', reason: this.#config.modeFallback },
+          `using direct mode: ${this.#config.modeFallback}`,
+        );
       const dir = (this.#dir = new ConnectionFileDir(this.#config.kernelId, this.#config.connectionDir));
       const mode = (this.#mode = MODES[this.#config.mode](this.#modeContext(dir)));
       const started = await mode.start(deadline);
@@ -160,9 +163,15 @@ export class Launcher implements ControlPerformer {
       if (this.#state === 'reporting') this.#state = 'running';
       return exitStatusOf(await mode.supervise(kernel));
     } catch (e) {
-      const err = isGatewayError(e) ? e : new GatewayError('GL_ERR_KERNEL_START_FAILED', `launcher failed: ${(e as Error).message}`, { cause: e });
+      const err = isGatewayError(e)
+        ? e
+        : new GatewayError('GL_ERR_KERNEL_START_FAILED', `launcher failed: ${(e as Error).message}`, { cause: e });
       this.#logger.error({ event: 'launcher_failed', code: err.code, err: err.message }, err.message);
-      const reported = this.#state === 'running' || this.#state === 'stopping' || err.code === 'GL_ERR_RESPONSE_UNDELIVERED' || err.code === 'GL_ERR_RESPONSE_REFUSED';
+      const reported =
+        this.#state === 'running' ||
+        this.#state === 'stopping' ||
+        err.code === 'GL_ERR_RESPONSE_UNDELIVERED' ||
+        err.code === 'GL_ERR_RESPONSE_REFUSED';
       await this.stop('launcher failure');
       const exit = this.#kernel?.process.exit;
       // Nothing reached the host yet: tell it why, so it fails in seconds rather than at its timeout.
@@ -192,9 +201,18 @@ export class Launcher implements ControlPerformer {
     };
   }
 
-  #spawnKernel(dir: ConnectionFileDir, connection: ConnectionInfo, fields: Record<string, unknown> = {}, options: Parameters<ModeContext['spawnKernel']>[2] = {}): RunningKernel {
+  #spawnKernel(
+    dir: ConnectionFileDir,
+    connection: ConnectionInfo,
+    fields: Record<string, unknown> = {},
+    options: Parameters<ModeContext['spawnKernel']>[2] = {},
+  ): RunningKernel {
     dir.write(connection);
-    const process = KernelProcess.spawn(substituteConnectionFile(this.#config.kernelArgv, dir.path), { ...options, env: this.#kernelEnv, watchdog: dir.watchdog });
+    const process = KernelProcess.spawn(substituteConnectionFile(this.#config.kernelArgv, dir.path), {
+      ...options,
+      env: this.#kernelEnv,
+      watchdog: dir.watchdog,
+    });
     const kernel: RunningKernel = { process, connection };
     this.#kernel = kernel;
     // A stop that arrived while ports were being chosen finds this kernel too.
@@ -205,7 +223,8 @@ export class Launcher implements ControlPerformer {
   }
 
   async #prepareResponse(): Promise<void> {
-    if (this.#config.listener.protocol === 2 && this.#prepared === undefined) this.#prepared = (await this.#v2()).prepareSeal(this.#config.listener.publicKey);
+    if (this.#config.listener.protocol === 2 && this.#prepared === undefined)
+      this.#prepared = (await this.#v2()).prepareSeal(this.#config.listener.publicKey);
   }
 
   async #kernelExited(exit: KernelExit): Promise<void> {
@@ -265,17 +284,25 @@ export class Launcher implements ControlPerformer {
         logger: this.#logger,
       });
       // Acknowledged: from here a kernel exit is reported as such (kernel_exit), not as a failed start.
-      this.#phase('response_acked', { attempts: delivery.attempts, protocol: config.listener.protocol, ...(delivery.acceptedEarlier === true ? { ack_lost: true } : {}) });
+      this.#phase('response_acked', {
+        attempts: delivery.attempts,
+        protocol: config.listener.protocol,
+        ...(delivery.acceptedEarlier === true ? { ack_lost: true } : {}),
+      });
       if (config.listener.protocol === 2 && config.responseAddress.scheme !== 'tcp') {
-        this.#ws = new (await this.#v2()).WsControlChannel(delivery.ws, {
-          kernelId: config.kernelId,
-          address: config.responseAddress,
-          listenerPublicKey: config.listener.publicKey,
-          ephemeral: this.#ephemeral!,
-          open: (t) => this.#openControl(t),
-          target: this,
-          logger: this.#logger,
-        }, delivery.early);
+        this.#ws = new (await this.#v2()).WsControlChannel(
+          delivery.ws,
+          {
+            kernelId: config.kernelId,
+            address: config.responseAddress,
+            listenerPublicKey: config.listener.publicKey,
+            ephemeral: this.#ephemeral!,
+            open: (t) => this.#openControl(t),
+            target: this,
+            logger: this.#logger,
+          },
+          delivery.early,
+        );
       }
       return 'acked';
     } catch (e) {
@@ -302,7 +329,9 @@ export class Launcher implements ControlPerformer {
       { kernelId: config.kernelId, launchToken: listener.launchToken, mode: config.mode, exit, reason, pid },
       (plaintext) => sealResponse(plaintext, listener.publicKey).text,
     );
-    if (await deliverFailureResponse({ address: config.responseAddress, text, deadline, signal: this.#reports.signal, logger: this.#logger })) {
+    if (
+      await deliverFailureResponse({ address: config.responseAddress, text, deadline, signal: this.#reports.signal, logger: this.#logger })
+    ) {
       this.#phase('failure_reported', { exit_code: exit?.exitCode ?? null, signal: exit?.signal ?? null });
     }
     return status;
@@ -376,7 +405,12 @@ export class Launcher implements ControlPerformer {
 
   async #stopKernel(kernel: RunningKernel | undefined): Promise<void> {
     if (kernel === undefined) return;
-    await stopKernelGracefully(kernel.process, { info: kernel.connection, bindIp: kernel.connection.ip, graceMs: this.#config.shutdownGraceMs, logger: this.#logger });
+    await stopKernelGracefully(kernel.process, {
+      info: kernel.connection,
+      bindIp: kernel.connection.ip,
+      graceMs: this.#config.shutdownGraceMs,
+      logger: this.#logger,
+    });
   }
 
   async #cleanup(): Promise<void> {

@@ -16,7 +16,10 @@ export function readLine(socket: Socket, limit: number, timeoutMs: number, optio
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    const timer = setTimeout(() => finish(new GatewayError('GL_ERR_READ_TIMEOUT', `no complete message within ${timeoutMs} ms`)), timeoutMs);
+    const timer = setTimeout(
+      () => finish(new GatewayError('GL_ERR_READ_TIMEOUT', `no complete message within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
     function finish(result: string | Error): void {
       clearTimeout(timer);
       socket.off('data', onData);

@@ -30,7 +30,10 @@ export function killOnPortClash(kernel: KernelProcess, logger: LauncherLogger): 
     carry = text.slice(-CARRY_BYTES);
     if (!PORT_CLASH_RE.test(text)) return;
     stop();
-    logger.warn({ event: 'port_clash_detected', pid: kernel.pid }, 'the kernel reports a port taken under it; killing it to retry on fresh ports');
+    logger.warn(
+      { event: 'port_clash_detected', pid: kernel.pid },
+      'the kernel reports a port taken under it; killing it to retry on fresh ports',
+    );
     kernel.signalGroup('SIGKILL');
   });
   return stop;

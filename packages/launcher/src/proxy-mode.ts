@@ -64,7 +64,12 @@ export class ProxyMode implements LaunchMode {
       commPort = ctx.serveControl(held.servers[0] as Server);
       // zeromq (native addon, I/O threads) is loaded only in proxy mode.
       const { KernelProxy } = await import('./kernel-proxy.js');
-      proxy = this.#proxy = await KernelProxy.bind({ host: addresses.bind, range: config.portRange, exclude: new Set(held.ports), key: this.#key });
+      proxy = this.#proxy = await KernelProxy.bind({
+        host: addresses.bind,
+        range: config.portRange,
+        exclude: new Set(held.ports),
+        key: this.#key,
+      });
     } catch (e) {
       if (!isGatewayError(e, 'GL_ERR_PORT_RANGE_EXHAUSTED')) throw e;
       ctx.logger.error({ event: 'ports_exhausted', code: e.code }, e.message);
@@ -95,16 +100,27 @@ export class ProxyMode implements LaunchMode {
         waiter(true);
         continue;
       }
-      if (!backend.listening && PORT_CLASH_RE.test(backend.kernel.process.stderrTail()) && performance.now() - startedAt < CLASH_WINDOW_MS && this.#clashRetries < MAX_PORT_CLASH_RETRIES) {
+      if (
+        !backend.listening &&
+        PORT_CLASH_RE.test(backend.kernel.process.stderrTail()) &&
+        performance.now() - startedAt < CLASH_WINDOW_MS &&
+        this.#clashRetries < MAX_PORT_CLASH_RETRIES
+      ) {
         this.#clashRetries++;
-        ctx.logger.warn({ event: 'port_clash_retry', attempt: this.#clashRetries }, 'a loopback kernel port was taken; restarting the kernel on fresh ports behind the same public ports');
+        ctx.logger.warn(
+          { event: 'port_clash_retry', attempt: this.#clashRetries },
+          'a loopback kernel port was taken; restarting the kernel on fresh ports behind the same public ports',
+        );
         await this.#spawnBehindProxy(undefined);
         continue;
       }
       await ctx.kernelExited(exit);
       if (this.#crashRestarts < ctx.config.restartOnCrash) {
         this.#crashRestarts++;
-        ctx.logger.warn({ event: 'kernel_crash_restart', restart: this.#crashRestarts, of: ctx.config.restartOnCrash }, 'kernel crashed; restarting it behind the same ports');
+        ctx.logger.warn(
+          { event: 'kernel_crash_restart', restart: this.#crashRestarts, of: ctx.config.restartOnCrash },
+          'kernel crashed; restarting it behind the same ports',
+        );
         await this.#spawnBehindProxy(backend.kernel.connection);
         continue;
       }
@@ -119,7 +135,11 @@ export class ProxyMode implements LaunchMode {
     let ports: number[];
     const reuse = previous === undefined ? undefined : kernelPortsOf(previous);
     try {
-      const held = await selectPorts(reuse === undefined ? { host: PROXY_KERNEL_HOST, range: ANY_PORT_RANGE, count: 5 } : { host: PROXY_KERNEL_HOST, range: ANY_PORT_RANGE, count: 5, only: reuse });
+      const held = await selectPorts(
+        reuse === undefined
+          ? { host: PROXY_KERNEL_HOST, range: ANY_PORT_RANGE, count: 5 }
+          : { host: PROXY_KERNEL_HOST, range: ANY_PORT_RANGE, count: 5, only: reuse },
+      );
       ports = [...held.ports];
       await held.release();
     } catch {
@@ -129,7 +149,16 @@ export class ProxyMode implements LaunchMode {
     }
     const connection = tcpConnectionInfo(ports, PROXY_KERNEL_HOST, this.#key, ctx.config.kernelName);
     proxy.resetState();
-    proxy.connectBackend({ shell: connection.shell_port, iopub: connection.iopub_port, stdin: connection.stdin_port, control: connection.control_port, hb: connection.hb_port }, PROXY_KERNEL_HOST);
+    proxy.connectBackend(
+      {
+        shell: connection.shell_port,
+        iopub: connection.iopub_port,
+        stdin: connection.stdin_port,
+        control: connection.control_port,
+        hb: connection.hb_port,
+      },
+      PROXY_KERNEL_HOST,
+    );
     const backend: Backend = { kernel: ctx.spawnKernel(connection, { kernel_ports: ports }), listening: false };
     this.#backend = backend;
     const { process } = backend.kernel;
@@ -148,12 +177,16 @@ export class ProxyMode implements LaunchMode {
 
   /** Replaces the kernel process behind the same public ports and key. */
   async restart(kernel: RunningKernel): Promise<ControlReply> {
-    if (this.#proxy === undefined || this.#restartWaiter !== undefined || this.#ctx.isStopping()) return { ok: false, error: 'GL_ERR_CONTROL_REQUEST_INVALID' };
+    if (this.#proxy === undefined || this.#restartWaiter !== undefined || this.#ctx.isStopping())
+      return { ok: false, error: 'GL_ERR_CONTROL_REQUEST_INVALID' };
     const restarted = new Promise<boolean>((resolve) => {
-      const timer = setTimeout(() => {
-        this.#restartWaiter = undefined;
-        resolve(false);
-      }, RESTART_TIMEOUT_MS + 3 * this.#ctx.config.shutdownGraceMs);
+      const timer = setTimeout(
+        () => {
+          this.#restartWaiter = undefined;
+          resolve(false);
+        },
+        RESTART_TIMEOUT_MS + 3 * this.#ctx.config.shutdownGraceMs,
+      );
       this.#restartWaiter = (ok) => {
         clearTimeout(timer);
         resolve(ok);

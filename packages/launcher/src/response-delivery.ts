@@ -155,7 +155,10 @@ async function attemptWs(o: DeliverOptions, timeoutMs: number): Promise<{ ws: We
   o.signal?.addEventListener('abort', onAbort, { once: true });
   try {
     const ack = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new GatewayError('GL_ERR_READ_TIMEOUT', 'no acknowledgement from the listener in time')), timeoutMs);
+      const timer = setTimeout(
+        () => reject(new GatewayError('GL_ERR_READ_TIMEOUT', 'no acknowledgement from the listener in time')),
+        timeoutMs,
+      );
       ws.once('open', () => ws.send(o.text));
       ws.once('message', (data, isBinary) => {
         clearTimeout(timer);
@@ -216,7 +219,10 @@ export async function deliverResponse(o: DeliverOptions): Promise<Delivery> {
     } catch (e) {
       if (e instanceof FinalRefusal) throw e.error;
       if (e instanceof AcceptedEarlier && attempts > 1) return { attempts, acceptedEarlier: true };
-      if (e instanceof AcceptedEarlier) throw new GatewayError('GL_ERR_RESPONSE_REFUSED', 'listener refused the response: GL_ERR_RESPONSE_REPLAYED', { details: { listener_code: ALREADY_ACCEPTED } });
+      if (e instanceof AcceptedEarlier)
+        throw new GatewayError('GL_ERR_RESPONSE_REFUSED', 'listener refused the response: GL_ERR_RESPONSE_REPLAYED', {
+          details: { listener_code: ALREADY_ACCEPTED },
+        });
       lastError = e;
       const delay = delays.next().value;
       const fields = { event: 'response_retry', address: o.address.href, attempt: attempts, delay_ms: delay, reason: (e as Error).message };
@@ -233,7 +239,9 @@ export async function deliverResponse(o: DeliverOptions): Promise<Delivery> {
   const reason = lastError instanceof Error ? lastError.message : 'no attempt was possible';
   throw new GatewayError(
     'GL_ERR_RESPONSE_UNDELIVERED',
-    o.signal?.aborted === true ? 'response delivery was abandoned' : `response not acknowledged by ${o.address.href} before the launch timeout (${attempts} attempts; last: ${reason})`,
+    o.signal?.aborted === true
+      ? 'response delivery was abandoned'
+      : `response not acknowledged by ${o.address.href} before the launch timeout (${attempts} attempts; last: ${reason})`,
     { details: { attempts }, cause: lastError },
   );
 }

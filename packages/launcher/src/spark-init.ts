@@ -94,7 +94,7 @@ export function pythonClusterPrelude(init: ClusterInit): string {
     '        if not _gl_made:',
     '            made = _gl_create()',
     '            for name, value in made.items():',
-    '                # A name the user has bound to something else keeps the user\'s value.',
+    "                # A name the user has bound to something else keeps the user's value.",
     '                if isinstance(_gl_user_ns.get(name), _GlOnFirstUse) or name not in _gl_user_ns:',
     '                    _gl_user_ns[name] = value',
     '            _gl_made.update(made)',
@@ -147,7 +147,10 @@ export function pythonClusterPrelude(init: ClusterInit): string {
 }
 
 /** How the python bootstrap starts ipykernel with the prepared namespace. */
-export const PYTHON_LAUNCH_WITH_NAMESPACE = ['from ipykernel.kernelapp import IPKernelApp as _GlApp', '_GlApp.launch_instance(user_ns=_gl_user_ns)'].join('\n');
+export const PYTHON_LAUNCH_WITH_NAMESPACE = [
+  'from ipykernel.kernelapp import IPKernelApp as _GlApp',
+  '_GlApp.launch_instance(user_ns=_gl_user_ns)',
+].join('\n');
 
 const R_LIB_PATHS = [
   '  home <- Sys.getenv("SPARK_HOME")',
@@ -166,9 +169,21 @@ const R_JAVA_CONTEXT = 'SparkR:::callJStatic("org.apache.spark.sql.api.r.SQLUtil
  */
 export function rSparkPrelude(mode: 'lazy' | 'eager', appName?: string): string {
   const create = appName === undefined ? 'SparkR::sparkR.session()' : `SparkR::sparkR.session(appName = ${literal(appName)})`;
-  const lines = [`# gateway-launcher start-up hook: SparkR, ${mode}`, 'local({', ...R_LIB_PATHS, '})', 'suppressPackageStartupMessages(library(SparkR))'];
+  const lines = [
+    `# gateway-launcher start-up hook: SparkR, ${mode}`,
+    'local({',
+    ...R_LIB_PATHS,
+    '})',
+    'suppressPackageStartupMessages(library(SparkR))',
+  ];
   if (mode === 'eager') {
-    lines.push('local({', `  s <- ${create}`, '  assign("spark", s, envir = .GlobalEnv)', `  assign("sc", ${R_JAVA_CONTEXT}, envir = .GlobalEnv)`, '})');
+    lines.push(
+      'local({',
+      `  s <- ${create}`,
+      '  assign("spark", s, envir = .GlobalEnv)',
+      `  assign("sc", ${R_JAVA_CONTEXT}, envir = .GlobalEnv)`,
+      '})',
+    );
   } else {
     lines.push(
       'local({',

@@ -82,14 +82,23 @@ export function findReportTarget(flags: Readonly<Record<string, unknown>>, env: 
  * ran) and delivers it within {@link USAGE_REPORT_WINDOW_MS}. Resolves true
  * when the listener acknowledged it; never throws.
  */
-export async function reportUsageFailure(target: ReportTarget, message: string, logger: LauncherLogger, signal?: AbortSignal): Promise<boolean> {
+export async function reportUsageFailure(
+  target: ReportTarget,
+  message: string,
+  logger: LauncherLogger,
+  signal?: AbortSignal,
+): Promise<boolean> {
   try {
     const { sealResponse } = await import('@gateway-launchers/common/envelope-v2');
     const sealed = sealResponse(
       {
         kernel_id: target.kernelId,
         token: target.token,
-        failure: { exit_code: null, signal: null, stderr_tail: message.replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, '\uFFFD').slice(0, STDERR_TAIL_BYTES) },
+        failure: {
+          exit_code: null,
+          signal: null,
+          stderr_tail: message.replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, '\uFFFD').slice(0, STDERR_TAIL_BYTES),
+        },
         pid: 0,
         pgid: 0,
         mode: 'direct',

@@ -86,7 +86,11 @@ export class WsControlChannel {
     while (!this.#closed) {
       await sleep(delays.next().value, this.#stop.signal);
       if (this.#closed) return;
-      const ws = new WebSocket(address.href, { handshakeTimeout: IDLE_TIMEOUT_MS, maxPayload: MAX_CONTROL_REPLY_BYTES, perMessageDeflate: false });
+      const ws = new WebSocket(address.href, {
+        handshakeTimeout: IDLE_TIMEOUT_MS,
+        maxPayload: MAX_CONTROL_REPLY_BYTES,
+        perMessageDeflate: false,
+      });
       let reason = 'no acknowledgement in time';
       ws.on('error', (err) => {
         reason = err.message;
@@ -94,7 +98,13 @@ export class WsControlChannel {
       const ok = await new Promise<boolean>((resolve) => {
         const timer = setTimeout(() => resolve(false), IDLE_TIMEOUT_MS);
         ws.once('open', () =>
-          ws.send(sealReattach({ event: 'reattach', kernel_id: this.#options.kernelId, seq: this.#seq.next() }, this.#options.listenerPublicKey, this.#options.ephemeral)),
+          ws.send(
+            sealReattach(
+              { event: 'reattach', kernel_id: this.#options.kernelId, seq: this.#seq.next() },
+              this.#options.listenerPublicKey,
+              this.#options.ephemeral,
+            ),
+          ),
         );
         ws.once('message', (data) => {
           clearTimeout(timer);

@@ -6,10 +6,30 @@ import { GENEROUS_MS, LAUNCHER_CLI } from './helpers/launcher-process.js';
 import { LAUNCHER_VERSION } from '../src/version.js';
 
 const KEY = toBase64(generateKeyPair().publicKey);
-const GOOD = ['--kernel-id', 'k1', '--response-address', '127.0.0.1:9', '--public-key', KEY, '--', 'python3', '-m', 'ipykernel_launcher', '-f', '{connection_file}'];
+const GOOD = [
+  '--kernel-id',
+  'k1',
+  '--response-address',
+  '127.0.0.1:9',
+  '--public-key',
+  KEY,
+  '--',
+  'python3',
+  '-m',
+  'ipykernel_launcher',
+  '-f',
+  '{connection_file}',
+];
 
-function cli(args: string[], env: Record<string, string> = { KERNEL_LAUNCH_TOKEN: 'tok' }): { status: number | null; stderr: string; stdout: string } {
-  const r = spawnSync(process.execPath, [LAUNCHER_CLI, ...args], { env: { PATH: process.env.PATH, ...env }, encoding: 'utf8', timeout: GENEROUS_MS });
+function cli(
+  args: string[],
+  env: Record<string, string> = { KERNEL_LAUNCH_TOKEN: 'tok' },
+): { status: number | null; stderr: string; stdout: string } {
+  const r = spawnSync(process.execPath, [LAUNCHER_CLI, ...args], {
+    env: { PATH: process.env.PATH, ...env },
+    encoding: 'utf8',
+    timeout: GENEROUS_MS,
+  });
   return { status: r.status, stderr: r.stderr, stdout: r.stdout };
 }
 
@@ -18,9 +38,15 @@ function cli(args: string[], env: Record<string, string> = { KERNEL_LAUNCH_TOKEN
  * name a valid one; here nothing listens at 127.0.0.1:9, so each run retries
  * for a few seconds before it exits. The runs go in parallel (a few at a time).
  */
-function cliAsync(args: string[], env: Record<string, string> = { KERNEL_LAUNCH_TOKEN: 'tok' }): Promise<{ status: number | null; stderr: string; stdout: string }> {
+function cliAsync(
+  args: string[],
+  env: Record<string, string> = { KERNEL_LAUNCH_TOKEN: 'tok' },
+): Promise<{ status: number | null; stderr: string; stdout: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [LAUNCHER_CLI, ...args], { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [LAUNCHER_CLI, ...args], {
+      env: { PATH: process.env.PATH, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -76,15 +102,35 @@ const cases: Array<[string, string[], RegExp, Record<string, string>?]> = [
   ['invalid kernel id', withValue('--kernel-id', 'bad id!'), /kernel id .* is invalid/],
   ['malformed response address', withValue('--response-address', 'nohost'), /response address 'nohost' is invalid.*GL_ERR_ADDRESS_INVALID/],
   ['response address port out of range', withValue('--response-address', '127.0.0.1:70000'), /port 70000 is outside 1\.\.65535/],
-  ['unsubstituted placeholder in a flag', withValue('--kernel-id', '{kernel_id}'), /still contains a \{placeholder\}.*GL_ERR_PLACEHOLDER_UNSUBSTITUTED/],
-  ['unknown placeholder in the kernel argv', [...GOOD.slice(0, 7), 'python3', '{response_address}', '{connection_file}'], /contains \{response_address\}/],
-  ['public key that is neither kind', withValue('--public-key', 'bm90IGEga2V5'), /neither a base64 32-byte X25519 key.*GL_ERR_PUBLIC_KEY_INVALID/],
+  [
+    'unsubstituted placeholder in a flag',
+    withValue('--kernel-id', '{kernel_id}'),
+    /still contains a \{placeholder\}.*GL_ERR_PLACEHOLDER_UNSUBSTITUTED/,
+  ],
+  [
+    'unknown placeholder in the kernel argv',
+    [...GOOD.slice(0, 7), 'python3', '{response_address}', '{connection_file}'],
+    /contains \{response_address\}/,
+  ],
+  [
+    'public key that is neither kind',
+    withValue('--public-key', 'bm90IGEga2V5'),
+    /neither a base64 32-byte X25519 key.*GL_ERR_PUBLIC_KEY_INVALID/,
+  ],
   ['bad port range', [...GOOD.slice(0, 6), '--port-range', '10..20', ...GOOD.slice(6)], /port range '10\.\.20'.*GL_ERR_PORT_RANGE_BOUNDS/],
-  ['too small port range', [...GOOD.slice(0, 6), '--port-range', '40000..40010', ...GOOD.slice(6)], /at least 1000 are required.*GL_ERR_PORT_RANGE_TOO_SMALL/],
+  [
+    'too small port range',
+    [...GOOD.slice(0, 6), '--port-range', '40000..40010', ...GOOD.slice(6)],
+    /at least 1000 are required.*GL_ERR_PORT_RANGE_TOO_SMALL/,
+  ],
   ['missing launch token', GOOD, /KERNEL_LAUNCH_TOKEN.*GL_ERR_LAUNCH_TOKEN_MISSING/, {}],
   ['unknown flag', ['--bogus', 'x', ...GOOD], /Unknown argument/],
   ['no kernel command', GOOD.slice(0, 6), /no kernel to start/],
-  ['kernel command without {connection_file}', [...GOOD.slice(0, 7), 'python3', '-m', 'ipykernel_launcher'], /must pass \{connection_file\}/],
+  [
+    'kernel command without {connection_file}',
+    [...GOOD.slice(0, 7), 'python3', '-m', 'ipykernel_launcher'],
+    /must pass \{connection_file\}/,
+  ],
   ['bad choice', ['--mode', 'sideways', ...GOOD], /--mode must be one of direct, proxy/],
   ['bad number', ['--launch-timeout', 'soon', ...GOOD], /--launch-timeout must be a non-negative number/],
   ['number out of range', ['--launch-timeout', '0', ...GOOD], /--launch-timeout must be a number from 1 to 86400, got '0'/],
@@ -96,18 +142,54 @@ const cases: Array<[string, string[], RegExp, Record<string, string>?]> = [
   ['stray positional argument', ['extra', ...GOOD], /unexpected argument 'extra'/],
   ['flag without a value', [...GOOD.slice(0, 6), '--ip'], /--ip needs a value/],
   ['v1 key with a ws:// address', [], /protocol v1 .* needs a host:port response address/],
-  ['a number flag that is not a number names what was typed', ['--launch-timeout', 'abc', ...GOOD], /--launch-timeout must be a non-negative number, got 'abc'/],
+  [
+    'a number flag that is not a number names what was typed',
+    ['--launch-timeout', 'abc', ...GOOD],
+    /--launch-timeout must be a non-negative number, got 'abc'/,
+  ],
   ['a number flag without a value', [...GOOD.slice(0, 6), '--launch-timeout'], /--launch-timeout needs a value/],
   ['an unknown log level', ['--log-level', 'verbose', ...GOOD], /log level 'verbose' is not one of trace, debug, info/],
-  ['an unknown log level from the environment', GOOD, /log level 'chatty' is not one of/, { KERNEL_LAUNCH_TOKEN: 'tok', LOG_LEVEL: 'chatty' }],
-  ['an http:// response address', withValue('--response-address', 'http://127.0.0.1:8877'), /http:\/\/ is not a response address scheme.*host:port.*ws:\/\//],
+  [
+    'an unknown log level from the environment',
+    GOOD,
+    /log level 'chatty' is not one of/,
+    { KERNEL_LAUNCH_TOKEN: 'tok', LOG_LEVEL: 'chatty' },
+  ],
+  [
+    'an http:// response address',
+    withValue('--response-address', 'http://127.0.0.1:8877'),
+    /http:\/\/ is not a response address scheme.*host:port.*ws:\/\//,
+  ],
   ['an unbracketed IPv6 response address', withValue('--response-address', '::1:8877'), /an IPv6 address must be bracketed: \[::1\]:8877/],
-  ['a preset and a command after --', ['--kernel-language', 'python', ...GOOD], /--kernel-language python starts its own kernel command.*Give one or the other/],
+  [
+    'a preset and a command after --',
+    ['--kernel-language', 'python', ...GOOD],
+    /--kernel-language python starts its own kernel command.*Give one or the other/,
+  ],
   ['an alternate SIGINT that is not a signal', ['--alternate-sigint', 'USR9', ...GOOD], /--alternate-sigint 'USR9' is not a signal/],
-  ['an enum value from the environment that is wrong in any case', ['--RemoteProcessProxy.kernel-id', 'k1', '--RemoteProcessProxy.response-address', '127.0.0.1:9', '--RemoteProcessProxy.public-key', KEY], /KERNEL_CLUSTER_TYPE must be one of spark, dask, none, got 'yarn'/, { KERNEL_LAUNCH_TOKEN: 'tok', KERNEL_CLUSTER_TYPE: 'YARN' }],
+  [
+    'an enum value from the environment that is wrong in any case',
+    [
+      '--RemoteProcessProxy.kernel-id',
+      'k1',
+      '--RemoteProcessProxy.response-address',
+      '127.0.0.1:9',
+      '--RemoteProcessProxy.public-key',
+      KEY,
+    ],
+    /KERNEL_CLUSTER_TYPE must be one of spark, dask, none, got 'yarn'/,
+    { KERNEL_LAUNCH_TOKEN: 'tok', KERNEL_CLUSTER_TYPE: 'YARN' },
+  ],
 ];
 
-const results = new Map(cases.filter(([name]) => name !== 'v1 key with a ws:// address').map(([name, args, , env]) => [name, limited(() => cliAsync(args, env ?? (NEEDS_TOKEN.has(name) ? { KERNEL_LAUNCH_TOKEN: 'tok' } : {})))]));
+const results = new Map(
+  cases
+    .filter(([name]) => name !== 'v1 key with a ws:// address')
+    .map(([name, args, , env]) => [
+      name,
+      limited(() => cliAsync(args, env ?? (NEEDS_TOKEN.has(name) ? { KERNEL_LAUNCH_TOKEN: 'tok' } : {}))),
+    ]),
+);
 
 for (const [name, , message] of cases) {
   if (name === 'v1 key with a ws:// address') continue;
@@ -123,13 +205,26 @@ for (const [name, , message] of cases) {
 t.test('usage error: v1 key with a ws:// address exits 2', async (t) => {
   const { generateV1KeyPair } = await import('@gateway-launchers/common');
   const v1 = await generateV1KeyPair(1024);
-  const r = cli(['--kernel-id', 'k1', '--response-address', 'ws://127.0.0.1:9/x', '--public-key', v1.publicKeyBase64, '--', 'k', '{connection_file}'], {});
+  const r = cli(
+    ['--kernel-id', 'k1', '--response-address', 'ws://127.0.0.1:9/x', '--public-key', v1.publicKeyBase64, '--', 'k', '{connection_file}'],
+    {},
+  );
   t.equal(r.status, 2);
   t.match(r.stderr, /protocol v1 .* needs a host:port response address/);
 });
 
 t.test('GP/EG flag spellings are accepted', async (t) => {
-  const r = cli(['--RemoteProcessProxy.kernel-id', '{kernel_id}', '--RemoteProcessProxy.response-address', '127.0.0.1:9', '--RemoteProcessProxy.public-key', KEY, '--', 'k', '{connection_file}']);
+  const r = cli([
+    '--RemoteProcessProxy.kernel-id',
+    '{kernel_id}',
+    '--RemoteProcessProxy.response-address',
+    '127.0.0.1:9',
+    '--RemoteProcessProxy.public-key',
+    KEY,
+    '--',
+    'k',
+    '{connection_file}',
+  ]);
   t.equal(r.status, 2, 'the alias was read (its unsubstituted value is what fails)');
   t.match(r.stderr, /--kernel-id '\{kernel_id\}' still contains a \{placeholder\}|still contains a \{placeholder\}/);
 });
@@ -167,7 +262,16 @@ t.test('the options as the parser and config see them', async (t) => {
     if (p.kind !== 'run') throw new Error('not a run');
     return buildConfig(p.options, p.kernelArgv, { ...env, ...extra }, p.style);
   };
-  const gp = ['--RemoteProcessProxy.kernel-id', 'k1', '--RemoteProcessProxy.response-address', '127.0.0.1:9', '--RemoteProcessProxy.public-key', KEY, '--RemoteProcessProxy.port-range', '40000..41000'];
+  const gp = [
+    '--RemoteProcessProxy.kernel-id',
+    'k1',
+    '--RemoteProcessProxy.response-address',
+    '127.0.0.1:9',
+    '--RemoteProcessProxy.public-key',
+    KEY,
+    '--RemoteProcessProxy.port-range',
+    '40000..41000',
+  ];
 
   await t.test('GP spellings and no kernel named: the python preset', async (t) => {
     const c = await build(gp);
@@ -178,7 +282,9 @@ t.test('the options as the parser and config see them', async (t) => {
     t.equal((await build(gp, { KERNEL_LANGUAGE: 'R' })).kernelLanguage, 'r');
   });
   await t.test('our spellings and no kernel named: still a usage error', async (t) => {
-    await t.rejects(build(['--kernel-id', 'k1', '--response-address', '127.0.0.1:9', '--public-key', KEY]), { message: /no kernel to start/ });
+    await t.rejects(build(['--kernel-id', 'k1', '--response-address', '127.0.0.1:9', '--public-key', KEY]), {
+      message: /no kernel to start/,
+    });
   });
   await t.test('KERNEL_LANGUAGE from the environment gives way to a command after --', async (t) => {
     const c = await build([...GOOD], { KERNEL_LANGUAGE: 'python' });
@@ -187,10 +293,22 @@ t.test('the options as the parser and config see them', async (t) => {
   });
   await t.test('every flag has an environment variable; enum values from it are case-insensitive', async (t) => {
     const { LAUNCHER_OPTIONS } = await import('../src/launcher-options.js');
-    t.same(LAUNCHER_OPTIONS.filter((o) => (o.env ?? []).length === 0).map((o) => o.name), [], 'no option without an environment variable');
+    t.same(
+      LAUNCHER_OPTIONS.filter((o) => (o.env ?? []).length === 0).map((o) => o.name),
+      [],
+      'no option without an environment variable',
+    );
     const c = await build(['--kernel-language', 'python'], {
-      KERNEL_ID: 'k1', KERNEL_RESPONSE_ADDRESS: '127.0.0.1:9', KERNEL_PUBLIC_KEY: KEY,
-      KERNEL_SPARK_CONTEXT_INIT_MODE: 'Lazy', KERNEL_CLUSTER_TYPE: 'DASK', KERNEL_CLASS_NAME: 'my.Kernel', KERNEL_PORT_MODE: 'Proxy', KERNEL_INTERRUPT_MODE: 'MESSAGE', KERNEL_ALTERNATE_SIGINT: 'usr2', KERNEL_SPARK_APP_NAME: 'app1',
+      KERNEL_ID: 'k1',
+      KERNEL_RESPONSE_ADDRESS: '127.0.0.1:9',
+      KERNEL_PUBLIC_KEY: KEY,
+      KERNEL_SPARK_CONTEXT_INIT_MODE: 'Lazy',
+      KERNEL_CLUSTER_TYPE: 'DASK',
+      KERNEL_CLASS_NAME: 'my.Kernel',
+      KERNEL_PORT_MODE: 'Proxy',
+      KERNEL_INTERRUPT_MODE: 'MESSAGE',
+      KERNEL_ALTERNATE_SIGINT: 'usr2',
+      KERNEL_SPARK_APP_NAME: 'app1',
     });
     t.equal(c.sparkInitMode, 'lazy');
     t.equal(c.clusterType, 'dask');
@@ -200,7 +318,15 @@ t.test('the options as the parser and config see them', async (t) => {
     t.ok(c.kernelArgv.includes('--IPKernelApp.kernel_class=my.Kernel'));
   });
   await t.test("GP's R launcher flag --customAppName and Toree's --alternate-sigint are accepted", async (t) => {
-    const r = await build([...gp, '--kernel-language', 'r', '--RemoteProcessProxy.spark-context-initialization-mode', 'lazy', '--customAppName', 'my-app']);
+    const r = await build([
+      ...gp,
+      '--kernel-language',
+      'r',
+      '--RemoteProcessProxy.spark-context-initialization-mode',
+      'lazy',
+      '--customAppName',
+      'my-app',
+    ]);
     t.match(r.kernelArgv.join(' '), /sparkR\.session\(appName = "my-app"\)/);
     const scala = await build([...gp, '--kernel-language', 'scala', '--alternate-sigint', 'USR2']);
     t.same(scala.kernelArgv.slice(1, 5), ['--profile', '{connection_file}', '--alternate-sigint', 'USR2'], 'passed on to Toree');

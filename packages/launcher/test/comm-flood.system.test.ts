@@ -15,12 +15,25 @@ const RANGE = '27200..28200';
 /** Connections the flood opens in all before it gives up (a bound). */
 const MAX_FLOOD_CONNECTS = 20_000;
 
-t.test('a flood of busy comm-port connections from other addresses does not keep out the host\'s sealed requests', async (t) => {
+t.test("a flood of busy comm-port connections from other addresses does not keep out the host's sealed requests", async (t) => {
   const receiver = await Receiver.start(RANGE);
   t.teardown(() => receiver.close());
-  const run = runLauncher(['--kernel-id', 'k-flood', '--response-address', receiver.address, '--public-key', receiver.publicKey, '--port-range', RANGE, ...IPYKERNEL_ARGV], {
-    KERNEL_LAUNCH_TOKEN: receiver.token,
-  });
+  const run = runLauncher(
+    [
+      '--kernel-id',
+      'k-flood',
+      '--response-address',
+      receiver.address,
+      '--public-key',
+      receiver.publicKey,
+      '--port-range',
+      RANGE,
+      ...IPYKERNEL_ARGV,
+    ],
+    {
+      KERNEL_LAUNCH_TOKEN: receiver.token,
+    },
+  );
   t.teardown(() => run.stop());
   const { plaintext, epk } = await receiver.next();
   t.notOk(isFailureResponse(plaintext), 'the kernel started');
@@ -49,16 +62,33 @@ t.test('a flood of busy comm-port connections from other addresses does not keep
     stopped = true;
     for (const s of open) s.destroy();
   });
-  t.ok(await waitFor(() => connects >= 80 && closedByLauncher >= 16, 60_000), 'the flood holds the comm port (80 busy connections offered for 64 slots)');
+  t.ok(
+    await waitFor(() => connects >= 80 && closedByLauncher >= 16, 60_000),
+    'the flood holds the comm port (80 busy connections offered for 64 slots)',
+  );
 
   const answers: unknown[] = [];
   for (let i = 0; i < 10; i++) {
-    answers.push(replyOf(await sendComm(r.comm_port, controlText('k-flood', { signal: 'SIGCONT' }, epk, receiver.keys.secretKey)), epk, receiver.keys.secretKey));
+    answers.push(
+      replyOf(
+        await sendComm(r.comm_port, controlText('k-flood', { signal: 'SIGCONT' }, epk, receiver.keys.secretKey)),
+        epk,
+        receiver.keys.secretKey,
+      ),
+    );
   }
-  t.same(answers, Array.from({ length: 10 }, () => ({ ok: true })), '10 of 10 sealed requests of the host were served during the flood');
+  t.same(
+    answers,
+    Array.from({ length: 10 }, () => ({ ok: true })),
+    '10 of 10 sealed requests of the host were served during the flood',
+  );
   stopped = true;
   for (const s of open) s.destroy();
-  const shutdown = replyOf(await sendComm(r.comm_port, controlText('k-flood', { shutdown: true }, epk, receiver.keys.secretKey)), epk, receiver.keys.secretKey);
+  const shutdown = replyOf(
+    await sendComm(r.comm_port, controlText('k-flood', { shutdown: true }, epk, receiver.keys.secretKey)),
+    epk,
+    receiver.keys.secretKey,
+  );
   t.same(shutdown, { ok: true });
   t.equal((await run.exited).code, 0);
 });

@@ -16,7 +16,16 @@ import { randomBytes, randomInt } from 'node:crypto';
 import { connect } from 'node:net';
 import { createLogger, type ConnectionInfo } from '@gateway-launchers/common';
 import { ResponseListener, type KernelExitEvent, type LaunchResponse } from '@gateway-launchers/listener';
-import { CELL_STARTED, GENEROUS_MS, LAUNCHER_CLI, PATIENT_LAUNCHER_ENV, PYTHON, SLEEPING_CELL, type KernelClientRun, kernelClient as runKernelClient } from './helpers/launcher-process.js';
+import {
+  CELL_STARTED,
+  GENEROUS_MS,
+  LAUNCHER_CLI,
+  PATIENT_LAUNCHER_ENV,
+  PYTHON,
+  SLEEPING_CELL,
+  type KernelClientRun,
+  kernelClient as runKernelClient,
+} from './helpers/launcher-process.js';
 
 /** Firewall opening inside the namespace: inbound TCP only to these ports. */
 const FW_LO = 40000;
@@ -147,7 +156,12 @@ function main(): void {
   let listener: ResponseListener;
   t.before(async () => {
     // minPortRangeSize 0: the host side must accept the small range of the last test too.
-    listener = await ResponseListener.start({ host: HOST_IP, port: 0, minPortRangeSize: 0, logger: createLogger({ name: 'gateway-listener', level: 'warn' }) });
+    listener = await ResponseListener.start({
+      host: HOST_IP,
+      port: 0,
+      minPortRangeSize: 0,
+      logger: createLogger({ name: 'gateway-listener', level: 'warn' }),
+    });
   });
   t.teardown(() => listener?.close());
 
@@ -158,9 +172,16 @@ function main(): void {
     stderr: () => string;
   }
 
-  async function launch(kernelId: string, opts: { transport: 'tcp' | 'ws'; portRange?: string; env?: Record<string, string> }): Promise<Launched> {
+  async function launch(
+    kernelId: string,
+    opts: { transport: 'tcp' | 'ws'; portRange?: string; env?: Record<string, string> },
+  ): Promise<Launched> {
     // The registration outlives the launcher's own (raised) launch timeout: a slow start fails on the launcher's side, with its reason.
-    const reg = listener.register(kernelId, { portRange: opts.portRange ?? RANGE, timeoutMs: (Number(PATIENT_LAUNCHER_ENV.KERNEL_LAUNCH_TIMEOUT) + 30) * 1000, transport: opts.transport });
+    const reg = listener.register(kernelId, {
+      portRange: opts.portRange ?? RANGE,
+      timeoutMs: (Number(PATIENT_LAUNCHER_ENV.KERNEL_LAUNCH_TIMEOUT) + 30) * 1000,
+      transport: opts.transport,
+    });
     const child = inNs(
       // PATIENT_LAUNCHER_ENV: a kernel that is slow to start or to answer shutdown_request on a loaded
       // machine is given time rather than SIGTERMed (exit 143).
@@ -219,13 +240,24 @@ function main(): void {
     t.notMatch(routes, /default/, 'no default route inside the namespace');
     t.same(routes.trim().split('\n').filter(Boolean).length, 1, `one link route only: ${routes.trim()}`);
     // A listener inside the namespace outside the opened range is not reachable from the host.
-    const blocker = inNs([PYTHON, '-c', `import socket,sys,time\ns=socket.socket()\ns.bind(("0.0.0.0",${BLOCKED_PORT}))\ns.listen()\nprint("ready",flush=True)\ntime.sleep(60)`], {
-      PATH: process.env.PATH,
-    });
+    const blocker = inNs(
+      [
+        PYTHON,
+        '-c',
+        `import socket,sys,time\ns=socket.socket()\ns.bind(("0.0.0.0",${BLOCKED_PORT}))\ns.listen()\nprint("ready",flush=True)\ntime.sleep(60)`,
+      ],
+      {
+        PATH: process.env.PATH,
+      },
+    );
     await new Promise<void>((r) => blocker.stdout!.on('data', (c: Buffer) => c.toString().includes('ready') && r()));
     // A dropped SYN is never answered, however long one waits: a slow machine only makes this check weaker.
     t.equal(await tcpProbe(NS_IP, BLOCKED_PORT, 400), 'timeout', 'inbound TCP outside the kernel port range is dropped');
-    t.equal(await tcpProbe(NS_IP, FW_LO + 1500, GENEROUS_MS), 'refused', 'inbound TCP inside the range reaches the namespace (closed port: refused)');
+    t.equal(
+      await tcpProbe(NS_IP, FW_LO + 1500, GENEROUS_MS),
+      'refused',
+      'inbound TCP inside the range reaches the namespace (closed port: refused)',
+    );
     blocker.kill('SIGKILL');
   });
 
@@ -303,7 +335,11 @@ function main(): void {
     });
     t.teardown(() => void blocker.kill('SIGKILL'));
 
-    const k = await launch(`xh-small-${tag}`, { transport: 'tcp', portRange: `${SMALL_LO}..${SMALL_HI}`, env: { MIN_PORT_RANGE_SIZE: '0' } });
+    const k = await launch(`xh-small-${tag}`, {
+      transport: 'tcp',
+      portRange: `${SMALL_LO}..${SMALL_HI}`,
+      env: { MIN_PORT_RANGE_SIZE: '0' },
+    });
     const r = k.response;
     const ports = kernelPorts(r);
     t.equal(new Set(ports).size, 6, `six distinct ports: ${ports.join(',')}`);
@@ -323,7 +359,9 @@ function main(): void {
   t.test('everything created is removed', async (t) => {
     await listener.close();
     cleanup();
-    const names = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout.split('\n').map((l) => l.split(' ')[0]);
+    const names = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' })
+      .stdout.split('\n')
+      .map((l) => l.split(' ')[0]);
     t.notOk(names.includes(NS), `namespace ${NS} is gone`);
     t.not(spawnSync('ip', ['link', 'show', VETH_HOST], { stdio: 'ignore' }).status, 0, `veth ${VETH_HOST} is gone`);
     t.notMatch(ip('-4', '-o', 'addr', 'show'), `${HOST_IP}/`, `${HOST_IP} is no longer assigned`);

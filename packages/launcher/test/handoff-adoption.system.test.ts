@@ -31,10 +31,19 @@ async function startHandedOff(range: string, extraEnv: NodeJS.ProcessEnv = {}) {
   const file = writeConnectionFile(info);
   const dir = handoffBootstrapDir(new URL('../src/x.js', import.meta.url).href);
   if (dir === undefined) throw new Error('bootstrap not found');
-  const argv = substituteConnectionFile(buildKernelArgv({ language: 'python', argv: [], python: PYTHON, kernelClassName: undefined, handoffDir: dir }), file);
+  const argv = substituteConnectionFile(
+    buildKernelArgv({ language: 'python', argv: [], python: PYTHON, kernelClassName: undefined, handoffDir: dir }),
+    file,
+  );
   const fds = sockets.descriptors();
   const kernel = KernelProcess.spawn(argv, {
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...extraEnv, [HANDOFF_FDS_ENV]: sockets.fdsEnv(), [HANDOFF_STATUS_FD_ENV]: String(3 + fds.length) },
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      ...extraEnv,
+      [HANDOFF_FDS_ENV]: sockets.fdsEnv(),
+      [HANDOFF_STATUS_FD_ENV]: String(3 + fds.length),
+    },
     extraStdio: [...fds, 'pipe'],
   });
   await sockets.release();
@@ -57,9 +66,19 @@ t.test('ipykernel adopts the five listening sockets handed to it and serves them
   t.equal(await status, 'adopted 5', 'the bootstrap reports all five sockets adopted');
   t.equal((await reply).header.msg_type, 'kernel_info_reply', 'a request sent before the kernel bound anything is answered');
   const pid = kernel.pid as number;
-  t.ok(await kernelListening(sockets.ports, pid, pid, false), 'the listening sockets on the five ports are the kernel\'s');
-  const exec = await shellRequest(info, 'execute_request', { code: 'import os; os.environ.get("GL_HANDOFF_FDS")', silent: false, store_history: false, user_expressions: { fds: 'repr(os.environ.get("GL_HANDOFF_FDS"))' }, allow_stdin: false });
-  t.match(exec.content, { status: 'ok', user_expressions: { fds: { data: { 'text/plain': "'None'" } } } }, 'the handoff variables are gone from the kernel\'s environment');
+  t.ok(await kernelListening(sockets.ports, pid, pid, false), "the listening sockets on the five ports are the kernel's");
+  const exec = await shellRequest(info, 'execute_request', {
+    code: 'import os; os.environ.get("GL_HANDOFF_FDS")',
+    silent: false,
+    store_history: false,
+    user_expressions: { fds: 'repr(os.environ.get("GL_HANDOFF_FDS"))' },
+    allow_stdin: false,
+  });
+  t.match(
+    exec.content,
+    { status: 'ok', user_expressions: { fds: { data: { 'text/plain': "'None'" } } } },
+    "the handoff variables are gone from the kernel's environment",
+  );
 });
 
 t.test('a port of the range already taken is skipped, and the reserved ports stay taken through the handoff', async (t) => {
@@ -86,7 +105,11 @@ t.test('a port of the range already taken is skipped, and the reserved ports sta
     sockets.comm.close();
   });
   const all = [...sockets.ports, sockets.commPort];
-  t.same(all.filter((p) => p === lo + 1 || p === lo + 4), [], 'the taken ports were skipped');
+  t.same(
+    all.filter((p) => p === lo + 1 || p === lo + 4),
+    [],
+    'the taken ports were skipped',
+  );
   t.equal(new Set(all).size, 6, 'six distinct ports from the six free ones');
   // Someone tries each reserved port while the kernel is starting: it is never free.
   let attempts = 0;
@@ -123,7 +146,10 @@ t.test('the heartbeat probe gives up on a peer that does not speak ZMTP 3, or se
   greeting[10] = 3;
   greeting.write('NULL', 12);
   const oversized = Buffer.concat([Buffer.from([0x02]), Buffer.from([0, 0, 0, 0, 0, 0x10, 0, 0])]); // a 1 MiB long frame header
-  for (const [name, bytes] of [['an HTTP server', Buffer.from('HTTP/1.1 400 Bad Request\r\n\r\n'.padEnd(80, ' '))], ['a huge frame', Buffer.concat([greeting, oversized])]] as const) {
+  for (const [name, bytes] of [
+    ['an HTTP server', Buffer.from('HTTP/1.1 400 Bad Request\r\n\r\n'.padEnd(80, ' '))],
+    ['a huge frame', Buffer.concat([greeting, oversized])],
+  ] as const) {
     const server = createServer((s) => {
       s.on('error', () => {});
       s.end(bytes);

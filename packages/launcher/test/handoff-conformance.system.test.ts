@@ -29,7 +29,11 @@ t.test("jupyter_kernel_test's conformance suite passes against ipykernel started
   }
   t.ok(result.run >= 12, `${result.run} conformance tests ran`);
   t.equal(result.failures + result.errors, 0, result.details.join('\n---\n') || 'no failures or errors');
-  t.same(result.skipped.filter((name) => !name.includes("hist_access_type='range'")), [], 'nothing skipped but the history range check left out on purpose (see the fixture)');
+  t.same(
+    result.skipped.filter((name) => !name.includes("hist_access_type='range'")),
+    [],
+    'nothing skipped but the history range check left out on purpose (see the fixture)',
+  );
   t.same(await control({ shutdown: true }), { ok: true });
   await run.exited;
 });

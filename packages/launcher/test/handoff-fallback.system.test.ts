@@ -12,7 +12,10 @@ t.test('a kernel that is not the python preset cannot adopt sockets: --mode hand
   t.equal(r.mode, 'direct', 'reported as direct');
   const fallback = run.logs.find((l) => l.event === 'handoff_fallback');
   t.match(fallback, { level: 40, reason: /--kernel-language python/ }, 'warned, with the reason');
-  t.ok(run.logs.some((l) => l.event === 'kernel_ready'), 'direct readiness (the kernel listened on its own ports)');
+  t.ok(
+    run.logs.some((l) => l.event === 'kernel_ready'),
+    'direct readiness (the kernel listened on its own ports)',
+  );
   const out = await kernelClient(info, 'execute', '40+2').result;
   t.equal(out.result, '42');
 });
@@ -24,8 +27,11 @@ t.test('a python whose zmq has no USE_FD binds the reserved ports itself, and sa
   writeFileSync(join(site, 'sitecustomize.py'), 'import zmq\ndel zmq.USE_FD\n');
   const { run, r, info } = await launch(t, RANGE, 'k-no-use-fd', PYTHON_PRESET, { PYTHONPATH: site });
   t.equal(r.mode, 'handoff', 'the ports reported are the reserved ones');
-  t.match(run.logs.find((l) => l.event === 'handoff_fallback'), { reason: /no USE_FD/ }, 'the kernel\'s fallback is logged');
+  t.match(
+    run.logs.find((l) => l.event === 'handoff_fallback'),
+    { reason: /no USE_FD/ },
+    "the kernel's fallback is logged",
+  );
   t.notOk(run.logs.some((l) => l.event === 'handoff_adopted'));
   t.equal((await kernelClient(info, 'execute', '7*6').result).result, '42', 'the kernel serves on the reported ports');
 });
-

@@ -10,14 +10,30 @@ const RANGE = '29000..30000';
 t.test('the python preset runs in handoff mode by default: a real ipykernel serves the sockets the launcher bound', async (t) => {
   const { run, r, info, control } = await launch(t, RANGE, 'k-handoff', PYTHON_PRESET);
   t.equal(r.mode, 'handoff');
-  const ports = [r.conn_info.shell_port, r.conn_info.iopub_port, r.conn_info.stdin_port, r.conn_info.control_port, r.conn_info.hb_port, r.comm_port];
+  const ports = [
+    r.conn_info.shell_port,
+    r.conn_info.iopub_port,
+    r.conn_info.stdin_port,
+    r.conn_info.control_port,
+    r.conn_info.hb_port,
+    r.comm_port,
+  ];
   t.equal(new Set(ports).size, 6, 'six distinct ports');
   for (const p of ports) t.ok(p >= 29000 && p <= 30000, `port ${p} inside ${RANGE}`);
   t.ok(await waitFor(() => run.logs.some((l) => l.event === 'response_acked'), 30_000), 'response acknowledged');
   const events = run.logs.map((l) => l.event);
-  t.ok(events.indexOf('kernel_ready') >= 0 && events.indexOf('kernel_ready') < events.indexOf('response_acked'), 'heartbeat readiness (the default) comes before the response');
-  t.ok(await waitFor(() => run.logs.some((l) => l.event === 'handoff_adopted' && l.sockets === 5), 30_000), 'the bootstrap reports all five sockets adopted');
-  t.notOk(run.logs.some((l) => l.event === 'handoff_fallback'), 'no fallback');
+  t.ok(
+    events.indexOf('kernel_ready') >= 0 && events.indexOf('kernel_ready') < events.indexOf('response_acked'),
+    'heartbeat readiness (the default) comes before the response',
+  );
+  t.ok(
+    await waitFor(() => run.logs.some((l) => l.event === 'handoff_adopted' && l.sockets === 5), 30_000),
+    'the bootstrap reports all five sockets adopted',
+  );
+  t.notOk(
+    run.logs.some((l) => l.event === 'handoff_fallback'),
+    'no fallback',
+  );
 
   await t.test('execute (jupyter_client, wait_for_ready) and heartbeat', async (t) => {
     const out = await kernelClient(info, 'execute', 'print("handed"); 6*7').result;

@@ -23,24 +23,36 @@ held.append(listen(ports[-1]))
 time.sleep(60)
 `;
 
-t.test('a kernel is not ready while another process listens on one of its ports, and ready once it listens on all five itself', { skip: existsSync('/proc/net/tcp') ? false : 'no /proc' }, async (t) => {
-  t.ok(await procAvailable(), '/proc is readable');
-  const held = await selectPorts({ host: '127.0.0.1', range: parsePortRange('0..0'), count: 5 });
-  const ports = [...held.ports];
-  await held.release();
-  const last = ports[4] as number;
-  // The intruder: this test process holds the last port.
-  const intruder: Server = createServer();
-  await new Promise<void>((resolve) => intruder.listen(last, '127.0.0.1', () => resolve()));
-  const go = join(mkdtempSync(join(tmpdir(), 'gl-ready-')), 'go');
-  const kernel = KernelProcess.spawn([PYTHON, '-c', BINDER, go, ...ports.map(String)], { env: process.env, stderr: quiet });
-  t.teardown(() => void kernel.signalGroup('SIGKILL'));
-  // All five ports accept (four the kernel's, one ours); a deadline is the only way this wait ends, and it must not end 'ready'.
-  t.equal(await waitUntilListening(kernel, ports, '127.0.0.1', performance.now() + 3_000, true), 'timeout', 'not ready: one listener is not the kernel\'s');
-  await new Promise<void>((resolve) => intruder.close(() => resolve()));
-  writeFileSync(go, '');
-  t.equal(await waitUntilListening(kernel, ports, '127.0.0.1', performance.now() + 60_000, true), 'ready', 'ready once the kernel listens on the fifth port too');
-  kernel.signalGroup('SIGKILL');
-  await kernel.exited;
-  t.equal(await waitUntilListening(kernel, ports, '127.0.0.1', performance.now() + 60_000, true), 'exited', 'a dead kernel is not ready');
-});
+t.test(
+  'a kernel is not ready while another process listens on one of its ports, and ready once it listens on all five itself',
+  { skip: existsSync('/proc/net/tcp') ? false : 'no /proc' },
+  async (t) => {
+    t.ok(await procAvailable(), '/proc is readable');
+    const held = await selectPorts({ host: '127.0.0.1', range: parsePortRange('0..0'), count: 5 });
+    const ports = [...held.ports];
+    await held.release();
+    const last = ports[4] as number;
+    // The intruder: this test process holds the last port.
+    const intruder: Server = createServer();
+    await new Promise<void>((resolve) => intruder.listen(last, '127.0.0.1', () => resolve()));
+    const go = join(mkdtempSync(join(tmpdir(), 'gl-ready-')), 'go');
+    const kernel = KernelProcess.spawn([PYTHON, '-c', BINDER, go, ...ports.map(String)], { env: process.env, stderr: quiet });
+    t.teardown(() => void kernel.signalGroup('SIGKILL'));
+    // All five ports accept (four the kernel's, one ours); a deadline is the only way this wait ends, and it must not end 'ready'.
+    t.equal(
+      await waitUntilListening(kernel, ports, '127.0.0.1', performance.now() + 3_000, true),
+      'timeout',
+      "not ready: one listener is not the kernel's",
+    );
+    await new Promise<void>((resolve) => intruder.close(() => resolve()));
+    writeFileSync(go, '');
+    t.equal(
+      await waitUntilListening(kernel, ports, '127.0.0.1', performance.now() + 60_000, true),
+      'ready',
+      'ready once the kernel listens on the fifth port too',
+    );
+    kernel.signalGroup('SIGKILL');
+    await kernel.exited;
+    t.equal(await waitUntilListening(kernel, ports, '127.0.0.1', performance.now() + 60_000, true), 'exited', 'a dead kernel is not ready');
+  },
+);

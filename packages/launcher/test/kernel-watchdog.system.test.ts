@@ -47,18 +47,35 @@ function descendants(root: number): number[] {
 
 function alive(pid: number): boolean {
   try {
-    return !readFileSync(`/proc/${pid}/stat`, 'utf8').slice(readFileSync(`/proc/${pid}/stat`, 'utf8').lastIndexOf(')') + 2).startsWith('Z');
+    return !readFileSync(`/proc/${pid}/stat`, 'utf8')
+      .slice(readFileSync(`/proc/${pid}/stat`, 'utf8').lastIndexOf(')') + 2)
+      .startsWith('Z');
   } catch {
     return false;
   }
 }
 
-t.test('a SIGKILLed launcher leaves neither the kernel\'s process tree nor its connection file', async (t) => {
+t.test("a SIGKILLed launcher leaves neither the kernel's process tree nor its connection file", async (t) => {
   const receiver = await Receiver.start();
   t.teardown(() => receiver.close());
-  const run = runLauncher(['--kernel-id', 'k-tree', '--response-address', receiver.address, '--public-key', receiver.publicKey, '--', PYTHON, '-c', TREE_KERNEL, '{connection_file}'], {
-    KERNEL_LAUNCH_TOKEN: receiver.token,
-  });
+  const run = runLauncher(
+    [
+      '--kernel-id',
+      'k-tree',
+      '--response-address',
+      receiver.address,
+      '--public-key',
+      receiver.publicKey,
+      '--',
+      PYTHON,
+      '-c',
+      TREE_KERNEL,
+      '{connection_file}',
+    ],
+    {
+      KERNEL_LAUNCH_TOKEN: receiver.token,
+    },
+  );
   t.teardown(() => run.stop());
   t.ok(await waitFor(() => run.logs.some((l) => l.event === 'kernel_spawned'), 60_000), 'the kernel was spawned');
   const kernel = run.logs.find((l) => l.event === 'kernel_spawned')?.pid as number;
@@ -75,7 +92,7 @@ t.test('a SIGKILLed launcher leaves neither the kernel\'s process tree nor its c
 
   run.child.kill('SIGKILL');
   await run.exited;
-  t.ok(await waitFor(() => all.every((pid) => !alive(pid)), 30_000), 'every process of the kernel\'s tree is gone');
+  t.ok(await waitFor(() => all.every((pid) => !alive(pid)), 30_000), "every process of the kernel's tree is gone");
   t.same(all.filter(alive), [], 'none survives');
   t.ok(await waitFor(() => !existsSync(dirname(file)), 30_000), 'the connection file and its private directory are removed');
 });
@@ -103,16 +120,31 @@ function sessionOf(pid: number): number {
 t.test('the watchdog runs in its own session and stands down on a normal exit', async (t) => {
   const receiver = await Receiver.start();
   t.teardown(() => receiver.close());
-  const run = runLauncher(['--kernel-id', 'k-calm', '--response-address', receiver.address, '--public-key', receiver.publicKey, '--', PYTHON, '-c', 'import time; time.sleep(600)', '{connection_file}'], {
-    KERNEL_LAUNCH_TOKEN: receiver.token,
-  });
+  const run = runLauncher(
+    [
+      '--kernel-id',
+      'k-calm',
+      '--response-address',
+      receiver.address,
+      '--public-key',
+      receiver.publicKey,
+      '--',
+      PYTHON,
+      '-c',
+      'import time; time.sleep(600)',
+      '{connection_file}',
+    ],
+    {
+      KERNEL_LAUNCH_TOKEN: receiver.token,
+    },
+  );
   t.teardown(() => run.stop());
   t.ok(await waitFor(() => run.logs.some((l) => l.event === 'kernel_spawned'), 60_000));
   const dir = dirname(run.logs.find((l) => l.event === 'ports_selected')?.connection_file as string);
   let dogs: number[] = [];
   t.ok(await waitFor(() => (dogs = watchdogsOf(dir)).length === 1, 30_000), 'one watchdog guards the directory');
   const dog = dogs[0] as number;
-  t.not(sessionOf(dog), sessionOf(run.child.pid as number), 'in a session of its own, out of reach of signals to the launcher\'s group');
+  t.not(sessionOf(dog), sessionOf(run.child.pid as number), "in a session of its own, out of reach of signals to the launcher's group");
   await run.stop();
   t.ok(await waitFor(() => !alive(dog), 30_000), 'it exits when the launcher exits normally');
   t.notOk(existsSync(dir), 'the launcher removed the directory itself');

@@ -3,21 +3,53 @@ import { existsSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { isFailureResponse, type ResponseSuccess } from '@gateway-launchers/common';
 import { Receiver } from './helpers/receiver.js';
-import { CELL_STARTED, GENEROUS_MS, IPYKERNEL_ARGV, SLEEPING_CELL, controlText, groupAlive, kernelClient, replyOf, runLauncher, sendComm, waitFor } from './helpers/launcher-process.js';
+import {
+  CELL_STARTED,
+  GENEROUS_MS,
+  IPYKERNEL_ARGV,
+  SLEEPING_CELL,
+  controlText,
+  groupAlive,
+  kernelClient,
+  replyOf,
+  runLauncher,
+  sendComm,
+  waitFor,
+} from './helpers/launcher-process.js';
 
 const RANGE = '25000..26000';
 
 t.test('a real ipykernel started by the launcher executes code with the sealed connection info', async (t) => {
   const receiver = await Receiver.start(RANGE);
   t.teardown(() => receiver.close());
-  const run = runLauncher(['--kernel-id', 'k-exec', '--response-address', receiver.address, '--public-key', receiver.publicKey, '--port-range', RANGE, ...IPYKERNEL_ARGV], {
-    KERNEL_LAUNCH_TOKEN: receiver.token,
-  });
+  const run = runLauncher(
+    [
+      '--kernel-id',
+      'k-exec',
+      '--response-address',
+      receiver.address,
+      '--public-key',
+      receiver.publicKey,
+      '--port-range',
+      RANGE,
+      ...IPYKERNEL_ARGV,
+    ],
+    {
+      KERNEL_LAUNCH_TOKEN: receiver.token,
+    },
+  );
   t.teardown(() => run.stop());
   const { plaintext, epk } = await receiver.next();
   t.notOk(isFailureResponse(plaintext), 'success response');
   const r = plaintext as ResponseSuccess;
-  const ports = [r.conn_info.shell_port, r.conn_info.iopub_port, r.conn_info.stdin_port, r.conn_info.control_port, r.conn_info.hb_port, r.comm_port];
+  const ports = [
+    r.conn_info.shell_port,
+    r.conn_info.iopub_port,
+    r.conn_info.stdin_port,
+    r.conn_info.control_port,
+    r.conn_info.hb_port,
+    r.comm_port,
+  ];
   t.equal(new Set(ports).size, 6, 'six distinct ports');
   for (const p of ports) t.ok(p >= 25000 && p <= 26000, `port ${p} inside ${RANGE}`);
   t.equal(r.mode, 'direct');
@@ -31,32 +63,64 @@ t.test('a real ipykernel started by the launcher executes code with the sealed c
     const cell = kernelClient({ ...r.conn_info, ip: '127.0.0.1' }, 'execute_async', SLEEPING_CELL);
     await cell.printed(CELL_STARTED); // the cell runs: an interrupt now can only end it
     const forged = await sendComm(r.comm_port, controlText('k-exec', { interrupt: true }, epk, new Receiver().keys.secretKey));
-    t.match(replyOf(forged, epk, receiver.keys.secretKey), { ok: false, error: 'GL_ERR_ENVELOPE_OPEN_FAILED' }, 'a request sealed with another key is refused');
+    t.match(
+      replyOf(forged, epk, receiver.keys.secretKey),
+      { ok: false, error: 'GL_ERR_ENVELOPE_OPEN_FAILED' },
+      'a request sealed with another key is refused',
+    );
     const other = await sendComm(r.comm_port, controlText('k-other', { interrupt: true }, epk, receiver.keys.secretKey));
-    t.match(replyOf(other, epk, receiver.keys.secretKey), { ok: false, error: 'GL_ERR_KERNEL_ID_MISMATCH' }, 'a request for another kernel is refused');
+    t.match(
+      replyOf(other, epk, receiver.keys.secretKey),
+      { ok: false, error: 'GL_ERR_KERNEL_ID_MISMATCH' },
+      'a request for another kernel is refused',
+    );
     const good = controlText('k-exec', { signal: 'SIGCONT' }, epk, receiver.keys.secretKey);
-    t.same(replyOf(await sendComm(r.comm_port, good), epk, receiver.keys.secretKey), { ok: true }, 'an authentic harmless request is accepted');
-    t.match(replyOf(await sendComm(r.comm_port, good), epk, receiver.keys.secretKey), { ok: false, error: 'GL_ERR_REPLAY' }, 'its replay is refused');
+    t.same(
+      replyOf(await sendComm(r.comm_port, good), epk, receiver.keys.secretKey),
+      { ok: true },
+      'an authentic harmless request is accepted',
+    );
+    t.match(
+      replyOf(await sendComm(r.comm_port, good), epk, receiver.keys.secretKey),
+      { ok: false, error: 'GL_ERR_REPLAY' },
+      'its replay is refused',
+    );
     const garbage = await sendComm(r.comm_port, '{"signum": 2}');
     t.match(replyOf(garbage, epk, receiver.keys.secretKey), { ok: false }, 'a v1 request is refused in v2 mode');
     // One more authentic request: once its log line is in, so are the lines of everything before it.
-    t.same(replyOf(await sendComm(r.comm_port, controlText('k-exec', { signal: 'SIGCONT' }, epk, receiver.keys.secretKey)), epk, receiver.keys.secretKey), { ok: true });
+    t.same(
+      replyOf(
+        await sendComm(r.comm_port, controlText('k-exec', { signal: 'SIGCONT' }, epk, receiver.keys.secretKey)),
+        epk,
+        receiver.keys.secretKey,
+      ),
+      { ok: true },
+    );
     const acted = (): unknown[] => run.logs.filter((l) => l.event === 'control_request').map((l) => l.action);
     await waitFor(() => acted().length >= 2, GENEROUS_MS);
     t.same(acted(), ['signal', 'signal'], 'only the authentic requests were acted on');
     t.equal(cell.child.exitCode, null, 'the cell is still running after the refused requests');
     // Idle peers hold comm-port connections open without a byte: the interrupt is not delayed by them.
     // More idle peers than the comm port's connection cap (64): the oldest make room.
-    const idle = await Promise.all(Array.from({ length: 70 }, () => new Promise<Socket>((resolve) => {
-      const s = connect({ host: '127.0.0.1', port: r.comm_port }, () => resolve(s));
-      s.on('error', () => {});
-    })));
+    const idle = await Promise.all(
+      Array.from(
+        { length: 70 },
+        () =>
+          new Promise<Socket>((resolve) => {
+            const s = connect({ host: '127.0.0.1', port: r.comm_port }, () => resolve(s));
+            s.on('error', () => {});
+          }),
+      ),
+    );
     t.teardown(() => idle.forEach((s) => s.destroy()));
     const closedIdle = new Set<Socket>();
     for (const s of idle) s.once('close', () => closedIdle.add(s));
     const reply = await sendComm(r.comm_port, controlText('k-exec', { interrupt: true }, epk, receiver.keys.secretKey));
     // Waiting on the idle peers would have meant waiting for their idle timeout, which closes them all.
-    t.ok(closedIdle.size < idle.length, `answered while idle peers still hold connections (${idle.length - closedIdle.size} of ${idle.length} open)`);
+    t.ok(
+      closedIdle.size < idle.length,
+      `answered while idle peers still hold connections (${idle.length - closedIdle.size} of ${idle.length} open)`,
+    );
     t.same(replyOf(reply, epk, receiver.keys.secretKey), { ok: true });
     const result = await cell.result;
     t.equal(result.status, 'error');
@@ -82,7 +146,20 @@ t.test('a real ipykernel started by the launcher executes code with the sealed c
     t.notOk(log.includes(receiver.token), 'launch token absent from the logs');
     t.notOk(log.includes(r.conn_info.key), 'connection key absent from the logs');
     const events = run.logs.filter((l) => l.kernel_id === 'k-exec').map((l) => l.event);
-    for (const e of ['ports_selected', 'kernel_spawned', 'kernel_ready', 'response_acked', 'control_request', 'stopping', 'kernel_exited', 'launcher_exit']) t.ok(events.includes(e), `${e} logged with kernel_id`);
-    t.ok(run.logs.filter((l) => l.event === 'kernel_ready').every((l) => typeof l.ms === 'number'), 'phases carry ms');
+    for (const e of [
+      'ports_selected',
+      'kernel_spawned',
+      'kernel_ready',
+      'response_acked',
+      'control_request',
+      'stopping',
+      'kernel_exited',
+      'launcher_exit',
+    ])
+      t.ok(events.includes(e), `${e} logged with kernel_id`);
+    t.ok(
+      run.logs.filter((l) => l.event === 'kernel_ready').every((l) => typeof l.ms === 'number'),
+      'phases carry ms',
+    );
   });
 });

@@ -7,7 +7,17 @@ import { fileURLToPath } from 'node:url';
 import { isFailureResponse, type ResponseSuccess, type ResponseFailure } from '@gateway-launchers/common';
 import { Receiver } from './helpers/receiver.js';
 import { shellRequest } from './helpers/zmq-client.js';
-import { GENEROUS_MS, IPYKERNEL_ARGV, PYTHON, type LauncherRun, execedPast, groupAlive, kernelClient, runLauncher, waitFor } from './helpers/launcher-process.js';
+import {
+  GENEROUS_MS,
+  IPYKERNEL_ARGV,
+  PYTHON,
+  type LauncherRun,
+  execedPast,
+  groupAlive,
+  kernelClient,
+  runLauncher,
+  waitFor,
+} from './helpers/launcher-process.js';
 import { holdPortBlock } from './helpers/ports.js';
 
 const CLASH_ONCE = fileURLToPath(new URL('./fixtures/clash_once.py', import.meta.url));
@@ -38,7 +48,9 @@ t.test('SIGTERM to the launcher stops the kernel group, removes the file and exi
 t.test('a kernel that cannot start sends a failure response naming the error', async (t) => {
   const receiver = await Receiver.start();
   t.teardown(() => receiver.close());
-  const run = runLauncher([...v2Args(receiver, 'k-bad'), '--', PYTHON, '-m', 'no_such_module', '-f', '{connection_file}'], { KERNEL_LAUNCH_TOKEN: receiver.token });
+  const run = runLauncher([...v2Args(receiver, 'k-bad'), '--', PYTHON, '-m', 'no_such_module', '-f', '{connection_file}'], {
+    KERNEL_LAUNCH_TOKEN: receiver.token,
+  });
   t.teardown(() => run.stop());
   const { plaintext } = await receiver.next();
   t.ok(isFailureResponse(plaintext));
@@ -52,7 +64,9 @@ t.test('a kernel that cannot start sends a failure response naming the error', a
 t.test('a missing kernel executable is reported as a failure, not a hang', async (t) => {
   const receiver = await Receiver.start();
   t.teardown(() => receiver.close());
-  const run = runLauncher([...v2Args(receiver, 'k-noexe'), '--', '/nonexistent/kernel', '{connection_file}'], { KERNEL_LAUNCH_TOKEN: receiver.token });
+  const run = runLauncher([...v2Args(receiver, 'k-noexe'), '--', '/nonexistent/kernel', '{connection_file}'], {
+    KERNEL_LAUNCH_TOKEN: receiver.token,
+  });
   t.teardown(() => run.stop());
   const { plaintext } = await receiver.next();
   t.ok(isFailureResponse(plaintext));
@@ -69,9 +83,12 @@ t.test('a response address that starts listening only after a refused attempt st
     });
   });
   const receiver = new Receiver();
-  const run = runLauncher(['--kernel-id', 'k-late', '--response-address', `127.0.0.1:${port}`, '--public-key', receiver.publicKey, ...IPYKERNEL_ARGV], {
-    KERNEL_LAUNCH_TOKEN: receiver.token,
-  });
+  const run = runLauncher(
+    ['--kernel-id', 'k-late', '--response-address', `127.0.0.1:${port}`, '--public-key', receiver.publicKey, ...IPYKERNEL_ARGV],
+    {
+      KERNEL_LAUNCH_TOKEN: receiver.token,
+    },
+  );
   t.teardown(() => run.stop());
   // Listen only once the launcher has seen the address refuse: no guess at how long it takes to get there.
   await run.waitLog((l) => l.event === 'response_retry', 'response_retry (a refused delivery attempt)');
@@ -89,7 +106,9 @@ t.test('a kernel that dies because its port was taken is restarted on fresh port
   const receiver = await Receiver.start();
   t.teardown(() => receiver.close());
   const marker = join(mkdtempSync(join(tmpdir(), 'gl-clash-')), 'marker');
-  const run = runLauncher([...v2Args(receiver, 'k-clash'), '--', PYTHON, CLASH_ONCE, marker, '{connection_file}'], { KERNEL_LAUNCH_TOKEN: receiver.token });
+  const run = runLauncher([...v2Args(receiver, 'k-clash'), '--', PYTHON, CLASH_ONCE, marker, '{connection_file}'], {
+    KERNEL_LAUNCH_TOKEN: receiver.token,
+  });
   t.teardown(() => run.stop());
   const { plaintext } = await receiver.next();
   t.notOk(isFailureResponse(plaintext), 'ready after the retry');
@@ -113,18 +132,31 @@ t.test('a range with only a few free ports still works, and an exhausted range f
   const range = `${base}..${base + 9}`; // 10 ports, 4 taken: exactly 6 free
   const receiver = await Receiver.start(range);
   t.teardown(() => receiver.close());
-  const run = runLauncher([...v2Args(receiver, 'k-few', ['--port-range', range]), ...IPYKERNEL_ARGV], { KERNEL_LAUNCH_TOKEN: receiver.token, MIN_PORT_RANGE_SIZE: '0' });
+  const run = runLauncher([...v2Args(receiver, 'k-few', ['--port-range', range]), ...IPYKERNEL_ARGV], {
+    KERNEL_LAUNCH_TOKEN: receiver.token,
+    MIN_PORT_RANGE_SIZE: '0',
+  });
   t.teardown(() => run.stop());
   const { plaintext } = await receiver.next();
   t.notOk(isFailureResponse(plaintext), 'launched with the six free ports');
   const r = plaintext as ResponseSuccess;
-  const used = [r.conn_info.shell_port, r.conn_info.iopub_port, r.conn_info.stdin_port, r.conn_info.control_port, r.conn_info.hb_port, r.comm_port].sort();
+  const used = [
+    r.conn_info.shell_port,
+    r.conn_info.iopub_port,
+    r.conn_info.stdin_port,
+    r.conn_info.control_port,
+    r.conn_info.hb_port,
+    r.comm_port,
+  ].sort();
   t.same(used, [base + 1, base + 3, base + 5, base + 7, base + 8, base + 9]);
 
   // Now every port of the range is taken: by the blockers and the running kernel.
   const receiver2 = await Receiver.start(range);
   t.teardown(() => receiver2.close());
-  const run2 = runLauncher([...v2Args(receiver2, 'k-none', ['--port-range', range]), ...IPYKERNEL_ARGV], { KERNEL_LAUNCH_TOKEN: receiver2.token, MIN_PORT_RANGE_SIZE: '0' });
+  const run2 = runLauncher([...v2Args(receiver2, 'k-none', ['--port-range', range]), ...IPYKERNEL_ARGV], {
+    KERNEL_LAUNCH_TOKEN: receiver2.token,
+    MIN_PORT_RANGE_SIZE: '0',
+  });
   t.teardown(() => run2.stop());
   const failed = await receiver2.next();
   t.ok(isFailureResponse(failed.plaintext), 'failure response');
@@ -137,7 +169,9 @@ t.test('a range with only a few free ports still works, and an exhausted range f
 t.test('--ip ::1 works end to end over IPv6', async (t) => {
   const receiver = await Receiver.start();
   t.teardown(() => receiver.close());
-  const run = runLauncher([...v2Args(receiver, 'k-v6', ['--ip', '::1', '--kernel-language', 'python', '--python', PYTHON])], { KERNEL_LAUNCH_TOKEN: receiver.token });
+  const run = runLauncher([...v2Args(receiver, 'k-v6', ['--ip', '::1', '--kernel-language', 'python', '--python', PYTHON])], {
+    KERNEL_LAUNCH_TOKEN: receiver.token,
+  });
   t.teardown(() => run.stop());
   const { plaintext } = await receiver.next();
   t.notOk(isFailureResponse(plaintext), `ready: ${isFailureResponse(plaintext) ? plaintext.failure.stderr_tail : ''}`);
@@ -155,7 +189,14 @@ t.test('the launch token file is read when KERNEL_LAUNCH_TOKEN is absent', async
   t.teardown(() => receiver.close());
   const tokenFile = join(mkdtempSync(join(tmpdir(), 'gl-token-')), 'token');
   writeFileSync(tokenFile, `${receiver.token}\n`, { mode: 0o600 });
-  const run = runLauncher([...v2Args(receiver, 'k-tokfile', ['--launch-token-file', tokenFile]), '--', PYTHON, '-m', 'no_such_module', '{connection_file}']);
+  const run = runLauncher([
+    ...v2Args(receiver, 'k-tokfile', ['--launch-token-file', tokenFile]),
+    '--',
+    PYTHON,
+    '-m',
+    'no_such_module',
+    '{connection_file}',
+  ]);
   t.teardown(() => run.stop());
   const { plaintext } = await receiver.next();
   t.equal(plaintext.token, receiver.token);
@@ -176,9 +217,27 @@ t.test('a response no listener acknowledges within --launch-timeout ends the lau
   // timeout (which the launcher logged as kernel_not_ready, a different test's subject).
   let run: LauncherRun | undefined;
   for (let timeoutS = 10; timeoutS <= 160; timeoutS *= 2) {
-    const attempt = runLauncher(['--kernel-id', 'k-nolistener', '--response-address', `127.0.0.1:${port}`, '--public-key', receiver.publicKey, '--launch-timeout', String(timeoutS), '--shutdown-grace', '0.5', '--', PYTHON, LISTEN_ONLY, '{connection_file}'], {
-      KERNEL_LAUNCH_TOKEN: receiver.token,
-    });
+    const attempt = runLauncher(
+      [
+        '--kernel-id',
+        'k-nolistener',
+        '--response-address',
+        `127.0.0.1:${port}`,
+        '--public-key',
+        receiver.publicKey,
+        '--launch-timeout',
+        String(timeoutS),
+        '--shutdown-grace',
+        '0.5',
+        '--',
+        PYTHON,
+        LISTEN_ONLY,
+        '{connection_file}',
+      ],
+      {
+        KERNEL_LAUNCH_TOKEN: receiver.token,
+      },
+    );
     t.teardown(() => attempt.stop());
     await attempt.exited;
     run = attempt;
@@ -186,7 +245,10 @@ t.test('a response no listener acknowledges within --launch-timeout ends the lau
     t.comment(`the stand-in kernel was not ready within ${timeoutS} s; again with ${timeoutS * 2} s`);
   }
   if (run === undefined) throw new Error('unreachable');
-  t.ok(run.logs.some((l) => l.event === 'kernel_ready'), 'the kernel was ready: the delivery is what ran out of time');
+  t.ok(
+    run.logs.some((l) => l.event === 'kernel_ready'),
+    'the kernel was ready: the delivery is what ran out of time',
+  );
   const exit = await run.exited;
   t.equal(exit.code, 1, 'exit status 1');
   const failed = run.logs.find((l) => l.event === 'launcher_failed');
@@ -196,27 +258,43 @@ t.test('a response no listener acknowledges within --launch-timeout ends the lau
   t.notOk(groupAlive(pgid), 'the kernel was stopped');
 });
 
-t.test('a launcher killed outright (SIGKILL) takes its kernel with it', { skip: existsSync('/usr/bin/setpriv') ? false : 'util-linux setpriv is not installed' }, async (t) => {
-  const receiver = await Receiver.start();
-  t.teardown(() => receiver.close());
-  const run = runLauncher([...v2Args(receiver, 'k-sigkill'), '--', PYTHON, '-c', 'import time; time.sleep(60)', '{connection_file}'], { KERNEL_LAUNCH_TOKEN: receiver.token });
-  t.teardown(() => run.stop());
-  const pid = (await run.waitLog((l) => l.event === 'kernel_spawned', 'kernel_spawned')).pid as number;
-  // The kernel is started through `setpriv --pdeathsig KILL`, which arms the parent-death signal and then
-  // execs the kernel: kill the launcher only once that exec happened, or the signal may not be armed yet.
-  t.ok(await waitFor(() => execedPast(pid, /setpriv$/), GENEROUS_MS), 'the kernel runs (setpriv has exec\'ed it)');
-  run.child.kill('SIGKILL');
-  await run.exited;
-  t.ok(await waitFor(() => !groupAlive(pid), GENEROUS_MS), 'the kernel died with its launcher');
-  // A SIGKILLed launcher cannot remove its private directory; the test does.
-  const file = run.logs.find((l) => l.event === 'ports_selected')?.connection_file as string;
-  rmSync(dirname(file), { recursive: true, force: true });
-});
+t.test(
+  'a launcher killed outright (SIGKILL) takes its kernel with it',
+  { skip: existsSync('/usr/bin/setpriv') ? false : 'util-linux setpriv is not installed' },
+  async (t) => {
+    const receiver = await Receiver.start();
+    t.teardown(() => receiver.close());
+    const run = runLauncher([...v2Args(receiver, 'k-sigkill'), '--', PYTHON, '-c', 'import time; time.sleep(60)', '{connection_file}'], {
+      KERNEL_LAUNCH_TOKEN: receiver.token,
+    });
+    t.teardown(() => run.stop());
+    const pid = (await run.waitLog((l) => l.event === 'kernel_spawned', 'kernel_spawned')).pid as number;
+    // The kernel is started through `setpriv --pdeathsig KILL`, which arms the parent-death signal and then
+    // execs the kernel: kill the launcher only once that exec happened, or the signal may not be armed yet.
+    t.ok(await waitFor(() => execedPast(pid, /setpriv$/), GENEROUS_MS), "the kernel runs (setpriv has exec'ed it)");
+    run.child.kill('SIGKILL');
+    await run.exited;
+    t.ok(await waitFor(() => !groupAlive(pid), GENEROUS_MS), 'the kernel died with its launcher');
+    // A SIGKILLed launcher cannot remove its private directory; the test does.
+    const file = run.logs.find((l) => l.event === 'ports_selected')?.connection_file as string;
+    rmSync(dirname(file), { recursive: true, force: true });
+  },
+);
 
 t.test('a kernel that dumps binary junk on stderr still gets its failure response through the size limit', async (t) => {
   const receiver = await Receiver.start();
   t.teardown(() => receiver.close());
-  const run = runLauncher([...v2Args(receiver, 'k-junk'), '--', PYTHON, '-c', 'import sys; sys.stderr.write("\\x1b" * 9000 + "\\x00" * 9000 + "the end"); sys.exit(3)', '{connection_file}'], { KERNEL_LAUNCH_TOKEN: receiver.token });
+  const run = runLauncher(
+    [
+      ...v2Args(receiver, 'k-junk'),
+      '--',
+      PYTHON,
+      '-c',
+      'import sys; sys.stderr.write("\\x1b" * 9000 + "\\x00" * 9000 + "the end"); sys.exit(3)',
+      '{connection_file}',
+    ],
+    { KERNEL_LAUNCH_TOKEN: receiver.token },
+  );
   t.teardown(() => run.stop());
   const { plaintext } = await receiver.next();
   t.ok(isFailureResponse(plaintext), 'failure response accepted by a receiver enforcing the 64 KiB limit');
@@ -230,7 +308,9 @@ t.test('a kernel that dumps binary junk on stderr still gets its failure respons
 t.test('a launcher that fails before the kernel exists still sends a failure response naming why', async (t) => {
   const receiver = await Receiver.start();
   t.teardown(() => receiver.close());
-  const run = runLauncher([...v2Args(receiver, 'k-nodir', ['--connection-dir', '/nonexistent/gl-dir']), ...IPYKERNEL_ARGV], { KERNEL_LAUNCH_TOKEN: receiver.token });
+  const run = runLauncher([...v2Args(receiver, 'k-nodir', ['--connection-dir', '/nonexistent/gl-dir']), ...IPYKERNEL_ARGV], {
+    KERNEL_LAUNCH_TOKEN: receiver.token,
+  });
   t.teardown(() => run.stop());
   const { plaintext } = await receiver.next();
   t.ok(isFailureResponse(plaintext));

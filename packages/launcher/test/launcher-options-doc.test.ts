@@ -26,7 +26,12 @@ t.test('the options document shows every flag, alias, environment variable, defa
   const out = join(tempDir(t), 'options.md');
   t.equal(run('scripts/gen-launcher-options-doc.mjs', ['--out', out]).status, 0);
   const text = readFileSync(out, 'utf8');
-  const sections = new Map(text.split(/^## /m).slice(1).map((s) => [s.slice(0, s.indexOf('\n')), s] as const));
+  const sections = new Map(
+    text
+      .split(/^## /m)
+      .slice(1)
+      .map((s) => [s.slice(0, s.indexOf('\n')), s] as const),
+  );
   for (const option of LAUNCHER_OPTIONS) {
     const section = sections.get(option.group) ?? '';
     const row = section.split('\n').find((l) => l.startsWith(`| \`--${option.name}`));
@@ -35,7 +40,8 @@ t.test('the options document shows every flag, alias, environment variable, defa
     for (const alias of option.aliases ?? []) t.match(row, `\`--${alias}\``, `alias --${alias}`);
     for (const env of option.env ?? []) t.match(row, `\`${env}\``, `env ${env}`);
     for (const choice of option.choices ?? []) t.match(row, `\`${choice}\``, `choice ${choice}`);
-    if (option.default !== undefined && option.default !== '') t.match(row, `\`${String(option.default)}\``, `default ${String(option.default)}`);
+    if (option.default !== undefined && option.default !== '')
+      t.match(row, `\`${String(option.default)}\``, `default ${String(option.default)}`);
     t.match(row, option.describe.slice(0, 30), 'description');
   }
   for (const variable of LAUNCHER_ENV_ONLY) t.match(sections.get('Environment only') ?? '', `| \`${variable.name}\` |`, variable.name);

@@ -1,14 +1,32 @@
 import t from 'tap';
 import { generateV1KeyPair, openV1, validateConnectionInfo, type ConnectionInfo } from '@gateway-launchers/common';
 import { startV1Receiver } from './helpers/receiver.js';
-import { CELL_STARTED, IPYKERNEL_ARGV, SLEEPING_CELL, groupAlive, kernelClient, runLauncher, sendComm } from './helpers/launcher-process.js';
+import {
+  CELL_STARTED,
+  IPYKERNEL_ARGV,
+  SLEEPING_CELL,
+  groupAlive,
+  kernelClient,
+  runLauncher,
+  sendComm,
+} from './helpers/launcher-process.js';
 
 t.test('with an RSA key the launcher speaks Gateway Provisioners v1 end to end', async (t) => {
   const keys = await generateV1KeyPair(1024); // GP's size
   const v1 = await startV1Receiver();
   t.teardown(v1.close);
   const { port, payload } = v1;
-  const run = runLauncher(['--RemoteProcessProxy.kernel-id', 'k-v1', '--RemoteProcessProxy.response-address', `127.0.0.1:${port}`, '--RemoteProcessProxy.public-key', keys.publicKeyBase64, '--RemoteProcessProxy.port-range', '26100..27100', ...IPYKERNEL_ARGV]);
+  const run = runLauncher([
+    '--RemoteProcessProxy.kernel-id',
+    'k-v1',
+    '--RemoteProcessProxy.response-address',
+    `127.0.0.1:${port}`,
+    '--RemoteProcessProxy.public-key',
+    keys.publicKeyBase64,
+    '--RemoteProcessProxy.port-range',
+    '26100..27100',
+    ...IPYKERNEL_ARGV,
+  ]);
   t.teardown(() => run.stop());
   const opened = openV1(await payload, keys);
   t.ok(opened.ok, 'our v1 decoder opens what the launcher sent');

@@ -12,7 +12,17 @@ import {
   isFailureResponse,
   type ResponseSuccess,
 } from '@gateway-launchers/common';
-import { CELL_STARTED, GENEROUS_MS, IPYKERNEL_ARGV, SLEEPING_CELL, controlText, groupAlive, kernelClient, replyOf, runLauncher } from './helpers/launcher-process.js';
+import {
+  CELL_STARTED,
+  GENEROUS_MS,
+  IPYKERNEL_ARGV,
+  SLEEPING_CELL,
+  controlText,
+  groupAlive,
+  kernelClient,
+  replyOf,
+  runLauncher,
+} from './helpers/launcher-process.js';
 
 /** A listener's key pair and token, and a WebSocket server on loopback standing in for its port. */
 async function wsListener(t: Test): Promise<{ keys: BoxKeyPair; token: string; wss: WebSocketServer; port: number }> {
@@ -43,9 +53,20 @@ t.test('over ws:// the response, control requests, re-attach and the kernel_exit
   const nextSocket = (): Promise<WebSocket> => new Promise((r) => connected.push(r));
   const first = nextSocket();
 
-  const run = runLauncher(['--kernel-id', 'k-ws', '--response-address', `ws://127.0.0.1:${port}/kernels`, '--public-key', toBase64(keys.publicKey), ...IPYKERNEL_ARGV], {
-    KERNEL_LAUNCH_TOKEN: token,
-  });
+  const run = runLauncher(
+    [
+      '--kernel-id',
+      'k-ws',
+      '--response-address',
+      `ws://127.0.0.1:${port}/kernels`,
+      '--public-key',
+      toBase64(keys.publicKey),
+      ...IPYKERNEL_ARGV,
+    ],
+    {
+      KERNEL_LAUNCH_TOKEN: token,
+    },
+  );
   t.teardown(() => run.stop());
   const ws = await first;
   const opened = openResponse(await nextMessage(ws), keys.secretKey);
@@ -89,39 +110,56 @@ t.test('over ws:// the response, control requests, re-attach and the kernel_exit
   t.notOk(groupAlive(pgid));
 });
 
-t.test('when the ack of an accepted response is lost, the retry\'s GL_ERR_RESPONSE_REPLAYED counts as acknowledged and the launcher re-attaches', async (t) => {
-  const { keys, token, wss, port } = await wsListener(t);
-  let connections = 0;
-  let epk: Uint8Array | undefined;
-  const reattached = new Promise<WebSocket>((resolve) => {
-    wss.on('connection', (ws) => {
-      connections++;
-      ws.once('message', (data) => {
-        const text = String(data);
-        if (connections === 1) {
-          const opened = openResponse(text, keys.secretKey);
-          if (opened.ok) epk = opened.value.envelope.epk;
-          ws.terminate(); // accepted, but the ack never arrives
-        } else if (connections === 2) {
-          ws.send(JSON.stringify({ ok: false, error: 'GL_ERR_RESPONSE_REPLAYED' }));
-          ws.close();
-        } else {
-          const env = parseResponseEnvelope(text);
-          if (env.ok && epk !== undefined && openReattach(env.value, epk, keys.secretKey).ok) {
-            ws.send(JSON.stringify({ ok: true }));
-            resolve(ws);
+t.test(
+  "when the ack of an accepted response is lost, the retry's GL_ERR_RESPONSE_REPLAYED counts as acknowledged and the launcher re-attaches",
+  async (t) => {
+    const { keys, token, wss, port } = await wsListener(t);
+    let connections = 0;
+    let epk: Uint8Array | undefined;
+    const reattached = new Promise<WebSocket>((resolve) => {
+      wss.on('connection', (ws) => {
+        connections++;
+        ws.once('message', (data) => {
+          const text = String(data);
+          if (connections === 1) {
+            const opened = openResponse(text, keys.secretKey);
+            if (opened.ok) epk = opened.value.envelope.epk;
+            ws.terminate(); // accepted, but the ack never arrives
+          } else if (connections === 2) {
+            ws.send(JSON.stringify({ ok: false, error: 'GL_ERR_RESPONSE_REPLAYED' }));
+            ws.close();
+          } else {
+            const env = parseResponseEnvelope(text);
+            if (env.ok && epk !== undefined && openReattach(env.value, epk, keys.secretKey).ok) {
+              ws.send(JSON.stringify({ ok: true }));
+              resolve(ws);
+            }
           }
-        }
+        });
       });
     });
-  });
-  const run = runLauncher(['--kernel-id', 'k-lost-ack', '--response-address', `ws://127.0.0.1:${port}/`, '--public-key', toBase64(keys.publicKey), ...IPYKERNEL_ARGV], { KERNEL_LAUNCH_TOKEN: token });
-  t.teardown(() => run.stop());
-  const ws = await reattached;
-  t.ok(run.logs.some((l) => l.event === 'response_acked' && l.ack_lost === true), 'logged as acknowledged with a lost ack');
-  ws.send(controlText('k-lost-ack', { shutdown: true }, epk as Uint8Array, keys.secretKey));
-  t.equal((await run.exited).code, 0, 'the kernel ran and shut down normally');
-});
+    const run = runLauncher(
+      [
+        '--kernel-id',
+        'k-lost-ack',
+        '--response-address',
+        `ws://127.0.0.1:${port}/`,
+        '--public-key',
+        toBase64(keys.publicKey),
+        ...IPYKERNEL_ARGV,
+      ],
+      { KERNEL_LAUNCH_TOKEN: token },
+    );
+    t.teardown(() => run.stop());
+    const ws = await reattached;
+    t.ok(
+      run.logs.some((l) => l.event === 'response_acked' && l.ack_lost === true),
+      'logged as acknowledged with a lost ack',
+    );
+    ws.send(controlText('k-lost-ack', { shutdown: true }, epk as Uint8Array, keys.secretKey));
+    t.equal((await run.exited).code, 0, 'the kernel ran and shut down normally');
+  },
+);
 
 t.test('a refused re-attach is warned about with the reason, and the warnings back off (1st, 2nd, 4th … failure)', async (t) => {
   const { keys, token, wss, port } = await wsListener(t);
@@ -141,17 +179,36 @@ t.test('a refused re-attach is warned about with the reason, and the warnings ba
       });
     });
   });
-  const run = runLauncher(['--kernel-id', 'k-ws-refused', '--response-address', `ws://127.0.0.1:${port}/kernels`, '--public-key', toBase64(keys.publicKey), ...IPYKERNEL_ARGV], {
-    KERNEL_LAUNCH_TOKEN: token,
-    LOG_LEVEL: 'debug',
-  });
+  const run = runLauncher(
+    [
+      '--kernel-id',
+      'k-ws-refused',
+      '--response-address',
+      `ws://127.0.0.1:${port}/kernels`,
+      '--public-key',
+      toBase64(keys.publicKey),
+      ...IPYKERNEL_ARGV,
+    ],
+    {
+      KERNEL_LAUNCH_TOKEN: token,
+      LOG_LEVEL: 'debug',
+    },
+  );
   t.teardown(() => run.stop());
   await sixth;
   // The launcher logs each failure after the refusal arrives: wait for the sixth entry (an event, bounded by the safety timer).
   const deadline = Date.now() + 60_000;
-  while (run.logs.filter((l) => l.event === 'ws_reattach_failed').length < 6 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  while (run.logs.filter((l) => l.event === 'ws_reattach_failed').length < 6 && Date.now() < deadline)
+    await new Promise((r) => setTimeout(r, 50));
   const failed = run.logs.filter((l) => l.event === 'ws_reattach_failed').slice(0, 6);
   t.equal(failed.length, 6, 'six failures logged');
-  t.ok(failed.every((l) => l.reason === 'listener refused: GL_ERR_TEST_REFUSAL'), 'each carries the reason');
-  t.same(failed.map((l) => l.level), [40, 40, 20, 40, 20, 20], 'warn on the 1st, 2nd and 4th, debug in between');
+  t.ok(
+    failed.every((l) => l.reason === 'listener refused: GL_ERR_TEST_REFUSAL'),
+    'each carries the reason',
+  );
+  t.same(
+    failed.map((l) => l.level),
+    [40, 40, 20, 40, 20, 20],
+    'warn on the 1st, 2nd and 4th, debug in between',
+  );
 });

@@ -13,8 +13,18 @@ import { PYTHON } from './helpers/launcher-process.js';
 /** A logger that keeps what it is given. */
 function recordingLogger(): { logger: LauncherLogger; lines: Array<Record<string, unknown>> } {
   const lines: Array<Record<string, unknown>> = [];
-  const keep = (level: string) => (obj: Record<string, unknown>, msg?: string): void => void lines.push({ level, ...obj, msg });
-  const logger: LauncherLogger = { trace: keep('trace'), debug: keep('debug'), info: keep('info'), warn: keep('warn'), error: keep('error'), fatal: keep('fatal') };
+  const keep =
+    (level: string) =>
+    (obj: Record<string, unknown>, msg?: string): void =>
+      void lines.push({ level, ...obj, msg });
+  const logger: LauncherLogger = {
+    trace: keep('trace'),
+    debug: keep('debug'),
+    info: keep('info'),
+    warn: keep('warn'),
+    error: keep('error'),
+    fatal: keep('fatal'),
+  };
   return { logger, lines };
 }
 
@@ -24,7 +34,8 @@ t.test('a clash message split across two stderr writes still kills the kernel gr
   // The second half is written only once the test has seen the first and created the go file: two chunks for sure.
   const dir = mkdtempSync(join(tmpdir(), 'gl-clash-unit-'));
   const go = join(dir, 'go');
-  const script = 'import os, sys, time\nsys.stderr.write("zmq.error.ZMQError: Address alre"); sys.stderr.flush()\nwhile not os.path.exists(sys.argv[1]): time.sleep(0.01)\nsys.stderr.write("ady in use\\n"); sys.stderr.flush()\ntime.sleep(60)\n';
+  const script =
+    'import os, sys, time\nsys.stderr.write("zmq.error.ZMQError: Address alre"); sys.stderr.flush()\nwhile not os.path.exists(sys.argv[1]): time.sleep(0.01)\nsys.stderr.write("ady in use\\n"); sys.stderr.flush()\ntime.sleep(60)\n';
   const kernel = KernelProcess.spawn([PYTHON, '-c', script, go], { env: process.env, stderr: quiet });
   t.teardown(() => void kernel.signalGroup('SIGKILL'));
   const { logger, lines } = recordingLogger();
@@ -37,7 +48,10 @@ t.test('a clash message split across two stderr writes still kills the kernel gr
       }
     });
   });
-  t.notOk(lines.some((l) => l.event === 'port_clash_detected'), 'half a message is not a clash');
+  t.notOk(
+    lines.some((l) => l.event === 'port_clash_detected'),
+    'half a message is not a clash',
+  );
   writeFileSync(go, '');
   const exit = await kernel.exited;
   t.equal(exit.signal, 'SIGKILL', 'killed');
@@ -47,7 +61,15 @@ t.test('a clash message split across two stderr writes still kills the kernel gr
 t.test('the watch ends when asked: a clash message after that is left alone', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'gl-clash-unit-'));
   const go = join(dir, 'go');
-  const kernel = KernelProcess.spawn([PYTHON, '-c', 'import os, sys, time\nwhile not os.path.exists(sys.argv[1]): time.sleep(0.01)\nsys.stderr.write("Address already in use\\n"); sys.stderr.flush(); sys.exit(7)', go], { env: process.env, stderr: quiet });
+  const kernel = KernelProcess.spawn(
+    [
+      PYTHON,
+      '-c',
+      'import os, sys, time\nwhile not os.path.exists(sys.argv[1]): time.sleep(0.01)\nsys.stderr.write("Address already in use\\n"); sys.stderr.flush(); sys.exit(7)',
+      go,
+    ],
+    { env: process.env, stderr: quiet },
+  );
   const { logger, lines } = recordingLogger();
   const unwatch = killOnPortClash(kernel, logger);
   unwatch();
@@ -58,22 +80,27 @@ t.test('the watch ends when asked: a clash message after that is left alone', as
   t.same(lines, [], 'nothing logged');
 });
 
-t.test('the ephemeral range warning: overlap at either end warns once with both ranges; outside, 0..0 or an unreadable file do not', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'gl-eph-'));
-  const file = join(dir, 'ip_local_port_range');
-  writeFileSync(file, '32768\t60999\n');
-  const check = (range: string, f = file): Array<Record<string, unknown>> => {
-    const { logger, lines } = recordingLogger();
-    warnIfEphemeral(parsePortRange(range, { minSize: 0 }), logger, f);
-    return lines;
-  };
-  t.match(check('40000..41000'), [{ level: 'warn', event: 'port_range_ephemeral_overlap', port_range: '40000..41000', ephemeral_range: '32768..60999' }]);
-  t.equal(check('32000..32768').length, 1, 'touching the low end');
-  t.equal(check('60999..61999').length, 1, 'touching the high end');
-  t.same(check('10000..11000'), [], 'below');
-  t.same(check('61000..62000'), [], 'above');
-  t.same(check('0..0'), [], 'any port: the ephemeral range by definition');
-  t.same(check('40000..41000', join(dir, 'missing')), [], 'no file');
-  writeFileSync(file, 'garbage');
-  t.same(check('40000..41000'), [], 'a malformed file');
-});
+t.test(
+  'the ephemeral range warning: overlap at either end warns once with both ranges; outside, 0..0 or an unreadable file do not',
+  async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'gl-eph-'));
+    const file = join(dir, 'ip_local_port_range');
+    writeFileSync(file, '32768\t60999\n');
+    const check = (range: string, f = file): Array<Record<string, unknown>> => {
+      const { logger, lines } = recordingLogger();
+      warnIfEphemeral(parsePortRange(range, { minSize: 0 }), logger, f);
+      return lines;
+    };
+    t.match(check('40000..41000'), [
+      { level: 'warn', event: 'port_range_ephemeral_overlap', port_range: '40000..41000', ephemeral_range: '32768..60999' },
+    ]);
+    t.equal(check('32000..32768').length, 1, 'touching the low end');
+    t.equal(check('60999..61999').length, 1, 'touching the high end');
+    t.same(check('10000..11000'), [], 'below');
+    t.same(check('61000..62000'), [], 'above');
+    t.same(check('0..0'), [], 'any port: the ephemeral range by definition');
+    t.same(check('40000..41000', join(dir, 'missing')), [], 'no file');
+    writeFileSync(file, 'garbage');
+    t.same(check('40000..41000'), [], 'a malformed file');
+  },
+);

@@ -23,10 +23,24 @@ for (const portName of ['iopub', 'hb'] as const) {
     t.teardown(() => receiver.close());
     const marker = join(mkdtempSync(join(tmpdir(), 'gl-clash-')), 'marker');
     // ipykernel 6.17 does not exit on this clash: without detection the launch fails at its timeout.
-    const run = runLauncher([...v2Args(receiver, `k-clash-${portName}`, ['--launch-timeout', '120']), '--', PYTHON, CLASH_ONCE, marker, '{connection_file}', portName], { KERNEL_LAUNCH_TOKEN: receiver.token });
+    const run = runLauncher(
+      [
+        ...v2Args(receiver, `k-clash-${portName}`, ['--launch-timeout', '120']),
+        '--',
+        PYTHON,
+        CLASH_ONCE,
+        marker,
+        '{connection_file}',
+        portName,
+      ],
+      { KERNEL_LAUNCH_TOKEN: receiver.token },
+    );
     t.teardown(() => run.stop());
     const { plaintext } = await receiver.next(120_000);
-    t.notOk(isFailureResponse(plaintext), `ready after the retry: ${isFailureResponse(plaintext) ? plaintext.failure.stderr_tail.slice(-300) : ''}`);
+    t.notOk(
+      isFailureResponse(plaintext),
+      `ready after the retry: ${isFailureResponse(plaintext) ? plaintext.failure.stderr_tail.slice(-300) : ''}`,
+    );
     const events = run.logs.map((l) => l.event);
     t.ok(events.includes('port_clash_detected'), "the clash was seen on the kernel's stderr");
     t.ok(events.indexOf('port_clash_detected') < events.indexOf('port_clash_retry'), 'and the kernel was killed before the retry');
@@ -35,7 +49,10 @@ for (const portName of ['iopub', 'hb'] as const) {
     const first = selections[0]?.ports as number[];
     const r = plaintext as ResponseSuccess;
     const now = [r.conn_info.shell_port, r.conn_info.iopub_port, r.conn_info.stdin_port, r.conn_info.control_port, r.conn_info.hb_port];
-    t.notOk(now.some((p) => first.includes(p)), 'none of the first ports is reused');
+    t.notOk(
+      now.some((p) => first.includes(p)),
+      'none of the first ports is reused',
+    );
     const out = await kernelClient({ ...r.conn_info, ip: '127.0.0.1' }, 'execute', '6*7').result;
     t.equal(out.result, '42', 'the restarted kernel works (its iopub carried the result)');
     run.child.kill('SIGTERM');
@@ -48,9 +65,29 @@ t.test('proxy mode: a kernel that hangs on a taken loopback iopub port is killed
   const receiver = await Receiver.start(range);
   t.teardown(() => receiver.close());
   const marker = join(mkdtempSync(join(tmpdir(), 'gl-clash-')), 'marker');
-  const run = runLauncher(['--kernel-id', 'k-proxy-iopub-clash', '--response-address', receiver.address, '--public-key', receiver.publicKey, '--port-range', range, '--mode', 'proxy', '--', PYTHON, CLASH_ONCE, marker, '{connection_file}', 'iopub'], {
-    KERNEL_LAUNCH_TOKEN: receiver.token,
-  });
+  const run = runLauncher(
+    [
+      '--kernel-id',
+      'k-proxy-iopub-clash',
+      '--response-address',
+      receiver.address,
+      '--public-key',
+      receiver.publicKey,
+      '--port-range',
+      range,
+      '--mode',
+      'proxy',
+      '--',
+      PYTHON,
+      CLASH_ONCE,
+      marker,
+      '{connection_file}',
+      'iopub',
+    ],
+    {
+      KERNEL_LAUNCH_TOKEN: receiver.token,
+    },
+  );
   t.teardown(() => run.stop());
   const { plaintext } = await receiver.next(60_000);
   t.notOk(isFailureResponse(plaintext), 'the response goes out at once in proxy mode');
@@ -66,23 +103,30 @@ t.test('proxy mode: a kernel that hangs on a taken loopback iopub port is killed
   t.equal((await run.exited).code, 0);
 });
 
-t.test('a port range inside the ephemeral range (net.ipv4.ip_local_port_range) is warned about, with both ranges; one outside is not', { skip: existsSync('/proc/sys/net/ipv4/ip_local_port_range') ? false : 'no /proc/sys/net/ipv4/ip_local_port_range' }, async (t) => {
-  const [lo, hi] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'latin1').trim().split(/\s+/).map(Number) as [number, number];
-  const launch = async (range: string): Promise<Array<Record<string, unknown>>> => {
-    const receiver = await Receiver.start(range);
-    t.teardown(() => receiver.close());
-    // A kernel that exits at once: the warning comes before it, the failure response after.
-    const run = runLauncher([...v2Args(receiver, 'k-eph', ['--port-range', range]), '--', PYTHON, '-c', 'raise SystemExit(3)', '{connection_file}'], { KERNEL_LAUNCH_TOKEN: receiver.token, MIN_PORT_RANGE_SIZE: '0' });
-    t.teardown(() => run.stop());
-    t.ok(isFailureResponse((await receiver.next(60_000)).plaintext), `${range}: the launch itself goes on`);
-    await run.exited;
-    return run.logs.filter((l) => l.event === 'port_range_ephemeral_overlap');
-  };
-  const inside = `${Math.max(lo, 1024)}..${Math.min(hi, Math.max(lo, 1024) + 100)}`;
-  const warned = await launch(inside);
-  t.equal(warned.length, 1, 'one warning');
-  t.match(warned[0], { level: 40, port_range: inside, ephemeral_range: `${lo}..${hi}` });
-  // Below the ephemeral range when there is room, else above it.
-  const outside = lo > 1124 ? `${lo - 101}..${lo - 1}` : `${hi + 1}..${hi + 101}`;
-  t.same(await launch(outside), [], `no warning for ${outside}`);
-});
+t.test(
+  'a port range inside the ephemeral range (net.ipv4.ip_local_port_range) is warned about, with both ranges; one outside is not',
+  { skip: existsSync('/proc/sys/net/ipv4/ip_local_port_range') ? false : 'no /proc/sys/net/ipv4/ip_local_port_range' },
+  async (t) => {
+    const [lo, hi] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'latin1').trim().split(/\s+/).map(Number) as [number, number];
+    const launch = async (range: string): Promise<Array<Record<string, unknown>>> => {
+      const receiver = await Receiver.start(range);
+      t.teardown(() => receiver.close());
+      // A kernel that exits at once: the warning comes before it, the failure response after.
+      const run = runLauncher(
+        [...v2Args(receiver, 'k-eph', ['--port-range', range]), '--', PYTHON, '-c', 'raise SystemExit(3)', '{connection_file}'],
+        { KERNEL_LAUNCH_TOKEN: receiver.token, MIN_PORT_RANGE_SIZE: '0' },
+      );
+      t.teardown(() => run.stop());
+      t.ok(isFailureResponse((await receiver.next(60_000)).plaintext), `${range}: the launch itself goes on`);
+      await run.exited;
+      return run.logs.filter((l) => l.event === 'port_range_ephemeral_overlap');
+    };
+    const inside = `${Math.max(lo, 1024)}..${Math.min(hi, Math.max(lo, 1024) + 100)}`;
+    const warned = await launch(inside);
+    t.equal(warned.length, 1, 'one warning');
+    t.match(warned[0], { level: 40, port_range: inside, ephemeral_range: `${lo}..${hi}` });
+    // Below the ephemeral range when there is room, else above it.
+    const outside = lo > 1124 ? `${lo - 101}..${lo - 1}` : `${hi + 1}..${hi + 101}`;
+    t.same(await launch(outside), [], `no warning for ${outside}`);
+  },
+);

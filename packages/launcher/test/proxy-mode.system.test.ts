@@ -7,7 +7,21 @@ import { fileURLToPath } from 'node:url';
 import * as zmq from 'zeromq';
 import { isFailureResponse, type ResponseSuccess, type ConnectionInfo } from '@gateway-launchers/common';
 import { Receiver } from './helpers/receiver.js';
-import { CELL_STARTED, GENEROUS_MS, IPYKERNEL_ARGV, KERNEL_CLIENT, PYTHON, SLEEPING_CELL, controlText, kernelClient, replyOf, runLauncher, sendComm, waitFor, writeConnectionFile } from './helpers/launcher-process.js';
+import {
+  CELL_STARTED,
+  GENEROUS_MS,
+  IPYKERNEL_ARGV,
+  KERNEL_CLIENT,
+  PYTHON,
+  SLEEPING_CELL,
+  controlText,
+  kernelClient,
+  replyOf,
+  runLauncher,
+  sendComm,
+  waitFor,
+  writeConnectionFile,
+} from './helpers/launcher-process.js';
 import { holdPortBlock } from './helpers/ports.js';
 
 const RANGE = '23000..24000';
@@ -40,9 +54,25 @@ async function waitUntil(cond: () => Promise<boolean>): Promise<boolean> {
 async function startProxied(t: Test, kernelId: string, extra: string[] = [], argv: string[] = IPYKERNEL_ARGV) {
   const receiver = await Receiver.start(RANGE);
   t.teardown(() => receiver.close());
-  const run = runLauncher(['--kernel-id', kernelId, '--response-address', receiver.address, '--public-key', receiver.publicKey, '--port-range', RANGE, '--mode', 'proxy', ...extra, ...argv], {
-    KERNEL_LAUNCH_TOKEN: receiver.token,
-  });
+  const run = runLauncher(
+    [
+      '--kernel-id',
+      kernelId,
+      '--response-address',
+      receiver.address,
+      '--public-key',
+      receiver.publicKey,
+      '--port-range',
+      RANGE,
+      '--mode',
+      'proxy',
+      ...extra,
+      ...argv,
+    ],
+    {
+      KERNEL_LAUNCH_TOKEN: receiver.token,
+    },
+  );
   t.teardown(() => run.stop());
   const { plaintext, epk } = await receiver.next();
   if (isFailureResponse(plaintext)) throw new Error(`kernel failed: ${plaintext.failure.stderr_tail}`);
@@ -59,11 +89,21 @@ async function startProxied(t: Test, kernelId: string, extra: string[] = [], arg
 t.test('proxy mode relays every channel of a real ipykernel through public ports in range', async (t) => {
   const { run, r, info, control } = await startProxied(t, 'k-proxy');
   t.equal(r.mode, 'proxy');
-  const ports = [r.conn_info.shell_port, r.conn_info.iopub_port, r.conn_info.stdin_port, r.conn_info.control_port, r.conn_info.hb_port, r.comm_port];
+  const ports = [
+    r.conn_info.shell_port,
+    r.conn_info.iopub_port,
+    r.conn_info.stdin_port,
+    r.conn_info.control_port,
+    r.conn_info.hb_port,
+    r.comm_port,
+  ];
   t.equal(new Set(ports).size, 6);
   for (const p of ports) t.ok(p >= 23000 && p <= 24000, `public port ${p} in range`);
   const kernelPorts = run.logs.find((l) => l.event === 'kernel_spawned')?.kernel_ports as number[];
-  t.ok(kernelPorts.every((p) => !ports.includes(p)), 'the kernel itself is on other (loopback) ports');
+  t.ok(
+    kernelPorts.every((p) => !ports.includes(p)),
+    'the kernel itself is on other (loopback) ports',
+  );
 
   await t.test('kernel_info and execute with its result on iopub', async (t) => {
     t.same(await kernelClient(info, 'kernel_info').result, { status: 'ok' });
@@ -86,7 +126,8 @@ t.test('proxy mode relays every channel of a real ipykernel through public ports
   });
 
   await t.test('a 10 MiB display output is relayed intact', async (t) => {
-    const code = 'import hashlib\nfrom IPython.display import display\ns = "".join(chr(97 + (i * 7) % 26) for i in range(10 * 1024 * 1024))\ndisplay({"text/plain": s}, raw=True)';
+    const code =
+      'import hashlib\nfrom IPython.display import display\ns = "".join(chr(97 + (i * 7) % 26) for i in range(10 * 1024 * 1024))\ndisplay({"text/plain": s}, raw=True)';
     const out = await kernelClient(info, 'outputs', code).result;
     t.equal(out.count, 1);
     t.equal(out.length, 10 * 1024 * 1024);
@@ -115,7 +156,10 @@ t.test('proxy mode relays every channel of a real ipykernel through public ports
     t.equal(reply.ok, true);
     t.equal(reply.execution_state, 'busy', 'the proxy saw the kernel busy');
     const activity = reply.last_activity as number;
-    t.ok(typeof activity === 'number' && activity >= before - 1_000 && activity <= Date.now() + 1_000, 'last_activity is the running cell\'s (after it was sent, before the reply)');
+    t.ok(
+      typeof activity === 'number' && activity >= before - 1_000 && activity <= Date.now() + 1_000,
+      "last_activity is the running cell's (after it was sent, before the reply)",
+    );
     t.equal((await cell.result).ename, 'KeyboardInterrupt');
     // The kernel publishes status idle after the reply the client saw: ask until the proxy has relayed it.
     let after: Record<string, unknown> = {};
@@ -127,7 +171,9 @@ t.test('proxy mode relays every channel of a real ipykernel through public ports
     const file = writeConnectionFile(info);
     const client = spawn(PYTHON, [KERNEL_CLIENT, file, 'restart_session'], { stdio: ['pipe', 'pipe', 'inherit'] });
     let out = '';
-    const ready = new Promise<void>((resolve) => client.stdout.on('data', (c: Buffer) => ((out += c.toString()), out.includes('"ready"') && resolve())));
+    const ready = new Promise<void>((resolve) =>
+      client.stdout.on('data', (c: Buffer) => ((out += c.toString()), out.includes('"ready"') && resolve())),
+    );
     await ready;
     const oldPid = run.logs.filter((l) => l.event === 'kernel_spawned').at(-1)?.pid;
     const reply = await control({ restart: true });
@@ -176,17 +222,46 @@ t.test('proxy mode skips public ports taken by others and survives a loopback po
   const receiver = await Receiver.start(range);
   t.teardown(() => receiver.close());
   const marker = join(mkdtempSync(join(tmpdir(), 'gl-clash-')), 'marker');
-  const run = runLauncher(['--kernel-id', 'k-proxy-clash', '--response-address', receiver.address, '--public-key', receiver.publicKey, '--port-range', range, '--mode', 'proxy', '--', PYTHON, CLASH_ONCE, marker, '{connection_file}'], {
-    KERNEL_LAUNCH_TOKEN: receiver.token,
-    MIN_PORT_RANGE_SIZE: '0',
-  });
+  const run = runLauncher(
+    [
+      '--kernel-id',
+      'k-proxy-clash',
+      '--response-address',
+      receiver.address,
+      '--public-key',
+      receiver.publicKey,
+      '--port-range',
+      range,
+      '--mode',
+      'proxy',
+      '--',
+      PYTHON,
+      CLASH_ONCE,
+      marker,
+      '{connection_file}',
+    ],
+    {
+      KERNEL_LAUNCH_TOKEN: receiver.token,
+      MIN_PORT_RANGE_SIZE: '0',
+    },
+  );
   t.teardown(() => run.stop());
   const { plaintext } = await receiver.next();
   t.notOk(isFailureResponse(plaintext));
   const r = plaintext as ResponseSuccess;
-  const used = [r.conn_info.shell_port, r.conn_info.iopub_port, r.conn_info.stdin_port, r.conn_info.control_port, r.conn_info.hb_port, r.comm_port].sort();
+  const used = [
+    r.conn_info.shell_port,
+    r.conn_info.iopub_port,
+    r.conn_info.stdin_port,
+    r.conn_info.control_port,
+    r.conn_info.hb_port,
+    r.comm_port,
+  ].sort();
   t.same(used, [base + 4, base + 5, base + 6, base + 7, base + 8, base + 9], 'taken ports skipped, all in range');
-  t.ok(await waitFor(() => run.logs.some((l) => l.event === 'port_clash_retry'), GENEROUS_MS), 'the kernel was restarted on fresh loopback ports');
+  t.ok(
+    await waitFor(() => run.logs.some((l) => l.event === 'port_clash_retry'), GENEROUS_MS),
+    'the kernel was restarted on fresh loopback ports',
+  );
   t.ok(await waitFor(() => run.logs.some((l) => l.event === 'kernel_ready'), GENEROUS_MS), 'and listens');
   const out = await kernelClient({ ...r.conn_info, ip: '127.0.0.1' }, 'execute', '2**10').result;
   t.equal(out.result, '1024', 'the response sent before the clash is still valid');

@@ -28,16 +28,25 @@ function ip(...args: string[]): string {
   return execFileSync('ip', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
-t.test('on this host: toward loopback the routed address is loopback; a prohibited routed address falls back to an allowed one', async (t) => {
-  t.equal(await reportedAddress({ host: '127.0.0.1', port: 9 }, []), '127.0.0.1');
-  const fallback = nonLoopbackIPv4s()[0] ?? '127.0.0.1';
-  t.equal(await reportedAddress({ host: '127.0.0.1', port: 9 }, [/^127\./]), fallback);
-  t.equal(await reportedAddress({ host: 'localhost', port: 9 }, [/^127\./]), fallback, 'host names are resolved first');
-  t.equal(await reportedAddress({ host: 'localhost', port: 9 }, []), '127.0.0.1');
-});
+t.test(
+  'on this host: toward loopback the routed address is loopback; a prohibited routed address falls back to an allowed one',
+  async (t) => {
+    t.equal(await reportedAddress({ host: '127.0.0.1', port: 9 }, []), '127.0.0.1');
+    const fallback = nonLoopbackIPv4s()[0] ?? '127.0.0.1';
+    t.equal(await reportedAddress({ host: '127.0.0.1', port: 9 }, [/^127\./]), fallback);
+    t.equal(await reportedAddress({ host: 'localhost', port: 9 }, [/^127\./]), fallback, 'host names are resolved first');
+    t.equal(await reportedAddress({ host: 'localhost', port: 9 }, []), '127.0.0.1');
+  },
+);
 
 const skipReason =
-  process.platform !== 'linux' ? 'network namespaces need Linux' : process.getuid?.() !== 0 ? 'needs root to create a network namespace' : !which('ip') ? '`ip` (iproute2) not found' : undefined;
+  process.platform !== 'linux'
+    ? 'network namespaces need Linux'
+    : process.getuid?.() !== 0
+      ? 'needs root to create a network namespace'
+      : !which('ip')
+        ? '`ip` (iproute2) not found'
+        : undefined;
 
 if (skipReason !== undefined) {
   t.test('two-interface namespace', { skip: skipReason }, async () => {});
@@ -56,7 +65,10 @@ function twoInterfaces(): void {
     const x = randomInt(1, 255);
     if (!used.includes(`169.254.${x}.`) && !octets.includes(x)) octets.push(x);
   }
-  const [A, B] = octets.map((o) => ({ hostIp: `169.254.${o}.1`, nsIp: `169.254.${o}.2` })) as [{ hostIp: string; nsIp: string }, { hostIp: string; nsIp: string }];
+  const [A, B] = octets.map((o) => ({ hostIp: `169.254.${o}.1`, nsIp: `169.254.${o}.2` })) as [
+    { hostIp: string; nsIp: string },
+    { hostIp: string; nsIp: string },
+  ];
   const children = new Set<ChildProcess>();
   let cleaned = false;
 
@@ -114,10 +126,27 @@ function twoInterfaces(): void {
 
   async function launchInNs(kernelId: string, env: Record<string, string>) {
     const reg = listener.register(kernelId, { portRange: RANGE, timeoutMs: 120_000 });
-    const child = spawn('ip', ['netns', 'exec', NS, process.execPath, LAUNCHER_CLI, ...reg.argv, '--kernel-language', 'python', '--python', PYTHON, '--shutdown-grace', '5'], {
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: 'info', ...reg.env, ...env },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
+    const child = spawn(
+      'ip',
+      [
+        'netns',
+        'exec',
+        NS,
+        process.execPath,
+        LAUNCHER_CLI,
+        ...reg.argv,
+        '--kernel-language',
+        'python',
+        '--python',
+        PYTHON,
+        '--shutdown-grace',
+        '5',
+      ],
+      {
+        env: { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: 'info', ...reg.env, ...env },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      },
+    );
     children.add(child);
     let err = '';
     child.stderr!.on('data', (c: Buffer) => (err = (err + c.toString()).slice(-20_000)));
@@ -131,18 +160,24 @@ function twoInterfaces(): void {
   }
 
   t.test('the namespace has two interfaces, the first one listed first', async (t) => {
-    const order = ip('-n', NS, '-4', '-o', 'addr', 'show').split('\n').filter((l) => l.includes('169.254.')).map((l) => l.split(/\s+/)[3]?.split('/')[0]);
+    const order = ip('-n', NS, '-4', '-o', 'addr', 'show')
+      .split('\n')
+      .filter((l) => l.includes('169.254.'))
+      .map((l) => l.split(/\s+/)[3]?.split('/')[0]);
     t.same(order, [A.nsIp, B.nsIp], 'so "the first non-loopback IPv4 address" would be the wrong one');
   });
 
-  t.test('the launcher reports the address of the interface that routes to the listener, and the host reaches the kernel there', async (t) => {
-    const k = await launchInNs(`route-${tag}`, {});
-    t.equal(k.response.connectionInfo.ip, B.nsIp, `reported ${B.nsIp} (route toward ${B.hostIp}), not ${A.nsIp}`);
-    const out = await kernelClient(k.response.connectionInfo, 'execute', '6*7').result;
-    t.equal(out.result, '42', 'a host client runs a cell at the reported address');
-    t.match(await listener.control(`route-${tag}`).shutdown(), { ok: true });
-    t.equal(await k.exited, 0);
-  });
+  t.test(
+    'the launcher reports the address of the interface that routes to the listener, and the host reaches the kernel there',
+    async (t) => {
+      const k = await launchInNs(`route-${tag}`, {});
+      t.equal(k.response.connectionInfo.ip, B.nsIp, `reported ${B.nsIp} (route toward ${B.hostIp}), not ${A.nsIp}`);
+      const out = await kernelClient(k.response.connectionInfo, 'execute', '6*7').result;
+      t.equal(out.result, '42', 'a host client runs a cell at the reported address');
+      t.match(await listener.control(`route-${tag}`).shutdown(), { ok: true });
+      t.equal(await k.exited, 0);
+    },
+  );
 
   t.test('GP_PROHIBITED_LOCAL_IPS: a prohibited routed address is not reported; an allowed one is', async (t) => {
     const k = await launchInNs(`route-p-${tag}`, { GP_PROHIBITED_LOCAL_IPS: B.nsIp.replaceAll('.', '\\.') });

@@ -20,7 +20,12 @@ function config(flags: Record<string, string>, afterDashDash: string[] = []) {
 }
 
 function events(file: string): string[] {
-  return existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { event: string }).event) : [];
+  return existsSync(file)
+    ? readFileSync(file, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => (JSON.parse(l) as { event: string }).event)
+    : [];
 }
 
 function tempLog(t: Test): string {
@@ -30,19 +35,39 @@ function tempLog(t: Test): string {
 }
 
 t.test('the python preset gets the start-up hook only for a cluster type and a mode that ask for one', async (t) => {
-  t.same(config({ 'kernel-language': 'python', mode: 'direct' }).kernelArgv.slice(1, 3), ['-m', 'ipykernel_launcher'], 'mode none: plain ipykernel_launcher');
-  t.same(config({ 'kernel-language': 'python', mode: 'direct', 'spark-context-initialization-mode': 'lazy', 'cluster-type': 'none' }).kernelArgv.slice(1, 3), ['-m', 'ipykernel_launcher'], 'cluster type none: no hook');
+  t.same(
+    config({ 'kernel-language': 'python', mode: 'direct' }).kernelArgv.slice(1, 3),
+    ['-m', 'ipykernel_launcher'],
+    'mode none: plain ipykernel_launcher',
+  );
+  t.same(
+    config({
+      'kernel-language': 'python',
+      mode: 'direct',
+      'spark-context-initialization-mode': 'lazy',
+      'cluster-type': 'none',
+    }).kernelArgv.slice(1, 3),
+    ['-m', 'ipykernel_launcher'],
+    'cluster type none: no hook',
+  );
   const handoff = config({ 'kernel-language': 'python' }).kernelArgv[2] as string;
   t.match(handoff, /_gl_handoff\.install\(\)[\s\S]*kernelapp\.launch_new_instance\(\)/, 'handoff (the default) only adds its bootstrap');
   t.notMatch(handoff, /spark objects/, 'and no cluster hook');
   const lazy = config({ 'kernel-language': 'python', 'spark-context-initialization-mode': 'lazy', 'kernel-class-name': 'my.Kernel' });
   t.equal(lazy.kernelArgv[1], '-c');
   t.match(lazy.kernelArgv[2], /spark objects, lazy[\s\S]*launch_instance\(user_ns=_gl_user_ns\)/);
-  t.same(lazy.kernelArgv.slice(3), ['-f', '{connection_file}', '--IPKernelApp.kernel_class=my.Kernel'], 'connection file and kernel class still reach ipykernel');
+  t.same(
+    lazy.kernelArgv.slice(3),
+    ['-f', '{connection_file}', '--IPKernelApp.kernel_class=my.Kernel'],
+    'connection file and kernel class still reach ipykernel',
+  );
   t.equal(lazy.clusterType, 'spark', 'a python spark kernel gets SIGUSR2 after SIGINT');
   const ipv6 = config({ 'kernel-language': 'python', 'spark-context-initialization-mode': 'eager', ip: '::1' });
   t.match(ipv6.kernelArgv[2], /zmq\.IPV6[\s\S]*spark objects, eager/, 'IPv6 and the hook combine');
-  t.match(config({ 'kernel-language': 'python', 'spark-context-initialization-mode': 'lazy', 'cluster-type': 'dask' }).kernelArgv[2], /dask_yarn\.YarnCluster\.from_current\(\)/);
+  t.match(
+    config({ 'kernel-language': 'python', 'spark-context-initialization-mode': 'lazy', 'cluster-type': 'dask' }).kernelArgv[2],
+    /dask_yarn\.YarnCluster\.from_current\(\)/,
+  );
 });
 
 t.test('the r preset gets SparkR through -e before IRkernel starts, and never SIGUSR2', async (t) => {
@@ -51,38 +76,72 @@ t.test('the r preset gets SparkR through -e before IRkernel starts, and never SI
   t.equal(r.kernelArgv[i - 3], '-e');
   t.match(r.kernelArgv[i - 2], /SparkR, eager/);
   t.equal(r.clusterType, 'none', 'R quits on SIGUSR2, so it is never sent');
-  t.notOk(config({ 'kernel-language': 'r' }).kernelArgv.some((a) => a.includes('SparkR')), 'mode none: no hook');
+  t.notOk(
+    config({ 'kernel-language': 'r' }).kernelArgv.some((a) => a.includes('SparkR')),
+    'mode none: no hook',
+  );
 });
 
 t.test('spark initialization without a preset, or dask for r, is a usage error', async (t) => {
-  t.throws(() => config({ 'spark-context-initialization-mode': 'lazy' }, ['python3', '-m', 'ipykernel_launcher', '-f', '{connection_file}']), { code: 'GL_ERR_USAGE', message: /needs --kernel-language python or r/ });
-  t.throws(() => config({ 'kernel-language': 'r', 'spark-context-initialization-mode': 'lazy', 'cluster-type': 'dask' }), { code: 'GL_ERR_USAGE', message: /dask is for the python preset/ });
+  t.throws(
+    () => config({ 'spark-context-initialization-mode': 'lazy' }, ['python3', '-m', 'ipykernel_launcher', '-f', '{connection_file}']),
+    { code: 'GL_ERR_USAGE', message: /needs --kernel-language python or r/ },
+  );
+  t.throws(() => config({ 'kernel-language': 'r', 'spark-context-initialization-mode': 'lazy', 'cluster-type': 'dask' }), {
+    code: 'GL_ERR_USAGE',
+    message: /dask is for the python preset/,
+  });
 });
 
 /** Runs the python prelude plus `code` with the stand-ins on the path; returns stdout and the recorded events. */
-function runPrelude(t: Test, mode: 'lazy' | 'eager', clusterType: 'spark' | 'dask', code: string): { stdout: string; events: string[]; status: number | null } {
+function runPrelude(
+  t: Test,
+  mode: 'lazy' | 'eager',
+  clusterType: 'spark' | 'dask',
+  code: string,
+): { stdout: string; events: string[]; status: number | null } {
   const log = tempLog(t);
-  const r = spawnSync(PYTHON, ['-c', `${pythonClusterPrelude({ mode, clusterType })}\n${code}`], { env: { PATH: '/usr/bin:/bin', PYTHONPATH: STANDINS, STANDIN_LOG: log }, encoding: 'utf8' });
+  const r = spawnSync(PYTHON, ['-c', `${pythonClusterPrelude({ mode, clusterType })}\n${code}`], {
+    env: { PATH: '/usr/bin:/bin', PYTHONPATH: STANDINS, STANDIN_LOG: log },
+    encoding: 'utf8',
+  });
   if (r.status !== 0) t.comment(r.stderr);
   return { stdout: r.stdout, events: events(log), status: r.status };
 }
 
-t.test('lazy python hook: placeholders until first use, then the real objects; user bindings win; SIGUSR2 before use is harmless', async (t) => {
-  const r = runPrelude(t, 'lazy', 'spark', [
-    'import os, signal',
-    'print(repr(_gl_user_ns["spark"]), hasattr(_gl_user_ns["sc"], "_repr_html_"))',
-    'os.kill(os.getpid(), signal.SIGUSR2)',
-    '_gl_user_ns["sql"] = "mine"',
-    'print(_gl_user_ns["spark"].sql("q"))',
-    'print(type(_gl_user_ns["spark"]).__name__, type(_gl_user_ns["sc"]).__name__, _gl_user_ns["sql"])',
-  ].join('\n'));
-  t.equal(r.status, 0);
-  t.equal(r.stdout, '<spark: created on first use> False\nrows of q\nSparkSession SparkContext mine\n');
-  t.same(r.events, ['getOrCreate', 'sql', 'session_stop'], 'SIGUSR2 before the context exists neither creates one nor cancels anything; the session stops at exit');
-});
+t.test(
+  'lazy python hook: placeholders until first use, then the real objects; user bindings win; SIGUSR2 before use is harmless',
+  async (t) => {
+    const r = runPrelude(
+      t,
+      'lazy',
+      'spark',
+      [
+        'import os, signal',
+        'print(repr(_gl_user_ns["spark"]), hasattr(_gl_user_ns["sc"], "_repr_html_"))',
+        'os.kill(os.getpid(), signal.SIGUSR2)',
+        '_gl_user_ns["sql"] = "mine"',
+        'print(_gl_user_ns["spark"].sql("q"))',
+        'print(type(_gl_user_ns["spark"]).__name__, type(_gl_user_ns["sc"]).__name__, _gl_user_ns["sql"])',
+      ].join('\n'),
+    );
+    t.equal(r.status, 0);
+    t.equal(r.stdout, '<spark: created on first use> False\nrows of q\nSparkSession SparkContext mine\n');
+    t.same(
+      r.events,
+      ['getOrCreate', 'sql', 'session_stop'],
+      'SIGUSR2 before the context exists neither creates one nor cancels anything; the session stops at exit',
+    );
+  },
+);
 
 t.test('lazy dask hook binds cluster on first use', async (t) => {
-  const r = runPrelude(t, 'lazy', 'dask', 'print(repr(_gl_user_ns["cluster"])); _gl_user_ns["cluster"].scale(2); print(repr(_gl_user_ns["cluster"]))');
+  const r = runPrelude(
+    t,
+    'lazy',
+    'dask',
+    'print(repr(_gl_user_ns["cluster"])); _gl_user_ns["cluster"].scale(2); print(repr(_gl_user_ns["cluster"]))',
+  );
   t.equal(r.stdout, '<cluster: created on first use>\n<stand-in YarnCluster>\n');
   t.same(r.events, ['YarnCluster.from_current', 'scale']);
 });
@@ -91,11 +150,29 @@ t.test('eager spark kernel: the session exists before the response, and an inter
   const log = tempLog(t);
   const receiver = await Receiver.start(RANGE);
   t.teardown(() => receiver.close());
-  const run = runLauncher(['--kernel-id', 'k-eager', '--response-address', receiver.address, '--public-key', receiver.publicKey, '--port-range', RANGE, '--kernel-language', 'python', '--python', PYTHON, '--spark-context-initialization-mode', 'eager'], {
-    KERNEL_LAUNCH_TOKEN: receiver.token,
-    PYTHONPATH: STANDINS,
-    STANDIN_LOG: log,
-  });
+  const run = runLauncher(
+    [
+      '--kernel-id',
+      'k-eager',
+      '--response-address',
+      receiver.address,
+      '--public-key',
+      receiver.publicKey,
+      '--port-range',
+      RANGE,
+      '--kernel-language',
+      'python',
+      '--python',
+      PYTHON,
+      '--spark-context-initialization-mode',
+      'eager',
+    ],
+    {
+      KERNEL_LAUNCH_TOKEN: receiver.token,
+      PYTHONPATH: STANDINS,
+      STANDIN_LOG: log,
+    },
+  );
   t.teardown(() => run.stop());
   const { plaintext, epk } = await receiver.next();
   t.notOk(isFailureResponse(plaintext));
@@ -108,7 +185,14 @@ t.test('eager spark kernel: the session exists before the response, and an inter
   const cell = kernelClient(info, 'execute_async', 'sc.runJob(60)');
   await cell.sent;
   t.ok(await waitFor(() => events(log).includes('job_started'), GENEROUS_MS), 'the job runs');
-  t.same(replyOf(await sendComm(r.comm_port, controlText('k-eager', { interrupt: true }, epk, receiver.keys.secretKey)), epk, receiver.keys.secretKey), { ok: true });
+  t.same(
+    replyOf(
+      await sendComm(r.comm_port, controlText('k-eager', { interrupt: true }, epk, receiver.keys.secretKey)),
+      epk,
+      receiver.keys.secretKey,
+    ),
+    { ok: true },
+  );
   t.equal((await cell.result).ename, 'KeyboardInterrupt', 'SIGINT ends the cell');
   t.ok(await waitFor(() => events(log).includes('cancelAllJobs'), GENEROUS_MS), 'SIGUSR2 cancelled the Spark jobs');
   const again = await kernelClient(info, 'execute', 'sc.runJob(0)').result;
@@ -121,11 +205,29 @@ t.test('eager spark kernel: the session exists before the response, and an inter
 t.test('eager mode fails the launch with the reason when the session cannot be created', async (t) => {
   const receiver = await Receiver.start(RANGE);
   t.teardown(() => receiver.close());
-  const run = runLauncher(['--kernel-id', 'k-eager-fail', '--response-address', receiver.address, '--public-key', receiver.publicKey, '--port-range', RANGE, '--kernel-language', 'python', '--python', PYTHON, '--spark-context-initialization-mode', 'eager'], {
-    KERNEL_LAUNCH_TOKEN: receiver.token,
-    PYTHONPATH: STANDINS,
-    STANDIN_FAIL: 'no YARN queue',
-  });
+  const run = runLauncher(
+    [
+      '--kernel-id',
+      'k-eager-fail',
+      '--response-address',
+      receiver.address,
+      '--public-key',
+      receiver.publicKey,
+      '--port-range',
+      RANGE,
+      '--kernel-language',
+      'python',
+      '--python',
+      PYTHON,
+      '--spark-context-initialization-mode',
+      'eager',
+    ],
+    {
+      KERNEL_LAUNCH_TOKEN: receiver.token,
+      PYTHONPATH: STANDINS,
+      STANDIN_FAIL: 'no YARN queue',
+    },
+  );
   t.teardown(() => run.stop());
   const { plaintext } = await receiver.next();
   t.ok(isFailureResponse(plaintext), 'a failure response, not a timeout');
@@ -137,21 +239,37 @@ t.test('eager mode fails the launch with the reason when the session cannot be c
 
 const HAVE_R = spawnSync('R', ['--version'], { stdio: 'ignore' }).status === 0;
 
-t.test('r hook with a stand-in SparkR: eager binds spark and sc at start; a failure halts R with the reason', { skip: HAVE_R ? false : 'R is not installed' }, async (t) => {
-  const lib = mkdtempSync(join(tmpdir(), 'gl-rlib-'));
-  t.teardown(() => rmSync(lib, { recursive: true, force: true }));
-  const install = spawnSync('R', ['CMD', 'INSTALL', '--no-docs', '--no-html', '--no-multiarch', `--library=${lib}`, join(STANDINS, 'SparkR')], { encoding: 'utf8' });
-  t.equal(install.status, 0, install.stderr);
-  const log = tempLog(t);
-  const env = { PATH: '/usr/bin:/bin', SPARKR_PACKAGE_DIR: lib, STANDIN_LOG: log };
-  const r = spawnSync('R', ['--slave', '--no-restore', '--no-save', '-e', rSparkPrelude('eager'), '-e', 'cat(class(spark), class(sc), "\\n")'], { env, encoding: 'utf8' });
-  t.equal(r.stdout, 'SparkSession jobj \n', r.stderr);
-  t.match(readFileSync(log, 'utf8'), /^sparkR\.session backend=\ncallJStatic getJavaSparkContext\n$/);
-  const failed = spawnSync('R', ['--slave', '--no-restore', '--no-save', '-e', rSparkPrelude('eager'), '-e', 'cat("kernel started\\n")'], { env: { ...env, STANDIN_FAIL: 'no backend' }, encoding: 'utf8' });
-  t.not(failed.status, 0, 'R stops before IRkernel would start');
-  t.match(failed.stderr, /stand-in Spark refused: no backend/);
-  t.notMatch(failed.stdout, /kernel started/);
-});
+t.test(
+  'r hook with a stand-in SparkR: eager binds spark and sc at start; a failure halts R with the reason',
+  { skip: HAVE_R ? false : 'R is not installed' },
+  async (t) => {
+    const lib = mkdtempSync(join(tmpdir(), 'gl-rlib-'));
+    t.teardown(() => rmSync(lib, { recursive: true, force: true }));
+    const install = spawnSync(
+      'R',
+      ['CMD', 'INSTALL', '--no-docs', '--no-html', '--no-multiarch', `--library=${lib}`, join(STANDINS, 'SparkR')],
+      { encoding: 'utf8' },
+    );
+    t.equal(install.status, 0, install.stderr);
+    const log = tempLog(t);
+    const env = { PATH: '/usr/bin:/bin', SPARKR_PACKAGE_DIR: lib, STANDIN_LOG: log };
+    const r = spawnSync(
+      'R',
+      ['--slave', '--no-restore', '--no-save', '-e', rSparkPrelude('eager'), '-e', 'cat(class(spark), class(sc), "\\n")'],
+      { env, encoding: 'utf8' },
+    );
+    t.equal(r.stdout, 'SparkSession jobj \n', r.stderr);
+    t.match(readFileSync(log, 'utf8'), /^sparkR\.session backend=\ncallJStatic getJavaSparkContext\n$/);
+    const failed = spawnSync(
+      'R',
+      ['--slave', '--no-restore', '--no-save', '-e', rSparkPrelude('eager'), '-e', 'cat("kernel started\\n")'],
+      { env: { ...env, STANDIN_FAIL: 'no backend' }, encoding: 'utf8' },
+    );
+    t.not(failed.status, 0, 'R stops before IRkernel would start');
+    t.match(failed.stderr, /stand-in Spark refused: no backend/);
+    t.notMatch(failed.stdout, /kernel started/);
+  },
+);
 
 t.test("the Spark application name (--spark-app-name, GP's --customAppName) reaches SparkSession.builder, quoted safely", async (t) => {
   const name = 'app "quoted" \\ é';
@@ -159,21 +277,42 @@ t.test("the Spark application name (--spark-app-name, GP's --customAppName) reac
   const prelude = pythonClusterPrelude({ mode: 'eager', clusterType: 'spark', appName: name });
   t.ok((cfg.kernelArgv[2] as string).includes(prelude), 'the flag reaches the kernel argv');
   const log = tempLog(t);
-  const r = spawnSync(PYTHON, ['-c', prelude], { env: { PATH: '/usr/bin:/bin', PYTHONPATH: STANDINS, STANDIN_LOG: log }, encoding: 'utf8' });
+  const r = spawnSync(PYTHON, ['-c', prelude], {
+    env: { PATH: '/usr/bin:/bin', PYTHONPATH: STANDINS, STANDIN_LOG: log },
+    encoding: 'utf8',
+  });
   t.equal(r.status, 0, r.stderr);
-  const appName = readFileSync(log, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { event: string; name?: string }).find((e) => e.event === 'appName');
+  const appName = readFileSync(log, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as { event: string; name?: string })
+    .find((e) => e.event === 'appName');
   t.equal(appName?.name, name, 'the name arrives unchanged');
-  t.notMatch(config({ 'kernel-language': 'python', 'spark-context-initialization-mode': 'eager' }).kernelArgv[2], /appName/, 'no name: Spark chooses');
-  t.match(config({ 'kernel-language': 'r', 'spark-context-initialization-mode': 'lazy', 'spark-app-name': 'n1' }).kernelArgv.join(' '), /sparkR\.session\(appName = "n1"\)/);
+  t.notMatch(
+    config({ 'kernel-language': 'python', 'spark-context-initialization-mode': 'eager' }).kernelArgv[2],
+    /appName/,
+    'no name: Spark chooses',
+  );
+  t.match(
+    config({ 'kernel-language': 'r', 'spark-context-initialization-mode': 'lazy', 'spark-app-name': 'n1' }).kernelArgv.join(' '),
+    /sparkR\.session\(appName = "n1"\)/,
+  );
 });
 
-t.test("r hook: the application name reaches sparkR.session", { skip: HAVE_R ? false : 'R is not installed' }, async (t) => {
+t.test('r hook: the application name reaches sparkR.session', { skip: HAVE_R ? false : 'R is not installed' }, async (t) => {
   const lib = mkdtempSync(join(tmpdir(), 'gl-rlib-'));
   t.teardown(() => rmSync(lib, { recursive: true, force: true }));
-  const install = spawnSync('R', ['CMD', 'INSTALL', '--no-docs', '--no-html', '--no-multiarch', `--library=${lib}`, join(STANDINS, 'SparkR')], { encoding: 'utf8' });
+  const install = spawnSync(
+    'R',
+    ['CMD', 'INSTALL', '--no-docs', '--no-html', '--no-multiarch', `--library=${lib}`, join(STANDINS, 'SparkR')],
+    { encoding: 'utf8' },
+  );
   t.equal(install.status, 0, install.stderr);
   const log = tempLog(t);
-  const r = spawnSync('R', ['--slave', '--no-restore', '--no-save', '-e', rSparkPrelude('eager', 'my "app"'), '-e', 'cat("ok\\n")'], { env: { PATH: '/usr/bin:/bin', SPARKR_PACKAGE_DIR: lib, STANDIN_LOG: log }, encoding: 'utf8' });
+  const r = spawnSync('R', ['--slave', '--no-restore', '--no-save', '-e', rSparkPrelude('eager', 'my "app"'), '-e', 'cat("ok\\n")'], {
+    env: { PATH: '/usr/bin:/bin', SPARKR_PACKAGE_DIR: lib, STANDIN_LOG: log },
+    encoding: 'utf8',
+  });
   t.equal(r.stdout, 'ok\n', r.stderr);
   t.match(readFileSync(log, 'utf8'), /^sparkR\.session backend= appName=my "app"\n/);
 });

@@ -35,7 +35,10 @@ export function escapeForTerminal(text: string): string {
  * and bidi overrides raw; they become `\uHHHH` (same JSON value).
  */
 export function jsonForTerminal(value: unknown): string {
-  return JSON.stringify(value).replace(/[\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${(c.codePointAt(0) as number).toString(16).padStart(4, '0')}`);
+  return JSON.stringify(value).replace(
+    /[\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g,
+    (c) => `\\u${(c.codePointAt(0) as number).toString(16).padStart(4, '0')}`,
+  );
 }
 
 /** Where the CLI's stderr lines go. */
@@ -59,7 +62,9 @@ export function pinoLineAsText(line: string): string {
     return line.endsWith('\n') ? line : `${line}\n`;
   }
   const level = LEVEL_NAMES[o.level as number] ?? String(o.level);
-  const extra = Object.entries(o).filter(([k]) => !BOOKKEEPING.has(k)).map(([k, v]) => `${k}=${textOfValue(v)}`);
+  const extra = Object.entries(o)
+    .filter(([k]) => !BOOKKEEPING.has(k))
+    .map(([k, v]) => `${k}=${textOfValue(v)}`);
   return `gateway-listener: ${level}: ${String(o.msg ?? '')}${extra.length === 0 ? '' : ` ${extra.join(' ')}`}\n`;
 }
 
@@ -68,7 +73,10 @@ export function cliOutput(stderr: Writable, format: 'text' | 'json'): CliOutput 
   if (format === 'json') {
     return {
       destination: { write: (line) => void stderr.write(line) },
-      say: (level, text, fields = {}) => void stderr.write(`${jsonForTerminal({ level: LEVELS[level], time: Date.now(), name: 'gateway-listener', msg: text, ...fields })}\n`),
+      say: (level, text, fields = {}) =>
+        void stderr.write(
+          `${jsonForTerminal({ level: LEVELS[level], time: Date.now(), name: 'gateway-listener', msg: text, ...fields })}\n`,
+        ),
     };
   }
   return {

@@ -64,7 +64,13 @@ export function createKernelControl(kernelId: string, send: (action: ControlActi
     try {
       return await send(valid.value);
     } catch (cause) {
-      return { ok: false, error: new GatewayError('GL_ERR_CONTROL_FAILED', 'control request failed unexpectedly', { cause, details: { kernel_id: kernelId } }) };
+      return {
+        ok: false,
+        error: new GatewayError('GL_ERR_CONTROL_FAILED', 'control request failed unexpectedly', {
+          cause,
+          details: { kernel_id: kernelId },
+        }),
+      };
     }
   };
   return Object.freeze({
@@ -126,10 +132,19 @@ export function interpretReply(value: unknown, route: ControlRoute): ControlResu
  * `GL_ERR_CONTROL_FAILED`: whoever answers on a freed comm port cannot make a
  * request "succeed" or report a made-up activity.
  */
-export function interpretSealedReply(value: Record<string, unknown>, text: Buffer | string, route: ControlRoute, binding: ReplyBinding): ControlResult {
+export function interpretSealedReply(
+  value: Record<string, unknown>,
+  text: Buffer | string,
+  route: ControlRoute,
+  binding: ReplyBinding,
+): ControlResult {
   if ('box' in value) {
     const opened = openControlReply(text, binding.launcherPublicKey, binding.listenerSecretKey);
-    if (!opened.ok) return fail('GL_ERR_CONTROL_FAILED', `launcher reply is not authentic (${opened.error.code})`, { route, reply_error: opened.error.code });
+    if (!opened.ok)
+      return fail('GL_ERR_CONTROL_FAILED', `launcher reply is not authentic (${opened.error.code})`, {
+        route,
+        reply_error: opened.error.code,
+      });
     if (opened.value.kernel_id !== binding.kernelId || opened.value.seq !== binding.seq) {
       return fail('GL_ERR_CONTROL_FAILED', 'launcher reply answers another request', { route, reply_error: 'GL_ERR_REPLY_MISMATCH' });
     }
@@ -173,7 +188,11 @@ export function sendCommPortRequest(host: string, port: number, message: string,
     const reader = new BoundedLineReader(options.maxReplyBytes);
     const socket = connect({ host, port });
     const timer = setTimeout(() => {
-      settle(fail('GL_ERR_CONTROL_TIMEOUT', `launcher comm port ${host}:${port} did not answer within ${options.timeoutMs} ms`, { route: 'comm-port' }));
+      settle(
+        fail('GL_ERR_CONTROL_TIMEOUT', `launcher comm port ${host}:${port} did not answer within ${options.timeoutMs} ms`, {
+          route: 'comm-port',
+        }),
+      );
       socket.destroy();
     }, options.timeoutMs);
     function settle(r: ControlResult): void {
@@ -184,10 +203,14 @@ export function sendCommPortRequest(host: string, port: number, message: string,
     socket.on('error', (cause: NodeJS.ErrnoException) => {
       settle({
         ok: false,
-        error: new GatewayError('GL_ERR_CONTROL_FAILED', `could not deliver the control request to ${host}:${port} (${cause.code ?? 'error'})`, {
-          cause,
-          details: { route: 'comm-port', errno: cause.code },
-        }),
+        error: new GatewayError(
+          'GL_ERR_CONTROL_FAILED',
+          `could not deliver the control request to ${host}:${port} (${cause.code ?? 'error'})`,
+          {
+            cause,
+            details: { route: 'comm-port', errno: cause.code },
+          },
+        ),
       });
     });
     socket.on('close', () => {

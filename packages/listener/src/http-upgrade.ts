@@ -52,12 +52,24 @@ export function parseUpgradeHead(head: Buffer): Result<UpgradeRequestHead> {
 
 /** The request object `ws`'s `handleUpgrade` reads (method, url, headers, socket). */
 export function toIncomingMessage(head: UpgradeRequestHead, socket: Socket): IncomingMessage {
-  return { method: head.method, url: head.url, httpVersion: head.httpVersion, headers: { ...head.headers }, socket } as unknown as IncomingMessage;
+  return {
+    method: head.method,
+    url: head.url,
+    httpVersion: head.httpVersion,
+    headers: { ...head.headers },
+    socket,
+  } as unknown as IncomingMessage;
 }
 
 /** An HTTP/1.1 error response that closes the connection, with the error code as JSON body. */
 export function httpErrorResponse(status: 400 | 408 | 413 | 431 | 503, code: string): string {
-  const reasons = { 400: 'Bad Request', 408: 'Request Timeout', 413: 'Content Too Large', 431: 'Request Header Fields Too Large', 503: 'Service Unavailable' } as const;
+  const reasons = {
+    400: 'Bad Request',
+    408: 'Request Timeout',
+    413: 'Content Too Large',
+    431: 'Request Header Fields Too Large',
+    503: 'Service Unavailable',
+  } as const;
   const body = `${JSON.stringify({ ok: false, error: code })}\n`;
   return `HTTP/1.1 ${status} ${reasons[status]}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
 }

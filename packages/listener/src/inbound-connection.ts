@@ -125,7 +125,9 @@ export class InboundConnection {
     this.#socket = socket;
     this.#sink = sink;
     this.peerAddress = normalizeAddress(socket.remoteAddress);
-    this.peer = this.peerAddress.includes(':') ? `[${this.peerAddress}]:${socket.remotePort ?? 0}` : `${this.peerAddress}:${socket.remotePort ?? 0}`;
+    this.peer = this.peerAddress.includes(':')
+      ? `[${this.peerAddress}]:${socket.remotePort ?? 0}`
+      : `${this.peerAddress}:${socket.remotePort ?? 0}`;
     this.addressKey = addressKey(this.peerAddress);
     // Bytes already in the kernel's buffer are read in the next poll phase; an
     // immediate queued from this turn's check phase runs after it. Until then a
@@ -166,7 +168,12 @@ export class InboundConnection {
    * most slots at the listener's cap (or its address's cap).
    */
   evict(): void {
-    this.#refuse('GL_ERR_READ_TIMEOUT', 'closed before a complete response: the listener was at a connection cap and its peer held the most slots', undefined, 408);
+    this.#refuse(
+      'GL_ERR_READ_TIMEOUT',
+      'closed before a complete response: the listener was at a connection cap and its peer held the most slots',
+      undefined,
+      408,
+    );
     this.destroy();
     this.#release(); // now, not at 'close': the slot is what the new connection needs
   }
@@ -221,7 +228,8 @@ export class InboundConnection {
         this.#line = new BoundedLineReader(limits.maxResponseBytes);
         return this.#feedV2(first);
       case 'v1':
-        if (!this.#sink.legacy) return this.#refuse('GL_ERR_V1_NOT_ENABLED', 'v1 payloads are not accepted (listener started without legacy)', undefined);
+        if (!this.#sink.legacy)
+          return this.#refuse('GL_ERR_V1_NOT_ENABLED', 'v1 payloads are not accepted (listener started without legacy)', undefined);
         this.#state = 'v1';
         this.#v1 = new BoundedBuffer(limits.maxResponseBytes);
         return this.#feedV1(first);
@@ -236,11 +244,13 @@ export class InboundConnection {
   #feedV2(chunk: Buffer): void {
     const r = (this.#line as BoundedLineReader).push(chunk);
     if (r.kind === 'line') this.#verify(r.line, 'v2', 'tcp');
-    else if (r.kind === 'overflow') this.#refuse('GL_ERR_ENVELOPE_TOO_LARGE', `response exceeds ${this.#sink.limits.maxResponseBytes} bytes`, undefined);
+    else if (r.kind === 'overflow')
+      this.#refuse('GL_ERR_ENVELOPE_TOO_LARGE', `response exceeds ${this.#sink.limits.maxResponseBytes} bytes`, undefined);
   }
 
   #feedV1(chunk: Buffer): void {
-    if (!(this.#v1 as BoundedBuffer).push(chunk)) this.#refuse('GL_ERR_ENVELOPE_TOO_LARGE', `v1 payload exceeds ${this.#sink.limits.maxResponseBytes} bytes`, undefined);
+    if (!(this.#v1 as BoundedBuffer).push(chunk))
+      this.#refuse('GL_ERR_ENVELOPE_TOO_LARGE', `v1 payload exceeds ${this.#sink.limits.maxResponseBytes} bytes`, undefined);
   }
 
   #feedHttp(chunk: Buffer): void {
@@ -266,7 +276,11 @@ export class InboundConnection {
     this.#ws = ws;
     ws.on('error', (error: Error & { code?: string }) => {
       const tooLarge = error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH';
-      this.#refuse(tooLarge ? 'GL_ERR_ENVELOPE_TOO_LARGE' : 'GL_ERR_ENVELOPE_MALFORMED', tooLarge ? 'WebSocket frame exceeds the response limit' : 'invalid WebSocket frame', undefined);
+      this.#refuse(
+        tooLarge ? 'GL_ERR_ENVELOPE_TOO_LARGE' : 'GL_ERR_ENVELOPE_MALFORMED',
+        tooLarge ? 'WebSocket frame exceeds the response limit' : 'invalid WebSocket frame',
+        undefined,
+      );
     });
     ws.once('message', (data: RawData, isBinary: boolean) => {
       if (this.#state !== 'websocket') return;

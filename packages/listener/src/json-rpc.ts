@@ -62,7 +62,11 @@ export interface RpcInvalid {
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
 
 function isRpcId(value: unknown): value is RpcId {
-  return value === null || (typeof value === 'string' && value.length <= MAX_ID_LENGTH) || (typeof value === 'number' && Number.isSafeInteger(value));
+  return (
+    value === null ||
+    (typeof value === 'string' && value.length <= MAX_ID_LENGTH) ||
+    (typeof value === 'number' && Number.isSafeInteger(value))
+  );
 }
 
 /** Builds an error object. */
@@ -78,18 +82,37 @@ export function decodeRequest(line: Buffer): RpcRequest | RpcInvalid {
   } catch {
     return { kind: 'invalid', id: null, error: rpcError(RPC_ERRORS.PARSE_ERROR, 'parse error: the line is not UTF-8 JSON') };
   }
-  if (Array.isArray(value)) return { kind: 'invalid', id: null, error: rpcError(RPC_ERRORS.INVALID_REQUEST, 'invalid request: batches are not supported; send one request object per line') };
-  if (!isRecord(value)) return { kind: 'invalid', id: null, error: rpcError(RPC_ERRORS.INVALID_REQUEST, 'invalid request: not a JSON object') };
+  if (Array.isArray(value))
+    return {
+      kind: 'invalid',
+      id: null,
+      error: rpcError(RPC_ERRORS.INVALID_REQUEST, 'invalid request: batches are not supported; send one request object per line'),
+    };
+  if (!isRecord(value))
+    return { kind: 'invalid', id: null, error: rpcError(RPC_ERRORS.INVALID_REQUEST, 'invalid request: not a JSON object') };
   const hasId = Object.hasOwn(value, 'id');
   if (hasId && !isRpcId(value.id)) {
-    return { kind: 'invalid', id: null, error: rpcError(RPC_ERRORS.INVALID_REQUEST, `invalid request: id must be a string of at most ${MAX_ID_LENGTH} characters, a safe integer, or null`) };
+    return {
+      kind: 'invalid',
+      id: null,
+      error: rpcError(
+        RPC_ERRORS.INVALID_REQUEST,
+        `invalid request: id must be a string of at most ${MAX_ID_LENGTH} characters, a safe integer, or null`,
+      ),
+    };
   }
   const id = hasId ? (value.id as RpcId) : null;
-  if (value.jsonrpc !== '2.0') return { kind: 'invalid', id, error: rpcError(RPC_ERRORS.INVALID_REQUEST, 'invalid request: jsonrpc must be "2.0"') };
-  if (typeof value.method !== 'string') return { kind: 'invalid', id, error: rpcError(RPC_ERRORS.INVALID_REQUEST, 'invalid request: method must be a string') };
+  if (value.jsonrpc !== '2.0')
+    return { kind: 'invalid', id, error: rpcError(RPC_ERRORS.INVALID_REQUEST, 'invalid request: jsonrpc must be "2.0"') };
+  if (typeof value.method !== 'string')
+    return { kind: 'invalid', id, error: rpcError(RPC_ERRORS.INVALID_REQUEST, 'invalid request: method must be a string') };
   for (const key of Object.keys(value)) {
     if (key !== 'jsonrpc' && key !== 'id' && key !== 'method' && key !== 'params') {
-      return { kind: 'invalid', id, error: rpcError(RPC_ERRORS.INVALID_REQUEST, 'invalid request: unknown member (allowed: jsonrpc, id, method, params)') };
+      return {
+        kind: 'invalid',
+        id,
+        error: rpcError(RPC_ERRORS.INVALID_REQUEST, 'invalid request: unknown member (allowed: jsonrpc, id, method, params)'),
+      };
     }
   }
   return { kind: 'request', id, notification: !hasId, method: value.method, params: Object.hasOwn(value, 'params') ? value.params : {} };

@@ -77,13 +77,22 @@ export class KernelInfoChecker {
   /** `info.ip` must already have a wildcard replaced by `peerAddress`. */
   check(info: ConnectionInfo, peerAddress: string): GatewayError | undefined {
     if (!(this.#policy.allowedTransports as readonly string[]).includes(info.transport)) {
-      return new GatewayError('GL_ERR_TRANSPORT_NOT_ALLOWED', `transport '${info.transport}' is not accepted (allowed: ${this.#policy.allowedTransports.join(', ')})`);
+      return new GatewayError(
+        'GL_ERR_TRANSPORT_NOT_ALLOWED',
+        `transport '${info.transport}' is not accepted (allowed: ${this.#policy.allowedTransports.join(', ')})`,
+      );
     }
     if (!this.#policy.allowedSignatureSchemes.includes(info.signature_scheme)) {
-      return new GatewayError('GL_ERR_SIGNATURE_SCHEME_NOT_ALLOWED', `signature scheme '${info.signature_scheme}' is not accepted (allowed: ${this.#policy.allowedSignatureSchemes.join(', ')})`);
+      return new GatewayError(
+        'GL_ERR_SIGNATURE_SCHEME_NOT_ALLOWED',
+        `signature scheme '${info.signature_scheme}' is not accepted (allowed: ${this.#policy.allowedSignatureSchemes.join(', ')})`,
+      );
     }
     if (!this.#ipAllowed(info.ip, peerAddress)) {
-      return new GatewayError('GL_ERR_KERNEL_IP_NOT_ALLOWED', `kernel ip '${info.ip}' is neither the response's address (${peerAddress}) nor inside allowedKernelNetworks`);
+      return new GatewayError(
+        'GL_ERR_KERNEL_IP_NOT_ALLOWED',
+        `kernel ip '${info.ip}' is neither the response's address (${peerAddress}) nor inside allowedKernelNetworks`,
+      );
     }
     return undefined;
   }

@@ -137,7 +137,8 @@ export class KernelSession {
   /** Sends a sealed request (of `seq`) over the WebSocket and waits for the launcher's sealed reply to it. */
   requestOverWebSocket(text: string, seq: number, timeoutMs: number): Promise<ControlResult> {
     const ws = this.#ws;
-    if (ws === undefined || ws.readyState !== ws.OPEN) return Promise.resolve(fail('GL_ERR_CONTROL_UNAVAILABLE', 'the launcher WebSocket is not open', { route: 'websocket' }));
+    if (ws === undefined || ws.readyState !== ws.OPEN)
+      return Promise.resolve(fail('GL_ERR_CONTROL_UNAVAILABLE', 'the launcher WebSocket is not open', { route: 'websocket' }));
     return new Promise<ControlResult>((resolve) => {
       const waiter: Waiter = {
         seq,
@@ -157,7 +158,13 @@ export class KernelSession {
       ws.send(text, (error) => {
         if (error === undefined || error === null) return;
         this.#waiting = this.#waiting.filter((w) => w !== waiter);
-        waiter.settle({ ok: false, error: new GatewayError('GL_ERR_CONTROL_FAILED', 'could not send the control request on the WebSocket', { cause: error, details: { route: 'websocket' } }) });
+        waiter.settle({
+          ok: false,
+          error: new GatewayError('GL_ERR_CONTROL_FAILED', 'could not send the control request on the WebSocket', {
+            cause: error,
+            details: { route: 'websocket' },
+          }),
+        });
       });
     });
   }
@@ -199,7 +206,15 @@ export class KernelSession {
       // success is not believed (replies are sealed and bound to their seq).
       const waiter = this.#waiting.shift();
       if (waiter === undefined) this.#log.warn('unsolicited control reply on the launcher WebSocket; ignored');
-      else waiter.settle(value.ok === false ? interpretReply(value, 'websocket') : fail('GL_ERR_CONTROL_FAILED', 'launcher reply is not sealed: not believed', { route: 'websocket', reply_error: 'GL_ERR_REPLY_UNSEALED' }));
+      else
+        waiter.settle(
+          value.ok === false
+            ? interpretReply(value, 'websocket')
+            : fail('GL_ERR_CONTROL_FAILED', 'launcher reply is not sealed: not believed', {
+                route: 'websocket',
+                reply_error: 'GL_ERR_REPLY_UNSEALED',
+              }),
+        );
       return;
     }
     if (this.launcherPublicKey === undefined) return;

@@ -80,7 +80,11 @@ async function readPrivateFile(path: string): Promise<Buffer | undefined> {
   try {
     const st = await handle.stat();
     if (!st.isFile()) throw refuse(path, 'is not a regular file');
-    if ((st.mode & 0o077) !== 0) throw refuse(path, `has mode ${(st.mode & 0o777).toString(8).padStart(4, '0')}; it holds secret keys and must be 0600 (chmod 600 it)`);
+    if ((st.mode & 0o077) !== 0)
+      throw refuse(
+        path,
+        `has mode ${(st.mode & 0o777).toString(8).padStart(4, '0')}; it holds secret keys and must be 0600 (chmod 600 it)`,
+      );
     if (typeof process.getuid === 'function' && st.uid !== process.getuid()) throw refuse(path, 'is owned by another user');
     if (st.size > MAX_KEY_FILE_BYTES) throw refuse(path, `is larger than ${MAX_KEY_FILE_BYTES} bytes; not a key file`);
     const bytes = await handle.readFile();
@@ -98,12 +102,15 @@ function parseContent(path: string, bytes: Buffer): FileContent {
   } catch {
     throw refuse(path, 'is not JSON; not a key file of gateway-listener serve');
   }
-  if (!isRecord(value) || value.v !== KEY_FILE_VERSION) throw refuse(path, `is not a version ${KEY_FILE_VERSION} key file of gateway-listener serve`);
+  if (!isRecord(value) || value.v !== KEY_FILE_VERSION)
+    throw refuse(path, `is not a version ${KEY_FILE_VERSION} key file of gateway-listener serve`);
   for (const key of Object.keys(value)) {
-    if (key !== 'v' && key !== 'x25519_secret_key' && key !== 'rsa_private_key_pem') throw refuse(path, `has an unknown field '${key.slice(0, 40)}'`);
+    if (key !== 'v' && key !== 'x25519_secret_key' && key !== 'rsa_private_key_pem')
+      throw refuse(path, `has an unknown field '${key.slice(0, 40)}'`);
   }
   if (typeof value.x25519_secret_key !== 'string') throw refuse(path, 'lacks x25519_secret_key');
-  if (value.rsa_private_key_pem !== undefined && typeof value.rsa_private_key_pem !== 'string') throw refuse(path, 'rsa_private_key_pem is not a string');
+  if (value.rsa_private_key_pem !== undefined && typeof value.rsa_private_key_pem !== 'string')
+    throw refuse(path, 'rsa_private_key_pem is not a string');
   return value as unknown as FileContent;
 }
 
@@ -145,7 +152,11 @@ async function createExclusive(path: string, text: string): Promise<boolean> {
     return true;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
-    throw refuse(path, `cannot be created (${(error as NodeJS.ErrnoException).code ?? 'error'}); its directory must exist and be writable`, error);
+    throw refuse(
+      path,
+      `cannot be created (${(error as NodeJS.ErrnoException).code ?? 'error'}); its directory must exist and be writable`,
+      error,
+    );
   } finally {
     await rm(tmp, { force: true });
   }
@@ -180,11 +191,11 @@ export async function loadOrCreateKeyFile(path: string, options: KeyFileOptions)
     const content = parseContent(path, bytes);
     const keyPair = boxKeyPairOf(path, content);
     if (!options.legacy) return { keyPair, v1KeyPair: undefined, origin: 'loaded' };
-    if (content.rsa_private_key_pem !== undefined) return { keyPair, v1KeyPair: v1KeyPairOf(path, content.rsa_private_key_pem), origin: 'loaded' };
+    if (content.rsa_private_key_pem !== undefined)
+      return { keyPair, v1KeyPair: v1KeyPairOf(path, content.rsa_private_key_pem), origin: 'loaded' };
     const v1KeyPair = await generateV1KeyPair(options.v1KeyBits);
     await replace(path, serialize(keyPair, v1KeyPair));
     return { keyPair, v1KeyPair, origin: 'extended' };
   }
   throw refuse(path, 'appeared and vanished while being created; try again');
 }
-

@@ -51,6 +51,15 @@ export function buildLaunchParameters(p: Omit<LaunchParameters, 'env' | 'argv'>)
     KERNEL_PORT_RANGE: p.portRange,
   };
   if (p.launchToken !== undefined) env.KERNEL_LAUNCH_TOKEN = p.launchToken;
-  const argv = ['--kernel-id', p.kernelId, '--response-address', p.responseAddress, '--public-key', p.publicKey, '--port-range', p.portRange];
+  const argv = [
+    '--kernel-id',
+    p.kernelId,
+    '--response-address',
+    p.responseAddress,
+    '--public-key',
+    p.publicKey,
+    '--port-range',
+    p.portRange,
+  ];
   return { ...p, env: Object.freeze(env), argv: Object.freeze(argv) };
 }

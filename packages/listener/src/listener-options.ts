@@ -169,12 +169,14 @@ function envInteger(env: NodeJS.ProcessEnv, name: string, min: number, max: numb
   const raw = env[name];
   if (raw === undefined || raw.trim() === '') return undefined;
   const text = raw.trim();
-  if (!/^\d{1,9}$/.test(text) || Number(text) < min || Number(text) > max) throw usage(name, `${name} must be an integer in ${min}..${max}, got '${raw}'`);
+  if (!/^\d{1,9}$/.test(text) || Number(text) < min || Number(text) > max)
+    throw usage(name, `${name} must be an integer in ${min}..${max}, got '${raw}'`);
   return Number(text);
 }
 
 function checkInteger(name: string, value: number, min: number, max: number): number {
-  if (!Number.isInteger(value) || value < min || value > max) throw usage(name, `${name} must be an integer in ${min}..${max}, got ${String(value)}`);
+  if (!Number.isInteger(value) || value < min || value > max)
+    throw usage(name, `${name} must be an integer in ${min}..${max}, got ${String(value)}`);
   return value;
 }
 
@@ -187,23 +189,37 @@ export function isWildcardHost(host: string): boolean {
  * Applies defaults and the `GP_*` environment variables. Throws
  * `GL_ERR_USAGE` (through `start`'s promise) for a malformed value.
  */
-export function resolveListenerOptions(options: ResponseListenerOptions = {}, env: NodeJS.ProcessEnv = options.env ?? process.env): ResolvedListenerOptions {
+export function resolveListenerOptions(
+  options: ResponseListenerOptions = {},
+  env: NodeJS.ProcessEnv = options.env ?? process.env,
+): ResolvedListenerOptions {
   const envIp = env.GP_RESPONSE_IP?.trim() || undefined;
-  if (envIp !== undefined && !isValidHost(envIp)) throw usage('GP_RESPONSE_IP', `GP_RESPONSE_IP '${envIp}' is not an IP address or host name`);
+  if (envIp !== undefined && !isValidHost(envIp))
+    throw usage('GP_RESPONSE_IP', `GP_RESPONSE_IP '${envIp}' is not an IP address or host name`);
   const addrAny = (env.GP_RESPONSE_ADDR_ANY ?? '').trim().toLowerCase() === 'true';
   let localIp: string | undefined;
   const local = (): string => (localIp ??= firstNonLoopbackIPv4(parseProhibitedIps(env.GP_PROHIBITED_LOCAL_IPS)));
 
-  const host = options.host ?? (addrAny ? '0.0.0.0' : envIp ?? local());
+  const host = options.host ?? (addrAny ? '0.0.0.0' : (envIp ?? local()));
   if (!isWildcardHost(host) && !isValidHost(host)) throw usage('host', `host '${host}' is not an IP address or host name`);
-  const advertisedHost = options.advertisedHost ?? (isWildcardHost(host) ? envIp ?? local() : host);
+  const advertisedHost = options.advertisedHost ?? (isWildcardHost(host) ? (envIp ?? local()) : host);
   if (!isValidHost(advertisedHost) || isWildcardHost(advertisedHost)) {
     throw usage('advertisedHost', `advertised host '${advertisedHost}' is not an address launchers can connect to`);
   }
   const port = checkInteger('port', options.port ?? envInteger(env, 'GP_RESPONSE_PORT', 0, 65535) ?? DEFAULT_RESPONSE_PORT, 0, 65535);
-  const portRetries = checkInteger('portRetries', options.portRetries ?? envInteger(env, 'GP_RESPONSE_PORT_RETRIES', 0, 1000) ?? DEFAULT_PORT_RETRIES, 0, 1000);
+  const portRetries = checkInteger(
+    'portRetries',
+    options.portRetries ?? envInteger(env, 'GP_RESPONSE_PORT_RETRIES', 0, 1000) ?? DEFAULT_PORT_RETRIES,
+    0,
+    1000,
+  );
   const launchTimeoutS = envInteger(env, 'KERNEL_LAUNCH_TIMEOUT', 1, 86_400);
-  const defaultTimeoutMs = checkInteger('defaultTimeoutMs', options.defaultTimeoutMs ?? (launchTimeoutS === undefined ? DEFAULT_REGISTRATION_TIMEOUT_MS : launchTimeoutS * 1000), 1, 2 ** 31 - 1);
+  const defaultTimeoutMs = checkInteger(
+    'defaultTimeoutMs',
+    options.defaultTimeoutMs ?? (launchTimeoutS === undefined ? DEFAULT_REGISTRATION_TIMEOUT_MS : launchTimeoutS * 1000),
+    1,
+    2 ** 31 - 1,
+  );
   const limits: ListenerLimits = { ...DEFAULT_LIMITS, ...options.limits };
   for (const [name, value] of Object.entries(limits)) checkInteger(`limits.${name}`, value as number, 1, 2 ** 31 - 1);
   return {
@@ -225,10 +241,16 @@ function resolveKernelInfoPolicy(options: ResponseListenerOptions, env: NodeJS.P
   const networks = options.allowedKernelNetworks ?? (fromEnv === undefined ? [] : fromEnv.split(','));
   parseNetworks(networks, options.allowedKernelNetworks === undefined ? 'GL_ALLOWED_KERNEL_NETWORKS' : 'allowedKernelNetworks');
   const transports = options.allowedTransports ?? DEFAULT_KERNEL_INFO_POLICY.allowedTransports;
-  if (!Array.isArray(transports) || transports.length === 0 || transports.some((x) => x !== 'tcp' && x !== 'ipc')) throw usage('allowedTransports', "allowedTransports must list 'tcp' and/or 'ipc'");
+  if (!Array.isArray(transports) || transports.length === 0 || transports.some((x) => x !== 'tcp' && x !== 'ipc'))
+    throw usage('allowedTransports', "allowedTransports must list 'tcp' and/or 'ipc'");
   const schemes = options.allowedSignatureSchemes ?? DEFAULT_KERNEL_INFO_POLICY.allowedSignatureSchemes;
-  if (!Array.isArray(schemes) || schemes.length === 0 || schemes.some((x) => typeof x !== 'string' || !/^hmac-[a-z0-9-]+$/.test(x))) throw usage('allowedSignatureSchemes', 'allowedSignatureSchemes must list hmac-<hash> names');
-  return Object.freeze({ allowedKernelNetworks: Object.freeze(networks.map((n) => n.trim()).filter(Boolean)), allowedTransports: Object.freeze([...transports]), allowedSignatureSchemes: Object.freeze([...schemes]) });
+  if (!Array.isArray(schemes) || schemes.length === 0 || schemes.some((x) => typeof x !== 'string' || !/^hmac-[a-z0-9-]+$/.test(x)))
+    throw usage('allowedSignatureSchemes', 'allowedSignatureSchemes must list hmac-<hash> names');
+  return Object.freeze({
+    allowedKernelNetworks: Object.freeze(networks.map((n) => n.trim()).filter(Boolean)),
+    allowedTransports: Object.freeze([...transports]),
+    allowedSignatureSchemes: Object.freeze([...schemes]),
+  });
 }
 
 /**

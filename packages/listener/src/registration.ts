@@ -15,7 +15,14 @@
  * @module
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { type ConnectionInfo, type KernelFailure, type PortMode, type PortRange, type ProtocolVersion, GatewayError } from '@gateway-launchers/common';
+import {
+  type ConnectionInfo,
+  type KernelFailure,
+  type PortMode,
+  type PortRange,
+  type ProtocolVersion,
+  GatewayError,
+} from '@gateway-launchers/common';
 
 /** States of a {@link Registration}. */
 export type RegistrationState = 'pending' | 'accepted' | 'failed' | 'timed-out' | 'aborted' | 'closed';
@@ -122,10 +129,13 @@ export class Registration {
   #timer: NodeJS.Timeout | undefined;
   readonly #signal: AbortSignal | undefined;
   readonly #onAbort = (): void => {
-    this.#finish('aborted', new GatewayError('GL_ERR_REGISTRATION_ABORTED', `registration of kernel ${this.kernelId} was aborted`, {
-      cause: this.#signal?.reason,
-      details: { kernel_id: this.kernelId },
-    }));
+    this.#finish(
+      'aborted',
+      new GatewayError('GL_ERR_REGISTRATION_ABORTED', `registration of kernel ${this.kernelId} was aborted`, {
+        cause: this.#signal?.reason,
+        details: { kernel_id: this.kernelId },
+      }),
+    );
   };
   readonly #onSettled: (registration: Registration) => void;
 
@@ -146,9 +156,12 @@ export class Registration {
     this.response.catch(() => {});
     this.#signal = init.signal;
     this.#timer = setTimeout(() => {
-      this.#finish('timed-out', new GatewayError('GL_ERR_REGISTRATION_TIMEOUT', `no valid response for kernel ${this.kernelId} within ${this.timeoutMs} ms`, {
-        details: { kernel_id: this.kernelId, timeout_ms: this.timeoutMs },
-      }));
+      this.#finish(
+        'timed-out',
+        new GatewayError('GL_ERR_REGISTRATION_TIMEOUT', `no valid response for kernel ${this.kernelId} within ${this.timeoutMs} ms`, {
+          details: { kernel_id: this.kernelId, timeout_ms: this.timeoutMs },
+        }),
+      );
     }, init.timeoutMs);
     if (init.signal !== undefined) {
       if (init.signal.aborted) queueMicrotask(this.#onAbort);
@@ -187,16 +200,22 @@ export class Registration {
   /** pending → failed: the launcher reported that the kernel died before it was ready. */
   fail(failure: KernelFailure): boolean {
     const what = failure.signal !== null ? `signal ${failure.signal}` : `exit code ${String(failure.exit_code)}`;
-    return this.#finish('failed', new GatewayError('GL_ERR_KERNEL_FAILED', `kernel ${this.kernelId} failed to start (${what})`, {
-      details: { kernel_id: this.kernelId, exit_code: failure.exit_code, signal: failure.signal, stderr_tail: failure.stderr_tail },
-    }));
+    return this.#finish(
+      'failed',
+      new GatewayError('GL_ERR_KERNEL_FAILED', `kernel ${this.kernelId} failed to start (${what})`, {
+        details: { kernel_id: this.kernelId, exit_code: failure.exit_code, signal: failure.signal, stderr_tail: failure.stderr_tail },
+      }),
+    );
   }
 
   /** pending → closed: the listener is closing. */
   close(): boolean {
-    return this.#finish('closed', new GatewayError('GL_ERR_LISTENER_CLOSED', `listener closed while kernel ${this.kernelId} was pending`, {
-      details: { kernel_id: this.kernelId },
-    }));
+    return this.#finish(
+      'closed',
+      new GatewayError('GL_ERR_LISTENER_CLOSED', `listener closed while kernel ${this.kernelId} was pending`, {
+        details: { kernel_id: this.kernelId },
+      }),
+    );
   }
 
   #finish(state: RegistrationState, error: GatewayError): boolean {

@@ -57,13 +57,7 @@ import {
 import { ConnectionSlots, addressKey } from '@gateway-launchers/common/connection-slots';
 import { KernelSession } from './kernel-session.js';
 import { KernelInfoChecker } from './kernel-address-policy.js';
-import {
-  type ControlTarget,
-  type LaunchResponse,
-  type ProtocolVersion,
-  type ResponseTransport,
-  Registration,
-} from './registration.js';
+import { type ControlTarget, type LaunchResponse, type ProtocolVersion, type ResponseTransport, Registration } from './registration.js';
 import { type ValidResponse, checkV1Response, checkV2Response } from './response-validator.js';
 import { TypedEmitter } from './typed-emitter.js';
 import { SlicedWorkQueue } from './work-queue.js';
@@ -202,15 +196,22 @@ async function bind(resolved: ResolvedListenerOptions, log: Logger): Promise<Ser
       const code = (error as NodeJS.ErrnoException).code;
       last = error;
       if (code !== 'EADDRINUSE' && code !== 'EACCES') {
-        throw new GatewayError('GL_ERR_BIND_FAILED', `could not bind ${hostForAddress(resolved.host)}:${port} (${code ?? 'error'})`, { cause: error, details: { host: resolved.host, port } });
+        throw new GatewayError('GL_ERR_BIND_FAILED', `could not bind ${hostForAddress(resolved.host)}:${port} (${code ?? 'error'})`, {
+          cause: error,
+          details: { host: resolved.host, port },
+        });
       }
       log.info({ port, errno: code }, 'response port unavailable, trying another');
     }
   }
-  throw new GatewayError('GL_ERR_BIND_FAILED', `no response port could be bound after ${ports.length} attempts starting at ${resolved.port}`, {
-    cause: last,
-    details: { host: resolved.host, port: resolved.port, attempts: ports.length },
-  });
+  throw new GatewayError(
+    'GL_ERR_BIND_FAILED',
+    `no response port could be bound after ${ports.length} attempts starting at ${resolved.port}`,
+    {
+      cause: last,
+      details: { host: resolved.host, port: resolved.port, attempts: ports.length },
+    },
+  );
 }
 
 /**
@@ -253,14 +254,22 @@ export class ResponseListener extends TypedEmitter<ResponseListenerEvents> {
     const log = options.logger ?? defaultLogger();
     const keyPair = options.keyPair ?? generateKeyPair();
     if (keyPair.publicKey.length !== 32 || keyPair.secretKey.length !== 32) {
-      throw new GatewayError('GL_ERR_USAGE', 'keyPair must hold a 32-byte X25519 public and secret key', { details: { variable: 'keyPair' } });
+      throw new GatewayError('GL_ERR_USAGE', 'keyPair must hold a 32-byte X25519 public and secret key', {
+        details: { variable: 'keyPair' },
+      });
     }
-    const v1KeyPair = resolved.legacy ? options.v1KeyPair ?? (await generateV1KeyPair(resolved.v1KeyBits)) : undefined;
+    const v1KeyPair = resolved.legacy ? (options.v1KeyPair ?? (await generateV1KeyPair(resolved.v1KeyBits))) : undefined;
     const server = await bind(resolved, log);
     return new ResponseListener(resolved, keyPair, v1KeyPair, server, log);
   }
 
-  private constructor(resolved: ResolvedListenerOptions, keyPair: BoxKeyPair, v1KeyPair: V1KeyPair | undefined, server: Server, log: Logger) {
+  private constructor(
+    resolved: ResolvedListenerOptions,
+    keyPair: BoxKeyPair,
+    v1KeyPair: V1KeyPair | undefined,
+    server: Server,
+    log: Logger,
+  ) {
     super((event, error) => log.error({ err: error, event }, 'a host event listener threw; ignored'));
     this.#options = resolved;
     this.#keyPair = keyPair;
@@ -289,14 +298,19 @@ export class ResponseListener extends TypedEmitter<ResponseListenerEvents> {
     this.#wss.on('error', (error: Error) => log.error({ err: error }, 'WebSocket server error'));
     const v1 = v1KeyPair;
     const infoChecker = new KernelInfoChecker(resolved.kernelInfoPolicy);
-    this.#work = new SlicedWorkQueue(resolved.limits.workSliceMs, (error) => log.error({ err: error }, 'response verification failed unexpectedly'));
+    this.#work = new SlicedWorkQueue(resolved.limits.workSliceMs, (error) =>
+      log.error({ err: error }, 'response verification failed unexpectedly'),
+    );
     this.#sink = {
       legacy: v1 !== undefined,
       limits: resolved.limits,
       wss: this.#wss,
       schedule: (job, peer) => this.#work.push(job, peer),
       checkV2: (body) => checkV2Response(body, keyPair.secretKey, this.#view),
-      checkV1: (body) => (v1 === undefined ? { ok: false, error: new GatewayError('GL_ERR_V1_NOT_ENABLED', 'v1 payloads are not accepted'), kernelId: undefined } : checkV1Response(body, v1, this.#view)),
+      checkV1: (body) =>
+        v1 === undefined
+          ? { ok: false, error: new GatewayError('GL_ERR_V1_NOT_ENABLED', 'v1 payloads are not accepted'), kernelId: undefined }
+          : checkV1Response(body, v1, this.#view),
       policy: (valid, peerAddress) => {
         if (valid.connectionInfo === undefined) return undefined; // a failure response reports no kernel
         const info = valid.connectionInfo as ConnectionInfo;
@@ -311,7 +325,10 @@ export class ResponseListener extends TypedEmitter<ResponseListenerEvents> {
     };
     server.on('connection', this.#onConnection);
     server.on('error', (error: Error) => log.error({ err: error }, 'response server error'));
-    log.info({ host: this.#address.host, port: this.#address.port, response_address: this.responseAddress, legacy: this.legacy }, 'response listener started');
+    log.info(
+      { host: this.#address.host, port: this.#address.port, response_address: this.responseAddress, legacy: this.legacy },
+      'response listener started',
+    );
   }
 
   /** The bound address (`host` may be a wildcard). */
@@ -348,21 +365,31 @@ export class ResponseListener extends TypedEmitter<ResponseListenerEvents> {
   register(kernelId: string, options: RegisterOptions = {}): PendingLaunch {
     assertKernelId(kernelId);
     const protocol = options.protocol ?? 2;
-    if (protocol !== 1 && protocol !== 2) throw new GatewayError('GL_ERR_USAGE', `protocol must be 1 or 2, got ${String(protocol)}`, { details: { variable: 'protocol' } });
+    if (protocol !== 1 && protocol !== 2)
+      throw new GatewayError('GL_ERR_USAGE', `protocol must be 1 or 2, got ${String(protocol)}`, { details: { variable: 'protocol' } });
     if (protocol === 1 && this.#v1KeyPair === undefined) {
-      throw new GatewayError('GL_ERR_V1_NOT_ENABLED', 'protocol 1 registrations need a listener started with legacy: true', { details: { kernel_id: kernelId } });
+      throw new GatewayError('GL_ERR_V1_NOT_ENABLED', 'protocol 1 registrations need a listener started with legacy: true', {
+        details: { kernel_id: kernelId },
+      });
     }
     const transport = options.transport ?? 'tcp';
-    if (transport !== 'tcp' && transport !== 'ws') throw new GatewayError('GL_ERR_USAGE', `transport must be 'tcp' or 'ws'`, { details: { variable: 'transport' } });
-    if (protocol === 1 && transport === 'ws') throw new GatewayError('GL_ERR_USAGE', 'v1 launchers speak TCP only', { details: { variable: 'transport' } });
-    const range = options.portRange === undefined ? '' : typeof options.portRange === 'string' ? options.portRange : formatPortRange(options.portRange);
+    if (transport !== 'tcp' && transport !== 'ws')
+      throw new GatewayError('GL_ERR_USAGE', `transport must be 'tcp' or 'ws'`, { details: { variable: 'transport' } });
+    if (protocol === 1 && transport === 'ws')
+      throw new GatewayError('GL_ERR_USAGE', 'v1 launchers speak TCP only', { details: { variable: 'transport' } });
+    const range =
+      options.portRange === undefined ? '' : typeof options.portRange === 'string' ? options.portRange : formatPortRange(options.portRange);
     const portRange = parsePortRange(range, { minSize: this.#options.minPortRangeSize });
     const timeoutMs = options.timeoutMs ?? this.#options.defaultTimeoutMs;
     if (!Number.isFinite(timeoutMs) || timeoutMs <= 0 || timeoutMs > 2 ** 31 - 1) {
-      throw new GatewayError('GL_ERR_USAGE', `timeoutMs must be a positive number of milliseconds, got ${String(timeoutMs)}`, { details: { variable: 'timeoutMs' } });
+      throw new GatewayError('GL_ERR_USAGE', `timeoutMs must be a positive number of milliseconds, got ${String(timeoutMs)}`, {
+        details: { variable: 'timeoutMs' },
+      });
     }
     if (this.#registrations.has(kernelId)) {
-      throw new GatewayError('GL_ERR_ALREADY_REGISTERED', `kernel ${kernelId} already has a pending registration`, { details: { kernel_id: kernelId } });
+      throw new GatewayError('GL_ERR_ALREADY_REGISTERED', `kernel ${kernelId} already has a pending registration`, {
+        details: { kernel_id: kernelId },
+      });
     }
     const launchToken = protocol === 2 ? randomBytes(32).toString('base64url') : undefined;
     const params = buildLaunchParameters({
@@ -420,7 +447,8 @@ export class ResponseListener extends TypedEmitter<ResponseListenerEvents> {
    */
   adopt(target: ControlTarget): KernelControl {
     assertKernelId(target.kernelId);
-    const bad = (what: string): GatewayError => new GatewayError('GL_ERR_USAGE', `control target: ${what}`, { details: { kernel_id: target.kernelId } });
+    const bad = (what: string): GatewayError =>
+      new GatewayError('GL_ERR_USAGE', `control target: ${what}`, { details: { kernel_id: target.kernelId } });
     if (target.protocol !== 1 && target.protocol !== 2) throw bad('protocol must be 1 or 2');
     if (!isValidHost(target.host)) throw bad('host is not an address');
     if (!Number.isInteger(target.commPort) || target.commPort < 1 || target.commPort > 65535) throw bad('commPort is not a port');
@@ -430,7 +458,10 @@ export class ResponseListener extends TypedEmitter<ResponseListenerEvents> {
       if (epk === undefined) throw bad('launcherPublicKey is not a base64 32-byte key');
     }
     this.#sessions.get(target.kernelId)?.close('replaced by an adopted target');
-    this.#sessions.set(target.kernelId, new KernelSession({ target, launcherPublicKey: epk, mark: undefined, logger: this.#log.child({ kernel_id: target.kernelId }) }));
+    this.#sessions.set(
+      target.kernelId,
+      new KernelSession({ target, launcherPublicKey: epk, mark: undefined, logger: this.#log.child({ kernel_id: target.kernelId }) }),
+    );
     return this.control(target.kernelId);
   }
 
@@ -447,7 +478,12 @@ export class ResponseListener extends TypedEmitter<ResponseListenerEvents> {
   stats(): ListenerStats {
     let webSockets = 0;
     for (const s of this.#sessions.values()) if (s.hasWebSocket) webSockets++;
-    return { pendingRegistrations: this.#registrations.size, unauthenticatedConnections: this.#inbound.size, sessions: this.#sessions.size, webSockets };
+    return {
+      pendingRegistrations: this.#registrations.size,
+      unauthenticatedConnections: this.#inbound.size,
+      sessions: this.#sessions.size,
+      webSockets,
+    };
   }
 
   /**
@@ -483,7 +519,13 @@ export class ResponseListener extends TypedEmitter<ResponseListenerEvents> {
       const peer = `${address.includes(':') ? `[${address}]` : address}:${socket.remotePort ?? 0}`;
       socket.resume(); // discard, so that closing does not reset the answer away
       socket.end(`{"ok":false,"error":"GL_ERR_TOO_MANY_CONNECTIONS"}\n`, () => socket.destroy());
-      this.#refused({ code: 'GL_ERR_TOO_MANY_CONNECTIONS', message: `no room among ${this.limits.maxPendingConnections} unauthenticated connections (${this.limits.maxConnectionsPerAddress} per address)`, peer, protocol: 'unknown', kernelId: undefined });
+      this.#refused({
+        code: 'GL_ERR_TOO_MANY_CONNECTIONS',
+        message: `no room among ${this.limits.maxPendingConnections} unauthenticated connections (${this.limits.maxConnectionsPerAddress} per address)`,
+        peer,
+        protocol: 'unknown',
+        kernelId: undefined,
+      });
       return;
     }
     this.#inbound.add(new InboundConnection(socket, this.#sink));
@@ -503,7 +545,13 @@ export class ResponseListener extends TypedEmitter<ResponseListenerEvents> {
     // worth a warning. Noise from scanners and floods stays at debug.
     if (refusal.kernelId !== undefined && this.#registrations.has(refusal.kernelId)) this.#log.warn(fields, 'response refused');
     else this.#log.debug(fields, 'connection refused');
-    this.emit('response-rejected', { code: refusal.code, peer: refusal.peer, protocol: refusal.protocol, kernelId: refusal.kernelId, message: refusal.message });
+    this.emit('response-rejected', {
+      code: refusal.code,
+      peer: refusal.peer,
+      protocol: refusal.protocol,
+      kernelId: refusal.kernelId,
+      message: refusal.message,
+    });
   }
 
   #reattach(body: Buffer, ws: WebSocket): boolean {
@@ -515,7 +563,7 @@ export class ResponseListener extends TypedEmitter<ResponseListenerEvents> {
     if (!opened.ok || !session.acceptReattachSeq(opened.value.seq)) return false;
     // Only the launcher holds the key this opened with: its new socket replaces
     // an old one that may still look open (half-open after a network drop).
-    session.dropWebSocket('replaced by the launcher\'s re-attach');
+    session.dropWebSocket("replaced by the launcher's re-attach");
     session.attachWebSocket(ws, this.#keyPair.secretKey, this.limits.maxControlReplyBytes, {
       onEvent: (s, event) => this.#onLauncherEvent(s, event),
       onWebSocketClosed: (s) => this.#onWebSocketClosed(s),
@@ -531,7 +579,10 @@ export class ResponseListener extends TypedEmitter<ResponseListenerEvents> {
       const f = valid.failure;
       reg.fail(f);
       ctx.ws?.close(1000, 'failure received');
-      this.#log.warn({ kernel_id: kernelId, exit_code: f.exit_code, signal: f.signal, stderr_bytes: f.stderr_tail.length, peer: ctx.peer }, 'launcher reported kernel failure');
+      this.#log.warn(
+        { kernel_id: kernelId, exit_code: f.exit_code, signal: f.signal, stderr_bytes: f.stderr_tail.length, peer: ctx.peer },
+        'launcher reported kernel failure',
+      );
       this.emit('launch-failed', { kernelId, exitCode: f.exit_code, signal: f.signal });
       return;
     }
@@ -547,7 +598,12 @@ export class ResponseListener extends TypedEmitter<ResponseListenerEvents> {
       ...(valid.launcherPublicKey === undefined ? {} : { launcherPublicKey: toBase64(valid.launcherPublicKey) }),
     };
     this.#sessions.get(kernelId)?.close('replaced by a new launch');
-    const session = new KernelSession({ target, launcherPublicKey: valid.launcherPublicKey, mark: valid.mark, logger: this.#log.child({ kernel_id: kernelId }) });
+    const session = new KernelSession({
+      target,
+      launcherPublicKey: valid.launcherPublicKey,
+      mark: valid.mark,
+      logger: this.#log.child({ kernel_id: kernelId }),
+    });
     this.#sessions.set(kernelId, session);
     if (ctx.ws !== undefined) {
       session.attachWebSocket(ctx.ws, this.#keyPair.secretKey, this.limits.maxControlReplyBytes, {
@@ -570,7 +626,17 @@ export class ResponseListener extends TypedEmitter<ResponseListenerEvents> {
     };
     reg.accept(launch);
     // Redacted here, not left to the logger: a host's own logger may have no redaction.
-    this.#log.info({ kernel_id: kernelId, protocol: valid.protocol, transport: ctx.transport, peer: ctx.peer, conn_info: redactConnectionInfo(connectionInfo), comm_port: commPort }, 'connection info accepted');
+    this.#log.info(
+      {
+        kernel_id: kernelId,
+        protocol: valid.protocol,
+        transport: ctx.transport,
+        peer: ctx.peer,
+        conn_info: redactConnectionInfo(connectionInfo),
+        comm_port: commPort,
+      },
+      'connection info accepted',
+    );
     this.emit('connection-info', {
       kernelId,
       protocol: valid.protocol,
@@ -609,7 +675,8 @@ export class ResponseListener extends TypedEmitter<ResponseListenerEvents> {
   #sendControl(kernelId: string, action: ControlAction): Promise<ControlResult> {
     if (this.closed) return Promise.resolve(fail('GL_ERR_LISTENER_CLOSED', 'the listener is closed', { kernel_id: kernelId }));
     const session = this.#sessions.get(kernelId);
-    if (session === undefined) return Promise.resolve(fail('GL_ERR_CONTROL_UNAVAILABLE', `no launcher known for kernel ${kernelId}`, { kernel_id: kernelId }));
+    if (session === undefined)
+      return Promise.resolve(fail('GL_ERR_CONTROL_UNAVAILABLE', `no launcher known for kernel ${kernelId}`, { kernel_id: kernelId }));
     // One request at a time per launcher, each sealed when it goes out: the
     // launcher refuses a seq lower than one it has seen, so two requests on
     // two comm-port connections must not overtake each other.
@@ -622,7 +689,11 @@ export class ResponseListener extends TypedEmitter<ResponseListenerEvents> {
     if (session.protocol === 1) {
       const message = v1Message(action);
       if (!message.ok) return message;
-      result = await sendCommPortRequest(session.host, session.commPort, message.value, { protocol: 1, timeoutMs: limits.controlTimeoutMs, maxReplyBytes: limits.maxControlReplyBytes });
+      result = await sendCommPortRequest(session.host, session.commPort, message.value, {
+        protocol: 1,
+        timeoutMs: limits.controlTimeoutMs,
+        maxReplyBytes: limits.maxControlReplyBytes,
+      });
     } else {
       const epk = session.launcherPublicKey as Uint8Array;
       const seq = session.seq.next();
@@ -630,7 +701,12 @@ export class ResponseListener extends TypedEmitter<ResponseListenerEvents> {
       const binding = { kernelId, seq, launcherPublicKey: epk, listenerSecretKey: this.#keyPair.secretKey };
       result = session.hasWebSocket
         ? await session.requestOverWebSocket(text, seq, limits.controlTimeoutMs)
-        : await sendCommPortRequest(session.host, session.commPort, text, { protocol: 2, timeoutMs: limits.controlTimeoutMs, maxReplyBytes: limits.maxControlReplyBytes, binding });
+        : await sendCommPortRequest(session.host, session.commPort, text, {
+            protocol: 2,
+            timeoutMs: limits.controlTimeoutMs,
+            maxReplyBytes: limits.maxControlReplyBytes,
+            binding,
+          });
     }
     const name = Object.keys(action)[0];
     if (result.ok) {
@@ -640,7 +716,10 @@ export class ResponseListener extends TypedEmitter<ResponseListenerEvents> {
         if (!session.hasWebSocket && this.#sessions.get(kernelId) === session) this.#sessions.delete(kernelId);
       }
     } else {
-      this.#log.warn({ kernel_id: kernelId, action: name, code: result.error.code, details: result.error.details }, 'control request failed');
+      this.#log.warn(
+        { kernel_id: kernelId, action: name, code: result.error.code, details: result.error.details },
+        'control request failed',
+      );
     }
     return result;
   }

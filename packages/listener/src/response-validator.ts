@@ -62,12 +62,17 @@ function refuse(r: { readonly ok: false; readonly error: GatewayError }, kernelI
 }
 
 function refuseWith(code: ErrorCode, message: string, kernelId: string | undefined): Verdict {
-  return { ok: false, error: new GatewayError(code, message, { details: kernelId === undefined ? {} : { kernel_id: kernelId } }), kernelId };
+  return {
+    ok: false,
+    error: new GatewayError(code, message, { details: kernelId === undefined ? {} : { kernel_id: kernelId } }),
+    kernelId,
+  };
 }
 
 function registrationFor(view: RegistryView, kernelId: string, mark: Buffer, protocol: ProtocolVersion): Registration | Verdict {
   const last = view.acceptedMark(kernelId);
-  if (last !== undefined && last.equals(mark)) return refuseWith('GL_ERR_RESPONSE_REPLAYED', 'this response was already accepted', kernelId);
+  if (last !== undefined && last.equals(mark))
+    return refuseWith('GL_ERR_RESPONSE_REPLAYED', 'this response was already accepted', kernelId);
   const reg = view.pending(kernelId);
   if (reg === undefined) return refuseWith('GL_ERR_UNKNOWN_KERNEL', 'no pending registration for this kernel id', kernelId);
   if (reg.protocol !== protocol) {
@@ -100,12 +105,22 @@ export function checkV2Response(input: Buffer, listenerSecretKey: Uint8Array, vi
   const inner = parseObject(plain);
   if (inner === undefined) return refuseWith('GL_ERR_ENVELOPE_MALFORMED', 'response plaintext is not a JSON object', kernelId);
   if (inner.kernel_id !== kernelId) return refuseWith('GL_ERR_KERNEL_ID_MISMATCH', 'inner kernel_id differs from the envelope', kernelId);
-  if (!registration.tokenMatches(inner.token)) return refuseWith('GL_ERR_TOKEN_MISMATCH', 'launch token does not match the registration', kernelId);
+  if (!registration.tokenMatches(inner.token))
+    return refuseWith('GL_ERR_TOKEN_MISMATCH', 'launch token does not match the registration', kernelId);
 
   const r = validateResponsePlaintext(inner, { portRange: registration.portRange });
   if (!r.ok) return refuse(r, kernelId);
   const p = r.value;
-  const common = { registration, protocol: 2 as const, mark, launcherPublicKey: epk, pid: p.pid, pgid: p.pgid, mode: p.mode, launcherVersion: p.launcher_version };
+  const common = {
+    registration,
+    protocol: 2 as const,
+    mark,
+    launcherPublicKey: epk,
+    pid: p.pid,
+    pgid: p.pgid,
+    mode: p.mode,
+    launcherVersion: p.launcher_version,
+  };
   if ('failure' in p) return { ok: true, value: { ...common, commPort: null, connectionInfo: undefined, failure: p.failure } };
   return { ok: true, value: { ...common, commPort: p.comm_port, connectionInfo: p.conn_info, failure: undefined } };
 }

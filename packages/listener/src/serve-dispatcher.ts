@@ -112,7 +112,13 @@ export class ServeDispatcher {
       this.#notify('kernel-exit', { kernel_id: e.kernelId, exit_code: e.exitCode, signal: e.signal });
     });
     listener.on('response-rejected', (e) => {
-      this.#notify('response-rejected', { code: e.code, peer: e.peer, protocol: e.protocol, kernel_id: e.kernelId ?? null, message: e.message });
+      this.#notify('response-rejected', {
+        code: e.code,
+        peer: e.peer,
+        protocol: e.protocol,
+        kernel_id: e.kernelId ?? null,
+        message: e.message,
+      });
     });
   }
 
@@ -166,10 +172,12 @@ export class ServeDispatcher {
     if (!(outcome instanceof Promise)) return answer(outcome);
     this.#inFlight++;
     this.#track(
-      outcome.then(answer, (error: unknown) => refuse(this.#toRpcError(error, method))).finally(() => {
-        this.#inFlight--;
-        this.#host.onAnswered();
-      }),
+      outcome
+        .then(answer, (error: unknown) => refuse(this.#toRpcError(error, method)))
+        .finally(() => {
+          this.#inFlight--;
+          this.#host.onAnswered();
+        }),
     );
   }
 
@@ -197,12 +205,14 @@ export class ServeDispatcher {
     // result below is written: the host never hears of a registration's end
     // before its start.
     this.#track(
-      launch.response.then(
-        (response) => this.#accepted(response),
-        (error: unknown) => this.#ended(p.kernelId, timeoutMs, error),
-      ).finally(() => {
-        if (this.#pending.get(p.kernelId) === abort) this.#pending.delete(p.kernelId);
-      }),
+      launch.response
+        .then(
+          (response) => this.#accepted(response),
+          (error: unknown) => this.#ended(p.kernelId, timeoutMs, error),
+        )
+        .finally(() => {
+          if (this.#pending.get(p.kernelId) === abort) this.#pending.delete(p.kernelId);
+        }),
     );
     return {
       kernel_id: launch.kernelId,
@@ -262,7 +272,14 @@ export class ServeDispatcher {
     const p = controlParams(params);
     const control = this.#listener.control(p.kernelId);
     const a = p.action;
-    const result = 'interrupt' in a ? control.interrupt() : 'shutdown' in a ? control.shutdown() : 'restart' in a ? control.restart() : control.signal(a.signal);
+    const result =
+      'interrupt' in a
+        ? control.interrupt()
+        : 'shutdown' in a
+          ? control.shutdown()
+          : 'restart' in a
+            ? control.restart()
+            : control.signal(a.signal);
     return wireControlResult(await result);
   }
 
@@ -279,7 +296,12 @@ export class ServeDispatcher {
   #stats(params: unknown): unknown {
     emptyParams(params);
     const s = this.#listener.stats();
-    return { pending_registrations: s.pendingRegistrations, unauthenticated_connections: s.unauthenticatedConnections, sessions: s.sessions, web_sockets: s.webSockets };
+    return {
+      pending_registrations: s.pendingRegistrations,
+      unauthenticated_connections: s.unauthenticatedConnections,
+      sessions: s.sessions,
+      web_sockets: s.webSockets,
+    };
   }
 
   #close(params: unknown): unknown {

@@ -7,7 +7,14 @@
  *
  * @module
  */
-import { CONTROL_SIGNALS, type ControlAction, type ErrorCode, isRecord, isValidKernelId, MAX_KERNEL_ID_LENGTH } from '@gateway-launchers/common';
+import {
+  CONTROL_SIGNALS,
+  type ControlAction,
+  type ErrorCode,
+  isRecord,
+  isValidKernelId,
+  MAX_KERNEL_ID_LENGTH,
+} from '@gateway-launchers/common';
 import type { ControlTarget, ProtocolVersion, ResponseTransport } from './registration.js';
 
 /** Largest timer delay Node honours, in ms. */
@@ -47,7 +54,11 @@ function members(params: unknown, allowed: readonly string[], where = 'params'):
   for (const key of Object.keys(params)) {
     if (!allowed.includes(key)) {
       const shown = key.length > 40 ? `${key.slice(0, 40)}…` : key;
-      throw new ParamsError(allowed.length === 0 ? `${where} must be empty; got '${shown}'` : `${where}: unknown member '${shown}' (allowed: ${allowed.join(', ')})`);
+      throw new ParamsError(
+        allowed.length === 0
+          ? `${where} must be empty; got '${shown}'`
+          : `${where}: unknown member '${shown}' (allowed: ${allowed.join(', ')})`,
+      );
     }
   }
   return params;
@@ -56,14 +67,19 @@ function members(params: unknown, allowed: readonly string[], where = 'params'):
 function kernelId(p: Record<string, unknown>, where = 'params'): string {
   const id = p.kernel_id;
   if (id === undefined) throw new ParamsError(`${where}.kernel_id is required`, 'GL_ERR_KERNEL_ID_INVALID');
-  if (!isValidKernelId(id)) throw new ParamsError(`${where}.kernel_id must be 1-${MAX_KERNEL_ID_LENGTH} characters of A-Z a-z 0-9 . _ -`, 'GL_ERR_KERNEL_ID_INVALID');
+  if (!isValidKernelId(id))
+    throw new ParamsError(
+      `${where}.kernel_id must be 1-${MAX_KERNEL_ID_LENGTH} characters of A-Z a-z 0-9 . _ -`,
+      'GL_ERR_KERNEL_ID_INVALID',
+    );
   return id;
 }
 
 function optionalString(p: Record<string, unknown>, name: string, where = 'params'): string | undefined {
   const v = p[name];
   if (v === undefined) return undefined;
-  if (typeof v !== 'string' || v.length === 0 || v.length > MAX_SHORT_STRING) throw new ParamsError(`${where}.${name} must be a non-empty string of at most ${MAX_SHORT_STRING} characters`);
+  if (typeof v !== 'string' || v.length === 0 || v.length > MAX_SHORT_STRING)
+    throw new ParamsError(`${where}.${name} must be a non-empty string of at most ${MAX_SHORT_STRING} characters`);
   return v;
 }
 
@@ -104,7 +120,10 @@ export function controlParams(params: unknown): ControlParams {
   if (action === 'signal') {
     const name = p.signal;
     if (typeof name !== 'string' || !(CONTROL_SIGNALS as readonly string[]).includes(name)) {
-      throw new ParamsError(`params.signal must be one of ${CONTROL_SIGNALS.join(', ')} with action "signal"`, 'GL_ERR_CONTROL_REQUEST_INVALID');
+      throw new ParamsError(
+        `params.signal must be one of ${CONTROL_SIGNALS.join(', ')} with action "signal"`,
+        'GL_ERR_CONTROL_REQUEST_INVALID',
+      );
     }
     return { kernelId: id, action: { signal: name as (typeof CONTROL_SIGNALS)[number] } };
   }
@@ -132,7 +151,8 @@ export function adoptParams(params: unknown): ControlTarget {
   const host = optionalString(t, 'host', where);
   if (host === undefined) throw new ParamsError(`${where}.host is required`);
   const port = t.comm_port;
-  if (!(typeof port === 'number' && Number.isInteger(port) && port >= 1 && port <= 65535)) throw new ParamsError(`${where}.comm_port must be an integer from 1 to 65535`);
+  if (!(typeof port === 'number' && Number.isInteger(port) && port >= 1 && port <= 65535))
+    throw new ParamsError(`${where}.comm_port must be an integer from 1 to 65535`);
   const key = optionalString(t, 'launcher_public_key', where);
   if (protocol === 2 && key === undefined) throw new ParamsError(`${where}.launcher_public_key is required for protocol 2`);
   if (protocol === 1 && key !== undefined) throw new ParamsError(`${where}.launcher_public_key is only for protocol 2`);

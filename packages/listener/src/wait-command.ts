@@ -67,8 +67,8 @@ export function shellQuote(value: string): string {
 function buildParser(io: CliIo) {
   return yargs()
     .scriptName('gateway-listener')
-    .usage('$0 wait --kernel-id ID [options]\n\nWait for one kernel launcher\'s response and print its validated connection info.')
-    .command('wait', 'register a kernel id, print the launcher\'s parameters, wait for its response')
+    .usage("$0 wait --kernel-id ID [options]\n\nWait for one kernel launcher's response and print its validated connection info.")
+    .command('wait', "register a kernel id, print the launcher's parameters, wait for its response")
     .command('serve', 'JSON-RPC 2.0 over stdio for hosts that are not Node (see gateway-listener serve --help)')
     .options({
       'kernel-id': { type: 'string', describe: 'Kernel id to register (1-128 characters of A-Z a-z 0-9 . _ -).' },
@@ -78,7 +78,12 @@ function buildParser(io: CliIo) {
       legacy: { type: 'boolean', default: false, describe: 'Expect a Gateway Provisioners v1 launcher (RSA key, no token).' },
       'show-key': { type: 'boolean', default: false, describe: 'Print the connection key instead of [Redacted].' },
       transport: { type: 'string', choices: ['tcp', 'ws'], default: 'tcp', describe: 'Response transport the launcher is told to use.' },
-      format: { type: 'string', choices: ['shell', 'json'], default: 'shell', describe: "Output: 'shell' (an export line, then the info) or 'json' (one JSON object per line)." },
+      format: {
+        type: 'string',
+        choices: ['shell', 'json'],
+        default: 'shell',
+        describe: "Output: 'shell' (an export line, then the info) or 'json' (one JSON object per line).",
+      },
       host: { type: 'string', describe: 'Address to bind. Default: GP_RESPONSE_ADDR_ANY / GP_RESPONSE_IP / first non-loopback IPv4.' },
       'response-ip': { type: 'string', describe: 'Address launchers connect to. Default: the bound address, or GP_RESPONSE_IP.' },
       port: { type: 'number', describe: 'Port to bind (0: any). Default GP_RESPONSE_PORT, else 8877.' },
@@ -113,11 +118,16 @@ function parseArgs(args: readonly string[], io: CliIo): { help: string } | WaitA
   if (typeof argv.kernelId !== 'string' || argv.kernelId === '') throw new UsageError('missing required option --kernel-id');
   const timeout = argv.timeout as number | undefined;
   // Timers take at most 2^31-1 ms (about 24.8 days).
-  if (timeout !== undefined && !(Number.isFinite(timeout) && timeout > 0 && timeout * 1000 <= 2 ** 31 - 1)) throw new UsageError('--timeout must be a positive number of seconds, at most 2147483 (about 24.8 days)');
-  if (!isLogLevelName(argv.logLevel as string)) throw new UsageError(`--log-level '${String(argv.logLevel)}' is not one of trace, debug, info, warn, error, fatal, silent (or 10, 20, 30, 40, 50)`);
+  if (timeout !== undefined && !(Number.isFinite(timeout) && timeout > 0 && timeout * 1000 <= 2 ** 31 - 1))
+    throw new UsageError('--timeout must be a positive number of seconds, at most 2147483 (about 24.8 days)');
+  if (!isLogLevelName(argv.logLevel as string))
+    throw new UsageError(
+      `--log-level '${String(argv.logLevel)}' is not one of trace, debug, info, warn, error, fatal, silent (or 10, 20, 30, 40, 50)`,
+    );
   for (const name of ['port', 'portRetries'] as const) {
     const v = argv[name];
-    if (v !== undefined && !(typeof v === 'number' && Number.isInteger(v) && v >= 0)) throw new UsageError(`--${name === 'port' ? 'port' : 'port-retries'} must be a non-negative integer`);
+    if (v !== undefined && !(typeof v === 'number' && Number.isInteger(v) && v >= 0))
+      throw new UsageError(`--${name === 'port' ? 'port' : 'port-retries'} must be a non-negative integer`);
   }
   return {
     kernelId: argv.kernelId,
@@ -163,7 +173,8 @@ async function connectionFileProblem(path: string): Promise<string | undefined> 
     if ((await stat(target)).isDirectory()) return 'is a directory';
     await access(target, fsConstants.W_OK);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') return `cannot be written (${(error as NodeJS.ErrnoException).code ?? String(error)})`;
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT')
+      return `cannot be written (${(error as NodeJS.ErrnoException).code ?? String(error)})`;
   }
   // The file is written next to itself (temporary name, then rename): its directory must take new files.
   const probe = join(dirname(target), `.${basename(target)}.${randomBytes(6).toString('hex')}.probe`);
@@ -189,7 +200,10 @@ export async function runCli(args: readonly string[], io: CliIo): Promise<number
   try {
     parsed = parseArgs(args, io);
   } catch (error) {
-    cliOutput(io.stderr, formatOf(args)).say('error', `${error instanceof Error ? error.message : String(error)} (run 'gateway-listener --help' for usage)`);
+    cliOutput(io.stderr, formatOf(args)).say(
+      'error',
+      `${error instanceof Error ? error.message : String(error)} (run 'gateway-listener --help' for usage)`,
+    );
     return EXIT_CODES.USAGE;
   }
   if ('help' in parsed) {
@@ -246,11 +260,22 @@ async function wait(a: WaitArgs, io: CliIo): Promise<number> {
     }
     const seconds = a.timeout ?? listener.defaultTimeoutMs / 1000;
     if (a.format === 'json') {
-      line(io.stdout, JSON.stringify({ kernel_id: a.kernelId, response_address: launch.responseAddress, env: launch.env, argv: launch.argv }));
+      line(
+        io.stdout,
+        JSON.stringify({ kernel_id: a.kernelId, response_address: launch.responseAddress, env: launch.env, argv: launch.argv }),
+      );
     } else {
-      line(io.stdout, `export ${Object.entries(launch.env).map(([k, v]) => `${k}=${shellQuote(v)}`).join(' ')}`);
+      line(
+        io.stdout,
+        `export ${Object.entries(launch.env)
+          .map(([k, v]) => `${k}=${shellQuote(v)}`)
+          .join(' ')}`,
+      );
     }
-    out.say('info', `waiting up to ${seconds} s for kernel ${a.kernelId} on ${launch.responseAddress}; start gateway-launcher with the environment above${a.format === 'shell' ? ' (eval the export line)' : ''}.`);
+    out.say(
+      'info',
+      `waiting up to ${seconds} s for kernel ${a.kernelId} on ${launch.responseAddress}; start gateway-launcher with the environment above${a.format === 'shell' ? ' (eval the export line)' : ''}.`,
+    );
 
     try {
       const response = await launch.response;
@@ -264,7 +289,11 @@ async function wait(a: WaitArgs, io: CliIo): Promise<number> {
           out.say('error', `could not write ${a.connectionFile}: ${error instanceof Error ? error.message : String(error)}`);
           return EXIT_CODES.ERROR;
         }
-        if (a.format === 'json') line(io.stdout, JSON.stringify({ kernel_id: a.kernelId, connection_file: path, comm_port: response.commPort, pid: response.pid }));
+        if (a.format === 'json')
+          line(
+            io.stdout,
+            JSON.stringify({ kernel_id: a.kernelId, connection_file: path, comm_port: response.commPort, pid: response.pid }),
+          );
         else line(io.stdout, path);
         out.say('info', `connection file written: ${path} (use: jupyter console --existing ${path})`);
       } else if (a.format === 'json') {
@@ -286,7 +315,11 @@ async function wait(a: WaitArgs, io: CliIo): Promise<number> {
 function reportFailure(error: unknown, a: WaitArgs, io: CliIo, out: CliOutput): number {
   const code = error instanceof GatewayError ? error.code : 'GL_ERR_UNKNOWN';
   const message = error instanceof Error ? error.message : String(error);
-  if (a.format === 'json') line(io.stdout, jsonForTerminal({ kernel_id: a.kernelId, error: code, ...(error instanceof GatewayError ? { details: error.details } : {}) }));
+  if (a.format === 'json')
+    line(
+      io.stdout,
+      jsonForTerminal({ kernel_id: a.kernelId, error: code, ...(error instanceof GatewayError ? { details: error.details } : {}) }),
+    );
   const tail = code === 'GL_ERR_KERNEL_FAILED' ? (error as GatewayError).details.stderr_tail : undefined;
   out.say('error', message, { code, ...(typeof tail === 'string' && tail !== '' ? { stderr_tail: tail } : {}) });
   switch (code) {

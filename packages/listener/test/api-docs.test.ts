@@ -61,7 +61,11 @@ t.test('every member listed under "Other members" and "Events" exists on a liste
   t.same(sorted(documented.filter((name) => !(name in listener))), [], 'documented members missing from the instance');
 
   const publicNames = new Set<string>(Object.keys(listener));
-  for (let proto: object | null = Object.getPrototypeOf(listener); proto !== null && proto !== Object.prototype; proto = Object.getPrototypeOf(proto)) {
+  for (
+    let proto: object | null = Object.getPrototypeOf(listener);
+    proto !== null && proto !== Object.prototype;
+    proto = Object.getPrototypeOf(proto)
+  ) {
     for (const name of Object.getOwnPropertyNames(proto)) publicNames.add(name);
   }
   publicNames.delete('constructor');

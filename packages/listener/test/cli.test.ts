@@ -28,7 +28,11 @@ function newestSource(dir: string): number {
   return Math.max(...readdirSync(dir).map((f) => statSync(join(dir, f)).mtimeMs));
 }
 
-if (!existsSync(CLI) || newestSource(join(PACKAGE, 'src')) > statSync(CLI).mtimeMs || newestSource(join(ROOT, 'packages', 'common', 'src')) > statSync(CLI).mtimeMs) {
+if (
+  !existsSync(CLI) ||
+  newestSource(join(PACKAGE, 'src')) > statSync(CLI).mtimeMs ||
+  newestSource(join(ROOT, 'packages', 'common', 'src')) > statSync(CLI).mtimeMs
+) {
   const built = spawnSync('npx', ['tsc', '-b', 'packages/listener'], { cwd: ROOT, stdio: 'inherit' });
   if (built.status !== 0) throw new Error('could not build packages/listener for the CLI tests');
 }
@@ -81,7 +85,20 @@ interface Printed {
 t.test('wait: prints the launcher environment, receives the response, writes a 0600 connection file (exit 0)', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'gl-cli-'));
   const file = join(dir, 'kernel-cli.json');
-  const run = cli(['wait', '--kernel-id', 'kernel-cli', '--port-range', '40000..41000', '--timeout', '120', '--connection-file', file, '--format', 'json', ...LISTEN]);
+  const run = cli([
+    'wait',
+    '--kernel-id',
+    'kernel-cli',
+    '--port-range',
+    '40000..41000',
+    '--timeout',
+    '120',
+    '--connection-file',
+    file,
+    '--format',
+    'json',
+    ...LISTEN,
+  ]);
   const printed = JSON.parse(await run.line()) as Printed;
   t.match(printed.env, { KERNEL_ID: 'kernel-cli', KERNEL_PORT_RANGE: '40000..41000', KERNEL_LAUNCH_TOKEN: /^[A-Za-z0-9_-]{43}$/ });
   t.notOk(printed.argv.includes(printed.env.KERNEL_LAUNCH_TOKEN as string), 'the token is not on argv');
@@ -96,18 +113,22 @@ t.test('wait: prints the launcher environment, receives the response, writes a 0
   const { code, stdout, stderr } = await run.done;
   t.equal(code, 0, stderr);
   t.equal(statSync(file).mode & 0o777, 0o600, 'connection file mode 0600');
-  t.same(JSON.parse(readFileSync(file, 'utf8')), {
-    shell_port: 40001,
-    iopub_port: 40002,
-    stdin_port: 40003,
-    control_port: 40004,
-    hb_port: 40005,
-    ip: '127.0.0.1',
-    key: 'secret-hmac-key',
-    transport: 'tcp',
-    signature_scheme: 'hmac-sha256',
-    kernel_name: 'python3',
-  }, 'a standard connection file, key included');
+  t.same(
+    JSON.parse(readFileSync(file, 'utf8')),
+    {
+      shell_port: 40001,
+      iopub_port: 40002,
+      stdin_port: 40003,
+      control_port: 40004,
+      hb_port: 40005,
+      ip: '127.0.0.1',
+      key: 'secret-hmac-key',
+      transport: 'tcp',
+      signature_scheme: 'hmac-sha256',
+      kernel_name: 'python3',
+    },
+    'a standard connection file, key included',
+  );
   t.match(JSON.parse(stdout.trim().split('\n').at(-1) as string), { kernel_id: 'kernel-cli', connection_file: file, comm_port: 40006 });
   t.match(stderr, `jupyter console --existing ${file}`);
   t.notMatch(stdout + stderr, 'secret-hmac-key', 'the key is not printed');
@@ -123,9 +144,16 @@ t.test('wait: shell format prints an export line, then the info with the key red
       env: { LOG_LEVEL: 'silent' },
     });
     const exportLine = (await lines.next()).value as string;
-    t.match(exportLine, /^export KERNEL_ID=kernel-sh KERNEL_RESPONSE_ADDRESS=127\.0\.0\.1:\d+ KERNEL_PUBLIC_KEY=\S+ KERNEL_PORT_RANGE=0\.\.0 KERNEL_LAUNCH_TOKEN=\S+$/);
+    t.match(
+      exportLine,
+      /^export KERNEL_ID=kernel-sh KERNEL_RESPONSE_ADDRESS=127\.0\.0\.1:\d+ KERNEL_PUBLIC_KEY=\S+ KERNEL_PORT_RANGE=0\.\.0 KERNEL_LAUNCH_TOKEN=\S+$/,
+    );
     const value = (name: string): string => (new RegExp(`${name}=(\\S+)`).exec(exportLine)?.[1] ?? '').replace(/^'|'$/g, '');
-    const { text } = sealFakeResponse({ kernelId: 'kernel-sh', token: value('KERNEL_LAUNCH_TOKEN'), publicKey: value('KERNEL_PUBLIC_KEY') });
+    const { text } = sealFakeResponse({
+      kernelId: 'kernel-sh',
+      token: value('KERNEL_LAUNCH_TOKEN'),
+      publicKey: value('KERNEL_PUBLIC_KEY'),
+    });
     t.same(await sendLine(value('KERNEL_RESPONSE_ADDRESS'), text), { ok: true });
     t.equal(await status, 0);
     stdout.end();
@@ -153,7 +181,11 @@ t.test('wait: exit 4 when the launcher reports a failure, with its stderr tail p
     kernelId: 'kernel-dead',
     token: printed.env.KERNEL_LAUNCH_TOKEN as string,
     publicKey: printed.env.KERNEL_PUBLIC_KEY as string,
-    failure: { exit_code: 1, signal: null, stderr_tail: "Traceback (most recent call last):\nModuleNotFoundError: No module named 'ipykernel'\n" },
+    failure: {
+      exit_code: 1,
+      signal: null,
+      stderr_tail: "Traceback (most recent call last):\nModuleNotFoundError: No module named 'ipykernel'\n",
+    },
   });
   t.same(await sendLine(printed.response_address, text), { ok: true });
   const { code, stdout, stderr } = await run.done;
@@ -163,29 +195,36 @@ t.test('wait: exit 4 when the launcher reports a failure, with its stderr tail p
   t.match(JSON.parse(stdout.trim().split('\n').at(-1) as string), { error: 'GL_ERR_KERNEL_FAILED', details: { exit_code: 1 } });
 });
 
-t.test('wait: a failure\'s stderr tail reaches the terminal with control characters escaped (OSC 52, title, clear) (issue 11.7)', async (t) => {
-  const run = cli(['wait', '--kernel-id', 'kernel-evil', '--timeout', '20', '--format', 'json', ...LISTEN]);
-  const printed = JSON.parse(await run.line()) as Printed;
-  const osc52 = '\u001b]52;c;ZWNobyBwd25lZA==\u0007';
-  const title = '\u001b]0;owned\u0007';
-  const clear = '\u001b[2J\u001b[H\u009b2J';
-  const { text } = sealFakeResponse({
-    kernelId: 'kernel-evil',
-    token: printed.env.KERNEL_LAUNCH_TOKEN as string,
-    publicKey: printed.env.KERNEL_PUBLIC_KEY as string,
-    failure: { exit_code: 1, signal: null, stderr_tail: `line one\n\tindented${osc52}${title}${clear}\rbidi\u202eevil\n` },
-  });
-  t.same(await sendLine(printed.response_address, text), { ok: true });
-  const { code, stdout, stderr } = await run.done;
-  t.equal(code, 4);
-  t.notMatch(stderr, /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202e]/, 'no control character but newline and tab reaches the terminal');
-  t.notMatch(stdout, /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202e]/, 'nor through the JSON on stdout');
-  const json = JSON.parse(stdout.trim().split('\n').at(-1) as string) as { details: { stderr_tail: string } };
-  t.match(json.details.stderr_tail, osc52, 'the JSON still carries the exact tail for programs');
-  t.match(stderr, 'line one\n\tindented', 'newline and tab are kept');
-  t.match(stderr, '\\x1b]52;c;ZWNobyBwd25lZA==\\x07', 'the OSC 52 clipboard write is shown escaped');
-  t.match(stderr, '\\x1b]0;owned\\x07\\x1b[2J\\x1b[H\\x9b2J\\x0dbidi\\u{202e}evil', 'title, clear, C1 CSI, carriage return and bidi override too');
-});
+t.test(
+  "wait: a failure's stderr tail reaches the terminal with control characters escaped (OSC 52, title, clear) (issue 11.7)",
+  async (t) => {
+    const run = cli(['wait', '--kernel-id', 'kernel-evil', '--timeout', '20', '--format', 'json', ...LISTEN]);
+    const printed = JSON.parse(await run.line()) as Printed;
+    const osc52 = '\u001b]52;c;ZWNobyBwd25lZA==\u0007';
+    const title = '\u001b]0;owned\u0007';
+    const clear = '\u001b[2J\u001b[H\u009b2J';
+    const { text } = sealFakeResponse({
+      kernelId: 'kernel-evil',
+      token: printed.env.KERNEL_LAUNCH_TOKEN as string,
+      publicKey: printed.env.KERNEL_PUBLIC_KEY as string,
+      failure: { exit_code: 1, signal: null, stderr_tail: `line one\n\tindented${osc52}${title}${clear}\rbidi\u202eevil\n` },
+    });
+    t.same(await sendLine(printed.response_address, text), { ok: true });
+    const { code, stdout, stderr } = await run.done;
+    t.equal(code, 4);
+    t.notMatch(stderr, /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202e]/, 'no control character but newline and tab reaches the terminal');
+    t.notMatch(stdout, /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202e]/, 'nor through the JSON on stdout');
+    const json = JSON.parse(stdout.trim().split('\n').at(-1) as string) as { details: { stderr_tail: string } };
+    t.match(json.details.stderr_tail, osc52, 'the JSON still carries the exact tail for programs');
+    t.match(stderr, 'line one\n\tindented', 'newline and tab are kept');
+    t.match(stderr, '\\x1b]52;c;ZWNobyBwd25lZA==\\x07', 'the OSC 52 clipboard write is shown escaped');
+    t.match(
+      stderr,
+      '\\x1b]0;owned\\x07\\x1b[2J\\x1b[H\\x9b2J\\x0dbidi\\u{202e}evil',
+      'title, clear, C1 CSI, carriage return and bidi override too',
+    );
+  },
+);
 
 t.test('wait: exit 2 on usage errors', async (t) => {
   const { code, stderr } = await cli(['wait', '--port-range', '40000..41000']).done;
@@ -226,24 +265,47 @@ t.test('--version prints the package version', async (t) => {
   t.equal(v.stdout.trim(), pkg.version);
 });
 
-t.test('wait: an unwritable --connection-file is refused before anything is registered (exit 2, no launcher parameters printed)', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'gl-cli-'));
-  for (const [file, why] of [
-    [join(dir, 'missing-dir', 'k.json'), /directory .*missing-dir does not take new files \(ENOENT\)/],
-    [dir, /is a directory/],
-  ] as const) {
-    const { code, stdout, stderr } = await cli(['wait', '--kernel-id', 'k-file', '--timeout', '600', '--connection-file', file, ...LISTEN]).done;
-    t.equal(code, 2, stderr);
-    t.equal(stdout, '', 'no export line: the operator never starts a launcher for it');
-    t.match(stderr, why);
-  }
-});
+t.test(
+  'wait: an unwritable --connection-file is refused before anything is registered (exit 2, no launcher parameters printed)',
+  async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'gl-cli-'));
+    for (const [file, why] of [
+      [join(dir, 'missing-dir', 'k.json'), /directory .*missing-dir does not take new files \(ENOENT\)/],
+      [dir, /is a directory/],
+    ] as const) {
+      const { code, stdout, stderr } = await cli([
+        'wait',
+        '--kernel-id',
+        'k-file',
+        '--timeout',
+        '600',
+        '--connection-file',
+        file,
+        ...LISTEN,
+      ]).done;
+      t.equal(code, 2, stderr);
+      t.equal(stdout, '', 'no export line: the operator never starts a launcher for it');
+      t.match(stderr, why);
+    }
+  },
+);
 
 t.test('wait: stderr is all JSON with --format json and all text otherwise', async (t) => {
   const lines = (s: string): string[] => s.split('\n').filter(Boolean);
   for (const format of ['json', 'shell'] as const) {
     // debug: the listener's own log lines appear too, in the same format.
-    const { code, stderr } = await cli(['wait', '--kernel-id', 'k-fmt', '--timeout', '0.3', '--format', format, '--log-level', 'debug', ...LISTEN]).done;
+    const { code, stderr } = await cli([
+      'wait',
+      '--kernel-id',
+      'k-fmt',
+      '--timeout',
+      '0.3',
+      '--format',
+      format,
+      '--log-level',
+      'debug',
+      ...LISTEN,
+    ]).done;
     t.equal(code, 3);
     t.ok(lines(stderr).length >= 2, `${format}: several lines (${lines(stderr).length})`);
     const json = lines(stderr).filter((l) => {
@@ -253,8 +315,16 @@ t.test('wait: stderr is all JSON with --format json and all text otherwise', asy
         return false;
       }
     });
-    t.equal(json.length, format === 'json' ? lines(stderr).length : 0, `${format}: ${format === 'json' ? 'every line is JSON' : 'no line is JSON'}`);
-    if (format === 'shell') t.ok(lines(stderr).every((l) => l.startsWith('gateway-listener: ')), 'every text line names the program');
+    t.equal(
+      json.length,
+      format === 'json' ? lines(stderr).length : 0,
+      `${format}: ${format === 'json' ? 'every line is JSON' : 'no line is JSON'}`,
+    );
+    if (format === 'shell')
+      t.ok(
+        lines(stderr).every((l) => l.startsWith('gateway-listener: ')),
+        'every text line names the program',
+      );
   }
 });
 

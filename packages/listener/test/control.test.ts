@@ -41,13 +41,19 @@ t.test('interrupt, signal and shutdown over the comm port, boxed with an increas
   t.equal(control.kernelId, kernelId);
   const results = [await control.interrupt(), await control.signal('SIGUSR2'), await control.shutdown()];
   for (const r of results) t.same(r, { ok: true, value: { ok: true, route: 'comm-port' } });
-  t.same(fake.requests.map((r) => [r.route, r.request.request]), [
-    ['comm-port', { interrupt: true }],
-    ['comm-port', { signal: 'SIGUSR2' }],
-    ['comm-port', { shutdown: true }],
-  ]);
+  t.same(
+    fake.requests.map((r) => [r.route, r.request.request]),
+    [
+      ['comm-port', { interrupt: true }],
+      ['comm-port', { signal: 'SIGUSR2' }],
+      ['comm-port', { shutdown: true }],
+    ],
+  );
   const seqs = fake.requests.map((r) => r.request.seq);
-  t.ok(seqs.every((s, i) => i === 0 || s > (seqs[i - 1] as number)), 'seq strictly increases');
+  t.ok(
+    seqs.every((s, i) => i === 0 || s > (seqs[i - 1] as number)),
+    'seq strictly increases',
+  );
   t.ok(Math.abs((seqs[0] as number) / 1000 - Date.now()) < 60_000, 'seq is the wall clock in µs');
   t.same(fake.refusals, []);
   t.equal(l.stats().sessions, 0, 'after a shutdown without WebSocket the session is released');
@@ -61,11 +67,14 @@ t.test('interrupt and shutdown over the WebSocket; kernel-exit arrives when the 
   t.same(await control.interrupt(), { ok: true, value: { ok: true, route: 'websocket' } });
   t.same(await control.restart(), { ok: true, value: { ok: true, route: 'websocket' } });
   t.same(await control.shutdown(), { ok: true, value: { ok: true, route: 'websocket' } });
-  t.same(fake.requests.map((r) => [r.route, r.request.request]), [
-    ['websocket', { interrupt: true }],
-    ['websocket', { restart: true }],
-    ['websocket', { shutdown: true }],
-  ]);
+  t.same(
+    fake.requests.map((r) => [r.route, r.request.request]),
+    [
+      ['websocket', { interrupt: true }],
+      ['websocket', { restart: true }],
+      ['websocket', { shutdown: true }],
+    ],
+  );
   const exit = new Promise((resolve) => l.once('kernel-exit', resolve));
   fake.reportExit(null, 'SIGTERM');
   t.same(await exit, { kernelId, exitCode: null, signal: 'SIGTERM' });
@@ -80,7 +89,13 @@ t.test('a forged event on the WebSocket (wrong key) is ignored', async (t) => {
   l.on('kernel-exit', (e) => exits.push(e));
   const { sealEvent, decodeBoxPublicKey } = await import('@gateway-launchers/common');
   const forger = generateKeyPair();
-  fake.ws?.send(sealEvent({ event: 'kernel_exit', kernel_id: kernelId, exit_code: 0, signal: null }, decodeBoxPublicKey(l.publicKey) as Uint8Array, forger.secretKey));
+  fake.ws?.send(
+    sealEvent(
+      { event: 'kernel_exit', kernel_id: kernelId, exit_code: 0, signal: null },
+      decodeBoxPublicKey(l.publicKey) as Uint8Array,
+      forger.secretKey,
+    ),
+  );
   // A real request afterwards proves the forged frame was processed (in order) and ignored.
   t.same(await l.control(kernelId).interrupt(), { ok: true, value: { ok: true, route: 'websocket' } });
   t.same(exits, []);
@@ -117,7 +132,11 @@ t.test('an unanswered request times out on the WebSocket, which is then dropped 
   t.equal(!r.ok && r.error.code, 'GL_ERR_CONTROL_TIMEOUT');
   while (l.stats().webSockets > 0) await new Promise((res) => setTimeout(res, 5));
   answer = true;
-  t.same(await l.control(kernelId).interrupt(), { ok: true, value: { ok: true, route: 'comm-port' } }, 'the next request uses the comm port');
+  t.same(
+    await l.control(kernelId).interrupt(),
+    { ok: true, value: { ok: true, route: 'comm-port' } },
+    'the next request uses the comm port',
+  );
 });
 
 t.test('an unreachable comm port is GL_ERR_CONTROL_FAILED, never a rejection', async (t) => {
@@ -188,25 +207,43 @@ t.test('concurrent control calls go out one at a time, so a slow first request i
       arrived.push(performance.now());
       setTimeout(() => {
         const req = openControlRequest(buf.trim(), listenerPk, ephemeralSecret);
-        if (!req.ok || !guard.accept(req.value.seq)) return void socket.end(`${JSON.stringify({ ok: false, error: req.ok ? 'GL_ERR_REPLAY' : req.error.code })}\n`);
+        if (!req.ok || !guard.accept(req.value.seq))
+          return void socket.end(`${JSON.stringify({ ok: false, error: req.ok ? 'GL_ERR_REPLAY' : req.error.code })}\n`);
         seen.push({ seq: req.value.seq, action: Object.keys(req.value.request)[0] as string });
         answered.push(performance.now());
-        socket.end(`${sealControlReply({ kernel_id: 'kernel-serial', seq: req.value.seq, reply: { ok: true } }, listenerPk, ephemeralSecret)}\n`);
+        socket.end(
+          `${sealControlReply({ kernel_id: 'kernel-serial', seq: req.value.seq, reply: { ok: true } }, listenerPk, ephemeralSecret)}\n`,
+        );
       }, delay);
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   t.teardown(() => new Promise((r) => server.close(r)));
-  const sealed = sealFakeResponse({ kernelId: 'kernel-serial', token: launch.launchToken as string, publicKey: launch.publicKey, commPort: (server.address() as AddressInfo).port });
+  const sealed = sealFakeResponse({
+    kernelId: 'kernel-serial',
+    token: launch.launchToken as string,
+    publicKey: launch.publicKey,
+    commPort: (server.address() as AddressInfo).port,
+  });
   ephemeralSecret = sealed.ephemeral.secretKey;
   t.same(await sendLine(launch.responseAddress, sealed.text), { ok: true });
   await launch.response;
   const control = l.control('kernel-serial');
   const results = await Promise.all([control.interrupt(), control.signal('SIGCONT'), control.signal('SIGUSR1')]);
   for (const r of results) t.equal(r.ok, true, 'every call succeeded');
-  t.ok(arrived.every((at, i) => i === 0 || at >= (answered[i - 1] as number)), 'each request went out only after the previous one was answered');
-  t.same(seen.map((s) => s.action), ['interrupt', 'signal', 'signal'], 'in call order');
-  t.ok(seen.every((s, i) => i === 0 || s.seq > (seen[i - 1] as { seq: number }).seq), 'seq increases in arrival order');
+  t.ok(
+    arrived.every((at, i) => i === 0 || at >= (answered[i - 1] as number)),
+    'each request went out only after the previous one was answered',
+  );
+  t.same(
+    seen.map((s) => s.action),
+    ['interrupt', 'signal', 'signal'],
+    'in call order',
+  );
+  t.ok(
+    seen.every((s, i) => i === 0 || s.seq > (seen[i - 1] as { seq: number }).seq),
+    'seq increases in arrival order',
+  );
 });
 
 t.test('a process bound on a freed comm port answering {"ok":true,…} is refused with GL_ERR_CONTROL_FAILED (issue 11.5)', async (t) => {
@@ -230,4 +267,3 @@ t.test('a process bound on a freed comm port answering {"ok":true,…} is refuse
   }
   t.equal(l.stats().sessions, 1, 'a shutdown that did not succeed keeps the session');
 });
-

@@ -80,12 +80,18 @@ t.test('a flood from one address holding the connection cap does not keep out a 
   t.teardown(() => flood.stop());
   // The flood has opened more than the cap and the listener has had to answer some of it.
   await until('the flood to saturate', () => flood.connects() >= cap + 8 && flood.answered() >= 8);
-  t.ok(rejected.every((e) => e.peer.startsWith('127.0.0.2:')), 'so far only the flood was refused');
+  t.ok(
+    rejected.every((e) => e.peer.startsWith('127.0.0.2:')),
+    'so far only the flood was refused',
+  );
   const answer = await sendValidResponse(launch);
   t.same(answer, { ok: true }, 'the genuine launcher is acknowledged at its first attempt');
   if (!answer.ok) return;
   t.equal((await launch.response).peer.split(':')[0], '127.0.0.1', 'and the registration resolves with its response');
-  t.notOk(rejected.some((e) => e.peer.startsWith('127.0.0.1:')), 'no connection from the launcher\'s address was refused or evicted');
+  t.notOk(
+    rejected.some((e) => e.peer.startsWith('127.0.0.1:')),
+    "no connection from the launcher's address was refused or evicted",
+  );
 });
 
 t.test('at the global cap, a flood from several addresses gives up its own slots to a launch from another address', async (t) => {
@@ -105,5 +111,8 @@ t.test('at the global cap, a flood from several addresses gives up its own slots
   await launch.response;
   const evicted = rejected.filter((e) => e.code === 'GL_ERR_READ_TIMEOUT' || e.code === 'GL_ERR_TOO_MANY_CONNECTIONS');
   t.ok(evicted.length > 0, 'the flood was pushed back');
-  t.ok(evicted.every((e) => sources.includes(e.peer.split(':')[0] as string)), 'only the flooding addresses lost slots');
+  t.ok(
+    evicted.every((e) => sources.includes(e.peer.split(':')[0] as string)),
+    'only the flooding addresses lost slots',
+  );
 });

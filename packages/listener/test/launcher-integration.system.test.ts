@@ -19,7 +19,14 @@ function startLauncher(args: string[], env: Record<string, string>) {
   const child = spawn(process.execPath, [LAUNCHER, ...args, '--kernel-language', 'python', '--python', PYTHON], {
     // A kernel slow to start or to answer shutdown_request on a loaded machine gets time (the launcher's
     // defaults are 30 s and 3 s); the listener's own values in `env` still win.
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: 'info', KERNEL_LAUNCH_TIMEOUT: '120', KERNEL_SHUTDOWN_GRACE: '30', ...env },
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      LOG_LEVEL: 'info',
+      KERNEL_LAUNCH_TIMEOUT: '120',
+      KERNEL_SHUTDOWN_GRACE: '30',
+      ...env,
+    },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let log = '';
@@ -67,7 +74,9 @@ async function stopLauncher(l: ReturnType<typeof startLauncher>): Promise<void> 
 
 function pythonClient(connectionFile: string, command: string, code?: string): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) => {
-    const c = spawn(PYTHON, [KERNEL_CLIENT, connectionFile, command, ...(code === undefined ? [] : [code])], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const c = spawn(PYTHON, [KERNEL_CLIENT, connectionFile, command, ...(code === undefined ? [] : [code])], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     let err = '';
     c.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -85,9 +94,28 @@ function pythonClient(connectionFile: string, command: string, code?: string): P
 t.test('gateway-listener wait with a real launcher writes a connection file that jupyter_client uses', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'gl-cli-'));
   const file = join(dir, 'kernel.json');
-  const cli = spawn(process.execPath, [LISTENER_CLI, 'wait', '--kernel-id', 'k-cli', '--host', '127.0.0.1', '--port', '0', '--timeout', '150', '--connection-file', file, '--format', 'json'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const cli = spawn(
+    process.execPath,
+    [
+      LISTENER_CLI,
+      'wait',
+      '--kernel-id',
+      'k-cli',
+      '--host',
+      '127.0.0.1',
+      '--port',
+      '0',
+      '--timeout',
+      '150',
+      '--connection-file',
+      file,
+      '--format',
+      'json',
+    ],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let out = '';
   const firstLine = new Promise<Record<string, unknown>>((resolve) =>
     cli.stdout.on('data', (c: Buffer) => {

@@ -50,7 +50,8 @@ t.test('an idle listener runs no timer; a registration holds exactly one until i
   await l.close();
   await launch.response.catch(() => {});
   // The server handle goes a loop turn or so after close: wait for that, not for a time.
-  for (let turn = 0; turn < 1_000 && Object.keys(added(before, resourceCounts())).length > 0; turn++) await new Promise((r) => setImmediate(r));
+  for (let turn = 0; turn < 1_000 && Object.keys(added(before, resourceCounts())).length > 0; turn++)
+    await new Promise((r) => setImmediate(r));
   t.same(added(before, resourceCounts()), {}, 'nothing left after close');
 });
 
@@ -90,7 +91,9 @@ t.test(`${N} concurrent sealed responses while ${N} idle sockets are held open: 
     while (lines.length === 0) await new Promise<void>((r) => waiters.push(r));
     return lines.shift() as string;
   };
-  child.stdin.write(`${JSON.stringify({ address: l.responseAddress, publicKey: l.publicKey, idle: N, launches: launches.map((x) => ({ kernelId: x.kernelId, token: x.launchToken })) })}\n`);
+  child.stdin.write(
+    `${JSON.stringify({ address: l.responseAddress, publicKey: l.publicKey, idle: N, launches: launches.map((x) => ({ kernelId: x.kernelId, token: x.launchToken })) })}\n`,
+  );
 
   t.equal(await nextLine(), 'idle-ready');
   while (l.stats().unauthenticatedConnections < N) await new Promise((r) => setTimeout(r, 10));
@@ -104,7 +107,9 @@ t.test(`${N} concurrent sealed responses while ${N} idle sockets are held open: 
   const elapsed = Date.now() - started;
   loadLag.disable();
   const report = JSON.parse(await nextLine()) as { acked: number; answers: Record<string, number>; idleOpen: number };
-  t.comment(`event-loop delay during the burst of ${N} launches with ${N} idle sockets: ${summary(loadLag)}; all resolved in ${elapsed} ms`);
+  t.comment(
+    `event-loop delay during the burst of ${N} launches with ${N} idle sockets: ${summary(loadLag)}; all resolved in ${elapsed} ms`,
+  );
 
   t.equal(resolved, N, `all ${N} registrations resolved`);
   t.equal(new Set(results.map((r) => r.kernelId)).size, N, 'each with its own kernel');

@@ -21,26 +21,83 @@ function codeOf(fn: () => unknown): string | undefined {
 
 t.test('defaults without environment: port 8877, 10 retries, 30 s timeout, design §6 limits', async (t) => {
   const r = resolveListenerOptions({ host: '127.0.0.1' }, {});
-  t.match(r, { host: '127.0.0.1', advertisedHost: '127.0.0.1', port: 8877, portRetries: 10, legacy: false, defaultTimeoutMs: 30_000, minPortRangeSize: 1000 });
+  t.match(r, {
+    host: '127.0.0.1',
+    advertisedHost: '127.0.0.1',
+    port: 8877,
+    portRetries: 10,
+    legacy: false,
+    defaultTimeoutMs: 30_000,
+    minPortRangeSize: 1000,
+  });
   t.same(r.limits, DEFAULT_LIMITS);
-  t.match(DEFAULT_LIMITS, { maxResponseBytes: 65_536, connectionTimeoutMs: 5_000, maxPendingConnections: 4096, backlog: 4096, maxControlReplyBytes: 4096 });
+  t.match(DEFAULT_LIMITS, {
+    maxResponseBytes: 65_536,
+    connectionTimeoutMs: 5_000,
+    maxPendingConnections: 4096,
+    backlog: 4096,
+    maxControlReplyBytes: 4096,
+  });
 });
 
 t.test('honours GP_RESPONSE_IP, GP_RESPONSE_PORT, GP_RESPONSE_PORT_RETRIES, GP_RESPONSE_ADDR_ANY, KERNEL_LAUNCH_TIMEOUT', async (t) => {
-  const env = { GP_RESPONSE_IP: '10.1.2.3', GP_RESPONSE_PORT: '9999', GP_RESPONSE_PORT_RETRIES: '3', KERNEL_LAUNCH_TIMEOUT: '90', MIN_PORT_RANGE_SIZE: '10' };
-  t.match(resolveListenerOptions({}, env), { host: '10.1.2.3', advertisedHost: '10.1.2.3', port: 9999, portRetries: 3, defaultTimeoutMs: 90_000, minPortRangeSize: 10 });
-  t.match(resolveListenerOptions({}, { ...env, GP_RESPONSE_ADDR_ANY: 'True' }), { host: '0.0.0.0', advertisedHost: '10.1.2.3' }, 'ADDR_ANY binds every address, advertises GP_RESPONSE_IP');
-  t.match(resolveListenerOptions({ port: 1234, host: '::1' }, env), { host: '::1', advertisedHost: '::1', port: 1234 }, 'options win over the environment');
-  t.match(resolveListenerOptions({ host: '::', advertisedHost: 'gateway.example.com' }, {}), { host: '::', advertisedHost: 'gateway.example.com' });
+  const env = {
+    GP_RESPONSE_IP: '10.1.2.3',
+    GP_RESPONSE_PORT: '9999',
+    GP_RESPONSE_PORT_RETRIES: '3',
+    KERNEL_LAUNCH_TIMEOUT: '90',
+    MIN_PORT_RANGE_SIZE: '10',
+  };
+  t.match(resolveListenerOptions({}, env), {
+    host: '10.1.2.3',
+    advertisedHost: '10.1.2.3',
+    port: 9999,
+    portRetries: 3,
+    defaultTimeoutMs: 90_000,
+    minPortRangeSize: 10,
+  });
+  t.match(
+    resolveListenerOptions({}, { ...env, GP_RESPONSE_ADDR_ANY: 'True' }),
+    { host: '0.0.0.0', advertisedHost: '10.1.2.3' },
+    'ADDR_ANY binds every address, advertises GP_RESPONSE_IP',
+  );
+  t.match(
+    resolveListenerOptions({ port: 1234, host: '::1' }, env),
+    { host: '::1', advertisedHost: '::1', port: 1234 },
+    'options win over the environment',
+  );
+  t.match(resolveListenerOptions({ host: '::', advertisedHost: 'gateway.example.com' }, {}), {
+    host: '::',
+    advertisedHost: 'gateway.example.com',
+  });
 });
 
 t.test('a malformed variable or option is GL_ERR_USAGE', async (t) => {
-  t.equal(codeOf(() => resolveListenerOptions({}, { GP_RESPONSE_PORT: 'eighty' })), 'GL_ERR_USAGE');
-  t.equal(codeOf(() => resolveListenerOptions({}, { GP_RESPONSE_PORT: '70000' })), 'GL_ERR_USAGE');
-  t.equal(codeOf(() => resolveListenerOptions({}, { GP_RESPONSE_IP: 'not an ip!' })), 'GL_ERR_USAGE');
-  t.equal(codeOf(() => resolveListenerOptions({}, { GP_PROHIBITED_LOCAL_IPS: '(' })), 'GL_ERR_USAGE');
-  t.equal(codeOf(() => resolveListenerOptions({ host: '127.0.0.1', limits: { connectionTimeoutMs: -5 } }, {})), 'GL_ERR_USAGE');
-  t.equal(codeOf(() => resolveListenerOptions({ host: '0.0.0.0', advertisedHost: '0.0.0.0' }, {})), 'GL_ERR_USAGE', 'a wildcard cannot be advertised');
+  t.equal(
+    codeOf(() => resolveListenerOptions({}, { GP_RESPONSE_PORT: 'eighty' })),
+    'GL_ERR_USAGE',
+  );
+  t.equal(
+    codeOf(() => resolveListenerOptions({}, { GP_RESPONSE_PORT: '70000' })),
+    'GL_ERR_USAGE',
+  );
+  t.equal(
+    codeOf(() => resolveListenerOptions({}, { GP_RESPONSE_IP: 'not an ip!' })),
+    'GL_ERR_USAGE',
+  );
+  t.equal(
+    codeOf(() => resolveListenerOptions({}, { GP_PROHIBITED_LOCAL_IPS: '(' })),
+    'GL_ERR_USAGE',
+  );
+  t.equal(
+    codeOf(() => resolveListenerOptions({ host: '127.0.0.1', limits: { connectionTimeoutMs: -5 } }, {})),
+    'GL_ERR_USAGE',
+  );
+  t.equal(
+    codeOf(() => resolveListenerOptions({ host: '0.0.0.0', advertisedHost: '0.0.0.0' }, {})),
+    'GL_ERR_USAGE',
+    'a wildcard cannot be advertised',
+  );
   const error = await ResponseListener.start({ logger: silent, env: { GP_RESPONSE_PORT: 'x' } }).catch((e: unknown) => e);
   t.ok(isGatewayError(error, 'GL_ERR_USAGE'), 'start rejects (never throws synchronously)');
 });

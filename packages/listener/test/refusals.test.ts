@@ -20,12 +20,19 @@ interface Setup {
   rejected: ResponseRejectedEvent[];
 }
 
-async function setup(t: Test, options: { portRange?: string; limits?: Partial<ListenerLimits>; transport?: 'tcp' | 'ws' } = {}): Promise<Setup> {
+async function setup(
+  t: Test,
+  options: { portRange?: string; limits?: Partial<ListenerLimits>; transport?: 'tcp' | 'ws' } = {},
+): Promise<Setup> {
   const listener = await startListener(options.limits === undefined ? {} : { limits: options.limits });
   t.teardown(() => listener.close());
   const rejected: ResponseRejectedEvent[] = [];
   listener.on('response-rejected', (e) => rejected.push(e));
-  const launch = listener.register('kernel-under-test', { portRange: options.portRange ?? '0..0', timeoutMs: 120_000, transport: options.transport ?? 'tcp' });
+  const launch = listener.register('kernel-under-test', {
+    portRange: options.portRange ?? '0..0',
+    timeoutMs: 120_000,
+    transport: options.transport ?? 'tcp',
+  });
   return { listener, launch, rejected };
 }
 
@@ -48,7 +55,14 @@ function answerOf(text: string): { ok: boolean; error?: string } {
 
 function sealed(s: Setup, overrides: Partial<Parameters<typeof sealFakeResponse>[0]> = {}): string {
   const { connInfo, commPort } = portsFor(s.launch.portRange);
-  return sealFakeResponse({ kernelId: s.launch.kernelId, token: s.launch.launchToken as string, publicKey: s.launch.publicKey, commPort, connInfo, ...overrides }).text;
+  return sealFakeResponse({
+    kernelId: s.launch.kernelId,
+    token: s.launch.launchToken as string,
+    publicKey: s.launch.publicKey,
+    commPort,
+    connInfo,
+    ...overrides,
+  }).text;
 }
 
 t.test('refuses random bytes with GL_ERR_PROTOCOL_UNKNOWN', async (t) => {
@@ -165,55 +179,102 @@ t.test('refuses a replay of an accepted response with GL_ERR_RESPONSE_REPLAYED, 
   t.same(await sendLine(s.launch.responseAddress, first), { ok: false, error: 'GL_ERR_RESPONSE_REPLAYED' }, 'its replay is refused');
   // The host launches the same kernel id again (a restart by relaunch): the old response must not satisfy it.
   s.launch = s.listener.register('kernel-under-test', { timeoutMs: 120_000 });
-  t.same(await sendLine(s.launch.responseAddress, first), { ok: false, error: 'GL_ERR_RESPONSE_REPLAYED' }, 'and still refused for the new registration');
+  t.same(
+    await sendLine(s.launch.responseAddress, first),
+    { ok: false, error: 'GL_ERR_RESPONSE_REPLAYED' },
+    'and still refused for the new registration',
+  );
   await assertUnharmed(t, s, 'GL_ERR_RESPONSE_REPLAYED');
 });
 
 t.test('refuses an unknown kernel id with GL_ERR_UNKNOWN_KERNEL', async (t) => {
   const s = await setup(t);
-  t.same(await sendLine(s.launch.responseAddress, sealed(s, { kernelId: 'never-registered' })), { ok: false, error: 'GL_ERR_UNKNOWN_KERNEL' });
+  t.same(await sendLine(s.launch.responseAddress, sealed(s, { kernelId: 'never-registered' })), {
+    ok: false,
+    error: 'GL_ERR_UNKNOWN_KERNEL',
+  });
   await assertUnharmed(t, s, 'GL_ERR_UNKNOWN_KERNEL');
 });
 
 t.test('refuses an inner kernel id that differs from the envelope with GL_ERR_KERNEL_ID_MISMATCH', async (t) => {
   const s = await setup(t);
-  t.same(await sendLine(s.launch.responseAddress, sealed(s, { innerKernelId: 'someone-else' })), { ok: false, error: 'GL_ERR_KERNEL_ID_MISMATCH' });
+  t.same(await sendLine(s.launch.responseAddress, sealed(s, { innerKernelId: 'someone-else' })), {
+    ok: false,
+    error: 'GL_ERR_KERNEL_ID_MISMATCH',
+  });
   await assertUnharmed(t, s, 'GL_ERR_KERNEL_ID_MISMATCH');
 });
 
 t.test('refuses ports outside the registered range with GL_ERR_PORT_OUT_OF_RANGE', async (t) => {
   const s = await setup(t, { portRange: '40000..41000' });
-  t.same(await sendLine(s.launch.responseAddress, sealed(s, { connInfo: { shell_port: 50001, iopub_port: 40002, stdin_port: 40003, control_port: 40004, hb_port: 40005 } })), {
-    ok: false,
-    error: 'GL_ERR_PORT_OUT_OF_RANGE',
-  });
-  t.same(await sendLine(s.launch.responseAddress, sealed(s, { commPort: 39999 })), { ok: false, error: 'GL_ERR_PORT_OUT_OF_RANGE' }, 'the comm port too');
+  t.same(
+    await sendLine(
+      s.launch.responseAddress,
+      sealed(s, { connInfo: { shell_port: 50001, iopub_port: 40002, stdin_port: 40003, control_port: 40004, hb_port: 40005 } }),
+    ),
+    {
+      ok: false,
+      error: 'GL_ERR_PORT_OUT_OF_RANGE',
+    },
+  );
+  t.same(
+    await sendLine(s.launch.responseAddress, sealed(s, { commPort: 39999 })),
+    { ok: false, error: 'GL_ERR_PORT_OUT_OF_RANGE' },
+    'the comm port too',
+  );
   await assertUnharmed(t, s, 'GL_ERR_PORT_OUT_OF_RANGE');
 });
 
 t.test('refuses duplicate ports with GL_ERR_PORT_DUPLICATE', async (t) => {
   const s = await setup(t);
-  t.same(await sendLine(s.launch.responseAddress, sealed(s, { connInfo: { iopub_port: 50001 } })), { ok: false, error: 'GL_ERR_PORT_DUPLICATE' });
-  t.same(await sendLine(s.launch.responseAddress, sealed(s, { commPort: 50003 })), { ok: false, error: 'GL_ERR_PORT_DUPLICATE' }, 'the comm port too');
+  t.same(await sendLine(s.launch.responseAddress, sealed(s, { connInfo: { iopub_port: 50001 } })), {
+    ok: false,
+    error: 'GL_ERR_PORT_DUPLICATE',
+  });
+  t.same(
+    await sendLine(s.launch.responseAddress, sealed(s, { commPort: 50003 })),
+    { ok: false, error: 'GL_ERR_PORT_DUPLICATE' },
+    'the comm port too',
+  );
   await assertUnharmed(t, s, 'GL_ERR_PORT_DUPLICATE');
 });
 
 t.test('refuses a bad ip with GL_ERR_IP_INVALID', async (t) => {
   const s = await setup(t);
-  t.same(await sendLine(s.launch.responseAddress, sealed(s, { connInfo: { ip: 'evil host;rm -rf' } })), { ok: false, error: 'GL_ERR_IP_INVALID' });
+  t.same(await sendLine(s.launch.responseAddress, sealed(s, { connInfo: { ip: 'evil host;rm -rf' } })), {
+    ok: false,
+    error: 'GL_ERR_IP_INVALID',
+  });
   await assertUnharmed(t, s, 'GL_ERR_IP_INVALID');
 });
 
 t.test('refuses a bad transport with GL_ERR_TRANSPORT_INVALID', async (t) => {
   const s = await setup(t);
-  t.same(await sendLine(s.launch.responseAddress, sealed(s, { connInfo: { transport: 'udp' } })), { ok: false, error: 'GL_ERR_TRANSPORT_INVALID' });
+  t.same(await sendLine(s.launch.responseAddress, sealed(s, { connInfo: { transport: 'udp' } })), {
+    ok: false,
+    error: 'GL_ERR_TRANSPORT_INVALID',
+  });
   await assertUnharmed(t, s, 'GL_ERR_TRANSPORT_INVALID');
 });
 
 t.test('refuses a v1 payload when not started with legacy, with GL_ERR_V1_NOT_ENABLED', async (t) => {
   const s = await setup(t);
   const rsa = await generateV1KeyPair(1024);
-  const payload = sealV1({ ...portsFor('0..0').connInfo, ip: '127.0.0.1', key: 'k', transport: 'tcp', signature_scheme: 'hmac-sha256', kernel_name: '', pid: 1, pgid: 1, comm_port: 50006, kernel_id: 'kernel-under-test' }, createPublicKey(rsa.privateKey));
+  const payload = sealV1(
+    {
+      ...portsFor('0..0').connInfo,
+      ip: '127.0.0.1',
+      key: 'k',
+      transport: 'tcp',
+      signature_scheme: 'hmac-sha256',
+      kernel_name: '',
+      pid: 1,
+      pgid: 1,
+      comm_port: 50006,
+      kernel_id: 'kernel-under-test',
+    },
+    createPublicKey(rsa.privateKey),
+  );
   t.same(answerOf(await exchange(s.launch.responseAddress, payload, { end: true })), { ok: false, error: 'GL_ERR_V1_NOT_ENABLED' });
   await assertUnharmed(t, s, 'GL_ERR_V1_NOT_ENABLED');
 });
@@ -276,8 +337,15 @@ t.test('at the connection cap, the oldest busy connection of the peer holding th
   t.same(await sendValidResponse(s.launch), { ok: true }, 'the real launch is accepted while busy peers fill the cap');
   await s.launch.response;
   while (answers.length === 0) await new Promise((r) => setTimeout(r, 5));
-  t.same(answerOf(answers[0] as string), { ok: false, error: 'GL_ERR_READ_TIMEOUT' }, 'a busy connection of the flooding address was closed with GL_ERR_READ_TIMEOUT');
-  t.ok(s.rejected.every((e) => e.peer.startsWith('127.0.0.2:')), 'only the flooding address lost a slot');
+  t.same(
+    answerOf(answers[0] as string),
+    { ok: false, error: 'GL_ERR_READ_TIMEOUT' },
+    'a busy connection of the flooding address was closed with GL_ERR_READ_TIMEOUT',
+  );
+  t.ok(
+    s.rejected.every((e) => e.peer.startsWith('127.0.0.2:')),
+    'only the flooding address lost a slot',
+  );
 });
 
 t.test('at the connection cap, the oldest idle connection makes room for a launcher that sends', async (t) => {
@@ -302,22 +370,61 @@ t.test('at the connection cap, the oldest idle connection makes room for a launc
   t.same(answerOf(answers[0] as string), { ok: false, error: 'GL_ERR_READ_TIMEOUT' }, 'an idle peer was closed with GL_ERR_READ_TIMEOUT');
 });
 
-t.test('connection-info policy: an ip other than the response\'s own address is refused with GL_ERR_KERNEL_IP_NOT_ALLOWED unless its network is allowed', async (t) => {
-  const s = await setup(t);
-  t.same(await sendLine(s.launch.responseAddress, sealed(s, { connInfo: { ip: '203.0.113.5' } })), { ok: false, error: 'GL_ERR_KERNEL_IP_NOT_ALLOWED' }, 'a foreign address');
-  t.same(await sendLine(s.launch.responseAddress, sealed(s, { connInfo: { ip: 'kernel.example.org' } })), { ok: false, error: 'GL_ERR_KERNEL_IP_NOT_ALLOWED' }, 'a host name');
-  await assertUnharmed(t, s, 'GL_ERR_KERNEL_IP_NOT_ALLOWED');
-  const open = await startListener({ allowedKernelNetworks: ['203.0.113.0/24'] });
-  t.teardown(() => open.close());
-  const launch = open.register('k-allowed');
-  t.same(await sendLine(launch.responseAddress, sealFakeResponse({ kernelId: 'k-allowed', token: launch.launchToken as string, publicKey: launch.publicKey, connInfo: { ip: '203.0.113.5' } }).text), { ok: true }, 'accepted inside allowedKernelNetworks');
-  t.equal((await launch.response).connectionInfo.ip, '203.0.113.5');
-  const viaEnv = await startListener({ env: { GL_ALLOWED_KERNEL_NETWORKS: ' 198.51.100.0/24, * ' } });
-  t.teardown(() => viaEnv.close());
-  const named = viaEnv.register('k-named');
-  t.same(await sendLine(named.responseAddress, sealFakeResponse({ kernelId: 'k-named', token: named.launchToken as string, publicKey: named.publicKey, connInfo: { ip: 'kernel.example.org' } }).text), { ok: true }, "'*' in GL_ALLOWED_KERNEL_NETWORKS accepts host names");
-  await t.rejects(startListener({ env: { GL_ALLOWED_KERNEL_NETWORKS: '10.0.0.0/33' } }), { code: 'GL_ERR_USAGE' }, 'a malformed network is a usage error');
-});
+t.test(
+  "connection-info policy: an ip other than the response's own address is refused with GL_ERR_KERNEL_IP_NOT_ALLOWED unless its network is allowed",
+  async (t) => {
+    const s = await setup(t);
+    t.same(
+      await sendLine(s.launch.responseAddress, sealed(s, { connInfo: { ip: '203.0.113.5' } })),
+      { ok: false, error: 'GL_ERR_KERNEL_IP_NOT_ALLOWED' },
+      'a foreign address',
+    );
+    t.same(
+      await sendLine(s.launch.responseAddress, sealed(s, { connInfo: { ip: 'kernel.example.org' } })),
+      { ok: false, error: 'GL_ERR_KERNEL_IP_NOT_ALLOWED' },
+      'a host name',
+    );
+    await assertUnharmed(t, s, 'GL_ERR_KERNEL_IP_NOT_ALLOWED');
+    const open = await startListener({ allowedKernelNetworks: ['203.0.113.0/24'] });
+    t.teardown(() => open.close());
+    const launch = open.register('k-allowed');
+    t.same(
+      await sendLine(
+        launch.responseAddress,
+        sealFakeResponse({
+          kernelId: 'k-allowed',
+          token: launch.launchToken as string,
+          publicKey: launch.publicKey,
+          connInfo: { ip: '203.0.113.5' },
+        }).text,
+      ),
+      { ok: true },
+      'accepted inside allowedKernelNetworks',
+    );
+    t.equal((await launch.response).connectionInfo.ip, '203.0.113.5');
+    const viaEnv = await startListener({ env: { GL_ALLOWED_KERNEL_NETWORKS: ' 198.51.100.0/24, * ' } });
+    t.teardown(() => viaEnv.close());
+    const named = viaEnv.register('k-named');
+    t.same(
+      await sendLine(
+        named.responseAddress,
+        sealFakeResponse({
+          kernelId: 'k-named',
+          token: named.launchToken as string,
+          publicKey: named.publicKey,
+          connInfo: { ip: 'kernel.example.org' },
+        }).text,
+      ),
+      { ok: true },
+      "'*' in GL_ALLOWED_KERNEL_NETWORKS accepts host names",
+    );
+    await t.rejects(
+      startListener({ env: { GL_ALLOWED_KERNEL_NETWORKS: '10.0.0.0/33' } }),
+      { code: 'GL_ERR_USAGE' },
+      'a malformed network is a usage error',
+    );
+  },
+);
 
 t.test('connection-info policy: a response from loopback may report any loopback address (127/8 is local)', async (t) => {
   const s = await setup(t);
@@ -334,13 +441,34 @@ t.test('connection-info policy: a response from loopback may report any loopback
   t.equal((await s.launch.response).connectionInfo.ip, '127.0.0.2');
 });
 
-t.test('connection-info policy: transport ipc and signature schemes other than HMAC-SHA-2 (hmac-md5) are refused unless opted in', async (t) => {
-  const s = await setup(t);
-  t.same(await sendLine(s.launch.responseAddress, sealed(s, { connInfo: { transport: 'ipc' } })), { ok: false, error: 'GL_ERR_TRANSPORT_NOT_ALLOWED' });
-  t.same(await sendLine(s.launch.responseAddress, sealed(s, { connInfo: { signature_scheme: 'hmac-md5' } })), { ok: false, error: 'GL_ERR_SIGNATURE_SCHEME_NOT_ALLOWED' });
-  await assertUnharmed(t, s, 'GL_ERR_SIGNATURE_SCHEME_NOT_ALLOWED');
-  const open = await startListener({ allowedSignatureSchemes: ['hmac-sha256', 'hmac-md5'] });
-  t.teardown(() => open.close());
-  const launch = open.register('k-md5');
-  t.same(await sendLine(launch.responseAddress, sealFakeResponse({ kernelId: 'k-md5', token: launch.launchToken as string, publicKey: launch.publicKey, connInfo: { signature_scheme: 'hmac-md5' } }).text), { ok: true }, 'accepted when opted in');
-});
+t.test(
+  'connection-info policy: transport ipc and signature schemes other than HMAC-SHA-2 (hmac-md5) are refused unless opted in',
+  async (t) => {
+    const s = await setup(t);
+    t.same(await sendLine(s.launch.responseAddress, sealed(s, { connInfo: { transport: 'ipc' } })), {
+      ok: false,
+      error: 'GL_ERR_TRANSPORT_NOT_ALLOWED',
+    });
+    t.same(await sendLine(s.launch.responseAddress, sealed(s, { connInfo: { signature_scheme: 'hmac-md5' } })), {
+      ok: false,
+      error: 'GL_ERR_SIGNATURE_SCHEME_NOT_ALLOWED',
+    });
+    await assertUnharmed(t, s, 'GL_ERR_SIGNATURE_SCHEME_NOT_ALLOWED');
+    const open = await startListener({ allowedSignatureSchemes: ['hmac-sha256', 'hmac-md5'] });
+    t.teardown(() => open.close());
+    const launch = open.register('k-md5');
+    t.same(
+      await sendLine(
+        launch.responseAddress,
+        sealFakeResponse({
+          kernelId: 'k-md5',
+          token: launch.launchToken as string,
+          publicKey: launch.publicKey,
+          connInfo: { signature_scheme: 'hmac-md5' },
+        }).text,
+      ),
+      { ok: true },
+      'accepted when opted in',
+    );
+  },
+);

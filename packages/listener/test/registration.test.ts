@@ -44,7 +44,16 @@ t.test('register returns the launch parameters: env with the token, argv without
     KERNEL_PORT_RANGE: '40000..41000',
     KERNEL_LAUNCH_TOKEN: a.launchToken,
   });
-  t.same(a.argv, ['--kernel-id', 'kernel-a', '--response-address', a.responseAddress, '--public-key', l.publicKey, '--port-range', '40000..41000']);
+  t.same(a.argv, [
+    '--kernel-id',
+    'kernel-a',
+    '--response-address',
+    a.responseAddress,
+    '--public-key',
+    l.publicKey,
+    '--port-range',
+    '40000..41000',
+  ]);
   t.notOk(a.argv.join(' ').includes(a.launchToken as string), 'the token is never on argv');
   const b = l.register('kernel-b', { transport: 'ws' });
   t.not(b.launchToken, a.launchToken, 'every registration gets a fresh token');
@@ -109,7 +118,12 @@ t.test('a failure response rejects with GL_ERR_KERNEL_FAILED carrying exit code,
   t.same(await sendLine(launch.responseAddress, text), { ok: true }, 'the failure report is acknowledged');
   const error = await launch.response.catch((e: unknown) => e);
   t.ok(isGatewayError(error, 'GL_ERR_KERNEL_FAILED'));
-  t.match((error as { details: unknown }).details, { kernel_id: 'doomed', exit_code: 1, signal: null, stderr_tail: /No module named 'ipykernel'/ });
+  t.match((error as { details: unknown }).details, {
+    kernel_id: 'doomed',
+    exit_code: 1,
+    signal: null,
+    stderr_tail: /No module named 'ipykernel'/,
+  });
   t.same(failed, [{ kernelId: 'doomed', exitCode: 1, signal: null }]);
   t.equal(l.stats().pendingRegistrations, 0);
   t.same(await sendLine(launch.responseAddress, text), { ok: false, error: 'GL_ERR_UNKNOWN_KERNEL' }, 'the registration is consumed');
@@ -138,15 +152,40 @@ t.test('an un-awaited registration that rejects is not an unhandled rejection', 
 t.test('register refuses a faulty call synchronously with a typed code', async (t) => {
   const l = await startListener();
   t.teardown(() => l.close());
-  t.equal(syncCodeOf(() => l.register('bad id!')), 'GL_ERR_KERNEL_ID_INVALID');
-  t.equal(syncCodeOf(() => l.register('../etc')), 'GL_ERR_KERNEL_ID_INVALID');
-  t.equal(syncCodeOf(() => l.register('k', { portRange: '40000..40010' })), 'GL_ERR_PORT_RANGE_TOO_SMALL');
-  t.equal(syncCodeOf(() => l.register('k', { portRange: 'lots' })), 'GL_ERR_PORT_RANGE_SYNTAX');
-  t.equal(syncCodeOf(() => l.register('k', { timeoutMs: -1 })), 'GL_ERR_USAGE');
-  t.equal(syncCodeOf(() => l.register('k', { protocol: 1 })), 'GL_ERR_V1_NOT_ENABLED', 'v1 needs legacy');
-  t.equal(syncCodeOf(() => l.register('k', { protocol: 3 as 2 })), 'GL_ERR_USAGE');
+  t.equal(
+    syncCodeOf(() => l.register('bad id!')),
+    'GL_ERR_KERNEL_ID_INVALID',
+  );
+  t.equal(
+    syncCodeOf(() => l.register('../etc')),
+    'GL_ERR_KERNEL_ID_INVALID',
+  );
+  t.equal(
+    syncCodeOf(() => l.register('k', { portRange: '40000..40010' })),
+    'GL_ERR_PORT_RANGE_TOO_SMALL',
+  );
+  t.equal(
+    syncCodeOf(() => l.register('k', { portRange: 'lots' })),
+    'GL_ERR_PORT_RANGE_SYNTAX',
+  );
+  t.equal(
+    syncCodeOf(() => l.register('k', { timeoutMs: -1 })),
+    'GL_ERR_USAGE',
+  );
+  t.equal(
+    syncCodeOf(() => l.register('k', { protocol: 1 })),
+    'GL_ERR_V1_NOT_ENABLED',
+    'v1 needs legacy',
+  );
+  t.equal(
+    syncCodeOf(() => l.register('k', { protocol: 3 as 2 })),
+    'GL_ERR_USAGE',
+  );
   l.register('dup');
-  t.equal(syncCodeOf(() => l.register('dup')), 'GL_ERR_ALREADY_REGISTERED');
+  t.equal(
+    syncCodeOf(() => l.register('dup')),
+    'GL_ERR_ALREADY_REGISTERED',
+  );
   t.equal(l.stats().pendingRegistrations, 1, 'faulty calls leave nothing behind');
   const range: PortRange = { lo: 40000, hi: 41000, any: false };
   t.equal(l.register('with-range-object', { portRange: range }).portRange, '40000..41000', 'a parsed range is accepted');
@@ -178,7 +217,15 @@ t.test('emits registered and connection-info; connection-info never carries the 
   const r = await launch.response;
   t.equal(r.connectionInfo.key, 'secret-hmac-key', 'the promise carries the key');
   t.equal(infos.length, 1);
-  t.match(infos[0], { kernelId: 'evented', protocol: 2, transport: 'tcp', commPort: 50006, pid: 4242, mode: 'direct', connectionInfo: { key: '[Redacted]', shell_port: 50001 } });
+  t.match(infos[0], {
+    kernelId: 'evented',
+    protocol: 2,
+    transport: 'tcp',
+    commPort: 50006,
+    pid: 4242,
+    mode: 'direct',
+    connectionInfo: { key: '[Redacted]', shell_port: 50001 },
+  });
   t.notMatch(JSON.stringify(infos), 'secret-hmac-key');
 });
 
@@ -212,15 +259,48 @@ t.test('the resolved connection info is the validated copy: unknown fields dropp
   t.equal(r.connectionInfo.ip, '127.0.0.1', 'wildcard replaced by the address the response came from');
   t.equal(r.connectionInfo.signature_scheme, 'hmac-sha512');
   t.notOk('extra' in r.connectionInfo);
-  t.same(Object.keys(r.connectionInfo).sort(), ['control_port', 'hb_port', 'iopub_port', 'ip', 'kernel_name', 'key', 'shell_port', 'signature_scheme', 'stdin_port', 'transport']);
-  t.match(r, { protocol: 2, transport: 'tcp', commPort: fake.commPort, pid: 4242, pgid: 4242, mode: 'direct', launcherVersion: '0.1.0-fake' });
+  t.same(Object.keys(r.connectionInfo).sort(), [
+    'control_port',
+    'hb_port',
+    'iopub_port',
+    'ip',
+    'kernel_name',
+    'key',
+    'shell_port',
+    'signature_scheme',
+    'stdin_port',
+    'transport',
+  ]);
+  t.match(r, {
+    protocol: 2,
+    transport: 'tcp',
+    commPort: fake.commPort,
+    pid: 4242,
+    pgid: 4242,
+    mode: 'direct',
+    launcherVersion: '0.1.0-fake',
+  });
   t.match(r.peer, /^127\.0\.0\.1:\d+$/);
-  t.same(r.control, { kernelId: 'gp-style', protocol: 2, host: '127.0.0.1', commPort: fake.commPort, launcherPublicKey: r.control.launcherPublicKey });
+  t.same(r.control, {
+    kernelId: 'gp-style',
+    protocol: 2,
+    host: '127.0.0.1',
+    commPort: fake.commPort,
+    launcherPublicKey: r.control.launcherPublicKey,
+  });
 });
 
 t.test('Registration is a state machine: only pending changes, and settling releases its timer', async (t) => {
   let settled = 0;
-  const r = new Registration({ kernelId: 'sm', protocol: 2, transport: 'tcp', portRange: { lo: 0, hi: 0, any: true }, timeoutMs: 60_000, token: 'tok', onSettled: () => settled++ });
+  const r = new Registration({
+    kernelId: 'sm',
+    protocol: 2,
+    transport: 'tcp',
+    portRange: { lo: 0, hi: 0, any: true },
+    timeoutMs: 60_000,
+    token: 'tok',
+    onSettled: () => settled++,
+  });
   t.equal(r.state, 'pending');
   t.ok(r.tokenMatches('tok'));
   t.notOk(r.tokenMatches('tok2'));

@@ -34,7 +34,10 @@ t.test('the register result carries the launch token only inside env', async (t)
   const r = registered.result as { env: Record<string, string>; argv: string[] };
   const token = r.env.KERNEL_LAUNCH_TOKEN as string;
   t.match(token, /^[A-Za-z0-9_-]{43}$/);
-  t.notOk(r.argv.some((a) => a.includes(token)), 'not on argv');
+  t.notOk(
+    r.argv.some((a) => a.includes(token)),
+    'not on argv',
+  );
   t.equal(serve.stdout.split(token).length - 1, 1, 'once on stdout');
   t.notOk(serve.stderr.includes(token), 'never on stderr');
 });
@@ -50,20 +53,37 @@ t.test('binary garbage, including invalid UTF-8 and NUL bytes, gets -32700', asy
   garbage[0] = 0xff; // never valid UTF-8
   const e = await errorFor(Buffer.from(garbage));
   t.equal(e.error?.code, -32700);
-  const quoted = await errorFor(Buffer.concat([Buffer.from('{"jsonrpc":"2.0","id":"x\u0000'), Buffer.from([0xc3, 0x28]), Buffer.from('","method":"stats"}')]));
+  const quoted = await errorFor(
+    Buffer.concat([Buffer.from('{"jsonrpc":"2.0","id":"x\u0000'), Buffer.from([0xc3, 0x28]), Buffer.from('","method":"stats"}')]),
+  );
   t.equal(quoted.error?.code, -32700, 'a JSON-looking line with an invalid UTF-8 sequence too');
   await unchanged(t);
 });
 
 t.test('a batch array gets -32600 and none of its requests runs', async (t) => {
-  const e = await errorFor(JSON.stringify([{ jsonrpc: '2.0', id: 900, method: 'close' }, { jsonrpc: '2.0', id: 901, method: 'stats' }]));
+  const e = await errorFor(
+    JSON.stringify([
+      { jsonrpc: '2.0', id: 900, method: 'close' },
+      { jsonrpc: '2.0', id: 901, method: 'stats' },
+    ]),
+  );
   t.equal(e.error?.code, -32600);
   t.match(e.error?.message, /batch/);
   await unchanged(t);
 });
 
 t.test('JSON that is not a request object gets -32600', async (t) => {
-  for (const line of ['42', '"text"', 'null', 'true', '{}', '{"jsonrpc":"2.0"}', '{"jsonrpc":"1.0","method":"stats","id":3}', '{"jsonrpc":"2.0","method":7,"id":4}', '{"jsonrpc":"2.0","method":"stats","id":5,"extra":1}']) {
+  for (const line of [
+    '42',
+    '"text"',
+    'null',
+    'true',
+    '{}',
+    '{"jsonrpc":"2.0"}',
+    '{"jsonrpc":"1.0","method":"stats","id":3}',
+    '{"jsonrpc":"2.0","method":7,"id":4}',
+    '{"jsonrpc":"2.0","method":"stats","id":5,"extra":1}',
+  ]) {
     const parsed = JSON.parse(line) as { id?: unknown };
     const id = typeof parsed === 'object' && parsed !== null && 'id' in parsed ? parsed.id : null;
     const e = await errorFor(line, id);
@@ -115,10 +135,30 @@ t.test('wrong params get -32602 with a GL_ERR_ code and a message naming the fie
     ['control', { kernel_id: 'k-steady', action: 'signal', signal: 'SIGSEGV' }, 'GL_ERR_CONTROL_REQUEST_INVALID', /signal/],
     ['control', { kernel_id: 'k-steady', action: 'interrupt', signal: 'SIGINT' }, 'GL_ERR_CONTROL_REQUEST_INVALID', /signal/],
     ['adopt', {}, 'GL_ERR_USAGE', /control_target/],
-    ['adopt', { control_target: { kernel_id: 'k-a', protocol: 2, host: '127.0.0.1', comm_port: 70000, launcher_public_key: 'AA==' } }, 'GL_ERR_USAGE', /comm_port/],
-    ['adopt', { control_target: { kernel_id: 'k-a', protocol: 2, host: '127.0.0.1', comm_port: 4000 } }, 'GL_ERR_USAGE', /launcher_public_key/],
-    ['adopt', { control_target: { kernel_id: 'k-a', protocol: 2, host: '127.0.0.1', comm_port: 4000, launcher_public_key: 'not-a-key' } }, 'GL_ERR_USAGE', /launcherPublicKey|key/],
-    ['adopt', { control_target: { kernel_id: 'k-a', protocol: 2, host: 'a b', comm_port: 4000, launcher_public_key: 'x' } }, 'GL_ERR_USAGE', /host/],
+    [
+      'adopt',
+      { control_target: { kernel_id: 'k-a', protocol: 2, host: '127.0.0.1', comm_port: 70000, launcher_public_key: 'AA==' } },
+      'GL_ERR_USAGE',
+      /comm_port/,
+    ],
+    [
+      'adopt',
+      { control_target: { kernel_id: 'k-a', protocol: 2, host: '127.0.0.1', comm_port: 4000 } },
+      'GL_ERR_USAGE',
+      /launcher_public_key/,
+    ],
+    [
+      'adopt',
+      { control_target: { kernel_id: 'k-a', protocol: 2, host: '127.0.0.1', comm_port: 4000, launcher_public_key: 'not-a-key' } },
+      'GL_ERR_USAGE',
+      /launcherPublicKey|key/,
+    ],
+    [
+      'adopt',
+      { control_target: { kernel_id: 'k-a', protocol: 2, host: 'a b', comm_port: 4000, launcher_public_key: 'x' } },
+      'GL_ERR_USAGE',
+      /host/,
+    ],
     ['forget', { kernel_id: null }, 'GL_ERR_KERNEL_ID_INVALID', /kernel_id/],
     ['controlTarget', 'k-steady', 'GL_ERR_USAGE', /object/],
     ['cancel', { kernel_id: 'k-steady', force: true }, 'GL_ERR_USAGE', /force/],
@@ -149,7 +189,10 @@ t.test('a 10 MB line gets one -32600 and is discarded; the next line is served',
   t.equal(errors.length, 1, 'exactly one error for the long line');
   t.equal(errors[0]?.error?.code, -32600);
   t.equal(errors[0]?.id, null);
-  t.notOk(serve.messages.some((m) => m.id === 77), 'the long request itself never ran');
+  t.notOk(
+    serve.messages.some((m) => m.id === 77),
+    'the long request itself never ran',
+  );
   await unchanged(t);
 });
 
@@ -188,6 +231,10 @@ t.test('500 control requests in one write are all answered (more than can be in 
   }
   serve.write(text);
   const answers = await Promise.all(ids.map((id) => serve.answer(id)));
-  t.equal(answers.filter((a) => (a.result as { code?: string } | undefined)?.code === 'GL_ERR_CONTROL_UNAVAILABLE').length, 500, 'each one answered: no launcher known');
+  t.equal(
+    answers.filter((a) => (a.result as { code?: string } | undefined)?.code === 'GL_ERR_CONTROL_UNAVAILABLE').length,
+    500,
+    'each one answered: no launcher known',
+  );
   await unchanged(t);
 });

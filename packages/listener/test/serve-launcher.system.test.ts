@@ -19,10 +19,19 @@ t.test('register, launch, connection-info, interrupt a running cell, shutdown, k
   t.teardown(() => stopLauncher(launcher));
 
   const info = await serve.notification('connection-info', 'k-e2e');
-  const p = info.params as { connection_info: Record<string, unknown>; transport: string; mode: string; control_target: Record<string, unknown> };
+  const p = info.params as {
+    connection_info: Record<string, unknown>;
+    transport: string;
+    mode: string;
+    control_target: Record<string, unknown>;
+  };
   t.equal(p.transport, 'ws');
   t.match(p.connection_info.key, /^[0-9a-f-]{36}$/, 'the connection key is included');
-  t.same((await serve.request('controlTarget', { kernel_id: 'k-e2e' })).result, { control_target: p.control_target }, 'controlTarget is the one in the notification');
+  t.same(
+    (await serve.request('controlTarget', { kernel_id: 'k-e2e' })).result,
+    { control_target: p.control_target },
+    'controlTarget is the one in the notification',
+  );
   t.match((await serve.request('stats')).result, { pending_registrations: 0, sessions: 1, web_sockets: 1 });
 
   const cell = runCell(p.connection_info, 'import time\nprint("cell-running", flush=True)\ntime.sleep(60)');
@@ -42,8 +51,8 @@ t.test('register, launch, connection-info, interrupt a running cell, shutdown, k
 
   await serve.end();
   const token = params.env.KERNEL_LAUNCH_TOKEN as string;
-  t.notOk(serve.stderr.includes(token), 'the token is not in serve\'s log');
+  t.notOk(serve.stderr.includes(token), "the token is not in serve's log");
   t.notOk(serve.stderr.includes(String(p.connection_info.key)), 'nor the connection key');
-  t.notOk(launcher.log().includes(token), 'nor in the launcher\'s');
+  t.notOk(launcher.log().includes(token), "nor in the launcher's");
   t.same(serve.schemaErrors, [], 'every message serve wrote validates against its schema');
 });

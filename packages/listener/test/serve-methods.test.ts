@@ -27,16 +27,28 @@ t.test('a refused response on the response port becomes a response-rejected noti
 t.test('controlTarget, forget and control for an unknown kernel answer without error', async (t) => {
   t.same((await serve.request('controlTarget', { kernel_id: 'k-none' })).result, { control_target: null });
   t.same((await serve.request('forget', { kernel_id: 'k-none' })).result, { forgotten: false });
-  t.match((await serve.request('control', { kernel_id: 'k-none', action: 'shutdown' })).result, { ok: false, code: 'GL_ERR_CONTROL_UNAVAILABLE' });
+  t.match((await serve.request('control', { kernel_id: 'k-none', action: 'shutdown' })).result, {
+    ok: false,
+    code: 'GL_ERR_CONTROL_UNAVAILABLE',
+  });
   t.same(serve.schemaErrors, []);
 });
 
 t.test('adopt of a well-formed target makes it controllable, forget drops it', async (t) => {
-  const target = { kernel_id: 'k-adopted', protocol: 2, host: '127.0.0.1', comm_port: 9, launcher_public_key: toBase64(keyPairFromSecretKey(new Uint8Array(32).fill(7)).publicKey) };
+  const target = {
+    kernel_id: 'k-adopted',
+    protocol: 2,
+    host: '127.0.0.1',
+    comm_port: 9,
+    launcher_public_key: toBase64(keyPairFromSecretKey(new Uint8Array(32).fill(7)).publicKey),
+  };
   t.same((await serve.request('adopt', { control_target: target })).result, { ok: true });
   t.same((await serve.request('controlTarget', { kernel_id: 'k-adopted' })).result, { control_target: target });
   // Nothing listens on port 9 of loopback: the request is tried, and fails as a result.
-  t.match((await serve.request('control', { kernel_id: 'k-adopted', action: 'signal', signal: 'SIGCONT' })).result, { ok: false, code: 'GL_ERR_CONTROL_FAILED' });
+  t.match((await serve.request('control', { kernel_id: 'k-adopted', action: 'signal', signal: 'SIGCONT' })).result, {
+    ok: false,
+    code: 'GL_ERR_CONTROL_FAILED',
+  });
   t.same((await serve.request('forget', { kernel_id: 'k-adopted' })).result, { forgotten: true });
   t.same((await serve.request('controlTarget', { kernel_id: 'k-adopted' })).result, { control_target: null });
   t.same(serve.schemaErrors, []);

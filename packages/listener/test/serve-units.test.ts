@@ -68,7 +68,11 @@ t.test('decodeRequest: requests, notifications and what is refused', async (t) =
   t.match(d('[]'), { kind: 'invalid', id: null, error: { code: RPC_ERRORS.INVALID_REQUEST } });
   t.match(d('{"jsonrpc":"2.0","id":true,"method":"stats"}'), { kind: 'invalid', id: null });
   t.match(d('{"jsonrpc":"2.0","id":"a","method":"stats","x":1}'), { kind: 'invalid', id: 'a' });
-  t.match(d('{"__proto__":{"polluted":1},"jsonrpc":"2.0","id":1,"method":"stats"}'), { kind: 'invalid', id: 1 }, '__proto__ is an unknown member');
+  t.match(
+    d('{"__proto__":{"polluted":1},"jsonrpc":"2.0","id":1,"method":"stats"}'),
+    { kind: 'invalid', id: 1 },
+    '__proto__ is an unknown member',
+  );
   t.equal(({} as Record<string, unknown>).polluted, undefined, 'and pollutes nothing');
 });
 
@@ -85,7 +89,10 @@ t.test('the key file store: created 0600, reloaded, created once by concurrent s
   t.same(again.keyPair.secretKey, runs[0]?.keyPair.secretKey);
   const extra = join(dir, 'extra.json');
   writeFileSync(extra, JSON.stringify({ ...JSON.parse(readFileSync(file, 'utf8')), note: 'x' }), { mode: 0o600 });
-  await t.rejects(loadOrCreateKeyFile(extra, { legacy: false, v1KeyBits: 2048 }), { code: 'GL_ERR_USAGE', message: /unknown field 'note'/ });
+  await t.rejects(loadOrCreateKeyFile(extra, { legacy: false, v1KeyBits: 2048 }), {
+    code: 'GL_ERR_USAGE',
+    message: /unknown field 'note'/,
+  });
   const big = join(dir, 'big.json');
   writeFileSync(big, 'x'.repeat(70 * 1024), { mode: 0o600 });
   await t.rejects(loadOrCreateKeyFile(big, { legacy: false, v1KeyBits: 2048 }), { code: 'GL_ERR_USAGE', message: /larger than/ });

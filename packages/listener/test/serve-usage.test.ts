@@ -30,7 +30,15 @@ t.test('--help prints the usage and exits 0; a bad flag exits 2 (the real bin)',
 });
 
 t.test('a bad flag, a positional or a malformed value exits 2 with one message', async (t) => {
-  for (const args of [['--bogus'], ['extra'], ['--port', 'eighty'], ['--port', '-1'], ['--port-retries', '1.5'], ['--key-file', ''], ['--legacy=yes']]) {
+  for (const args of [
+    ['--bogus'],
+    ['extra'],
+    ['--port', 'eighty'],
+    ['--port', '-1'],
+    ['--port-retries', '1.5'],
+    ['--key-file', ''],
+    ['--legacy=yes'],
+  ]) {
     const r = await inProcess(args);
     t.equal(r.code, 2, `serve ${args.join(' ')}`);
     t.match(r.stderr, /^gateway-listener serve: /);
@@ -46,7 +54,12 @@ t.test('a listener that cannot start exits 1 (bind) or 2 (a malformed GP_ variab
   const stderr = new PassThrough();
   let err = '';
   stderr.on('data', (d: Buffer) => (err += d.toString()));
-  const code = await runServe(['--host', '127.0.0.1', '--log-level', 'silent'], { stdin: new PassThrough(), stdout, stderr, env: { GP_RESPONSE_PORT: 'eighty' } });
+  const code = await runServe(['--host', '127.0.0.1', '--log-level', 'silent'], {
+    stdin: new PassThrough(),
+    stdout,
+    stderr,
+    env: { GP_RESPONSE_PORT: 'eighty' },
+  });
   t.equal(code, 2);
   t.match(err, /^gateway-listener serve: .*GP_RESPONSE_PORT/);
 });

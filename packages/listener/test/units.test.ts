@@ -58,9 +58,15 @@ t.test('parseUpgradeHead reads a request head and refuses malformed ones', async
   t.equal(head.subarray(end).toString(), 'rest');
   const r = parseUpgradeHead(head.subarray(0, end));
   t.ok(r.ok);
-  if (r.ok) t.same(r.value, { method: 'GET', url: '/x?y=1', httpVersion: '1.1', headers: { host: 'a', upgrade: 'websocket', 'x-dup': '1, 2' } });
+  if (r.ok)
+    t.same(r.value, { method: 'GET', url: '/x?y=1', httpVersion: '1.1', headers: { host: 'a', upgrade: 'websocket', 'x-dup': '1, 2' } });
   t.equal(findHeadEnd(Buffer.from('GET / HTTP/1.1\r\nHost: a\r\n')), -1);
-  for (const bad of ['GET / HTTP/2\r\n\r\n', 'GET nopath HTTP/1.1\r\n\r\n', 'GET / HTTP/1.1\r\nno colon\r\n\r\n', 'GET / HTTP/1.1\r\nbad name: x\r\n\r\n']) {
+  for (const bad of [
+    'GET / HTTP/2\r\n\r\n',
+    'GET nopath HTTP/1.1\r\n\r\n',
+    'GET / HTTP/1.1\r\nno colon\r\n\r\n',
+    'GET / HTTP/1.1\r\nbad name: x\r\n\r\n',
+  ]) {
     const p = parseUpgradeHead(Buffer.from(bad));
     t.equal(!p.ok && p.error.code, 'GL_ERR_UPGRADE_INVALID', JSON.stringify(bad));
   }
@@ -88,7 +94,11 @@ t.test('the work queue runs jobs in order, in slices, and holds nothing when idl
   t.equal(q.length, 20);
   while (order.length < 20) await new Promise((r) => setImmediate(r));
   counting = false;
-  t.same(order, Array.from({ length: 20 }, (_, i) => i), 'FIFO');
+  t.same(
+    order,
+    Array.from({ length: 20 }, (_, i) => i),
+    'FIFO',
+  );
   t.ok(turns >= 5, `yielded between slices (${turns} turns for 40 ms of work)`);
   t.equal(errors.length, 1, 'a throwing job is reported, the rest run');
   t.equal(q.length, 0);
@@ -103,14 +113,24 @@ t.test('the work queue takes turns between peers: a flooding peer delays another
   while (order.length < 102) await new Promise((r) => setImmediate(r));
   t.equal(order.indexOf('launcher'), 1, "the launcher's job ran right after the flooder's first");
   t.equal(order.indexOf('launcher-2'), 3, 'and its next one after one more of the flooder');
-  t.same(order.filter((o) => o.startsWith('flood')), Array.from({ length: 100 }, (_, i) => `flood-${i}`), "each peer's jobs stay in order");
+  t.same(
+    order.filter((o) => o.startsWith('flood')),
+    Array.from({ length: 100 }, (_, i) => `flood-${i}`),
+    "each peer's jobs stay in order",
+  );
   t.equal(q.length, 0);
 });
 
 t.test('control replies and v1 messages', async (t) => {
-  t.same(interpretReply({ ok: true, last_activity: 5, execution_state: 'idle', junk: 1 }, 'comm-port'), { ok: true, value: { ok: true, route: 'comm-port', last_activity: 5, execution_state: 'idle' } });
+  t.same(interpretReply({ ok: true, last_activity: 5, execution_state: 'idle', junk: 1 }, 'comm-port'), {
+    ok: true,
+    value: { ok: true, route: 'comm-port', last_activity: 5, execution_state: 'idle' },
+  });
   const refused = interpretReply({ ok: false, error: 'GL_ERR_REPLAY' }, 'websocket');
-  t.match(!refused.ok && refused.error, { code: 'GL_ERR_CONTROL_FAILED', details: { launcher_error: 'GL_ERR_REPLAY', route: 'websocket' } });
+  t.match(!refused.ok && refused.error, {
+    code: 'GL_ERR_CONTROL_FAILED',
+    details: { launcher_error: 'GL_ERR_REPLAY', route: 'websocket' },
+  });
   const weird = interpretReply({ ok: false, error: '<script>' }, 'websocket');
   t.match(!weird.ok && weird.error.details, { launcher_error: 'unknown' }, 'a launcher cannot inject arbitrary text');
   t.equal(interpretReply([], 'websocket').ok, false);
@@ -155,17 +175,49 @@ t.test('v2 control replies are believed only when sealed by the launcher and bou
   const launcher = generateKeyPair();
   const binding = { kernelId: 'k1', seq: 42, launcherPublicKey: launcher.publicKey, listenerSecretKey: host.secretKey };
   const parse = (text: string) => parseReply(Buffer.from(text), 'comm-port', binding);
-  const genuine = sealControlReply({ kernel_id: 'k1', seq: 42, reply: { ok: true, execution_state: 'busy' } }, host.publicKey, launcher.secretKey);
-  t.same(parse(genuine), { ok: true, value: { ok: true, route: 'comm-port', execution_state: 'busy' } }, 'the launcher\'s sealed reply to this request');
+  const genuine = sealControlReply(
+    { kernel_id: 'k1', seq: 42, reply: { ok: true, execution_state: 'busy' } },
+    host.publicKey,
+    launcher.secretKey,
+  );
+  t.same(
+    parse(genuine),
+    { ok: true, value: { ok: true, route: 'comm-port', execution_state: 'busy' } },
+    "the launcher's sealed reply to this request",
+  );
   const codeOf = (text: string): unknown => {
     const r = parse(text);
     return r.ok ? 'accepted' : [r.error.code, r.error.details?.reply_error ?? r.error.details?.launcher_error];
   };
-  t.same(codeOf('{"ok":true,"last_activity":1,"execution_state":"idle"}'), ['GL_ERR_CONTROL_FAILED', 'GL_ERR_REPLY_UNSEALED'], 'a plain success');
-  t.same(codeOf(sealControlReply({ kernel_id: 'k1', seq: 41, reply: { ok: true } }, host.publicKey, launcher.secretKey)), ['GL_ERR_CONTROL_FAILED', 'GL_ERR_REPLY_MISMATCH'], 'a reply to an earlier request');
-  t.same(codeOf(sealControlReply({ kernel_id: 'k2', seq: 42, reply: { ok: true } }, host.publicKey, launcher.secretKey)), ['GL_ERR_CONTROL_FAILED', 'GL_ERR_REPLY_MISMATCH'], 'a reply for another kernel');
+  t.same(
+    codeOf('{"ok":true,"last_activity":1,"execution_state":"idle"}'),
+    ['GL_ERR_CONTROL_FAILED', 'GL_ERR_REPLY_UNSEALED'],
+    'a plain success',
+  );
+  t.same(
+    codeOf(sealControlReply({ kernel_id: 'k1', seq: 41, reply: { ok: true } }, host.publicKey, launcher.secretKey)),
+    ['GL_ERR_CONTROL_FAILED', 'GL_ERR_REPLY_MISMATCH'],
+    'a reply to an earlier request',
+  );
+  t.same(
+    codeOf(sealControlReply({ kernel_id: 'k2', seq: 42, reply: { ok: true } }, host.publicKey, launcher.secretKey)),
+    ['GL_ERR_CONTROL_FAILED', 'GL_ERR_REPLY_MISMATCH'],
+    'a reply for another kernel',
+  );
   const stranger = generateKeyPair();
-  t.same(codeOf(sealControlReply({ kernel_id: 'k1', seq: 42, reply: { ok: true } }, host.publicKey, stranger.secretKey)), ['GL_ERR_CONTROL_FAILED', 'GL_ERR_ENVELOPE_OPEN_FAILED'], 'a reply sealed by another key');
-  t.same(codeOf(sealEvent({ event: 'kernel_exit', kernel_id: 'k1', exit_code: 0, signal: null }, host.publicKey, launcher.secretKey)), ['GL_ERR_CONTROL_FAILED', 'GL_ERR_ENVELOPE_MALFORMED'], 'an event is not a reply');
-  t.same(codeOf('{"ok":false,"error":"GL_ERR_REPLAY"}'), ['GL_ERR_CONTROL_FAILED', 'GL_ERR_REPLAY'], 'a plain refusal still fails with its code');
+  t.same(
+    codeOf(sealControlReply({ kernel_id: 'k1', seq: 42, reply: { ok: true } }, host.publicKey, stranger.secretKey)),
+    ['GL_ERR_CONTROL_FAILED', 'GL_ERR_ENVELOPE_OPEN_FAILED'],
+    'a reply sealed by another key',
+  );
+  t.same(
+    codeOf(sealEvent({ event: 'kernel_exit', kernel_id: 'k1', exit_code: 0, signal: null }, host.publicKey, launcher.secretKey)),
+    ['GL_ERR_CONTROL_FAILED', 'GL_ERR_ENVELOPE_MALFORMED'],
+    'an event is not a reply',
+  );
+  t.same(
+    codeOf('{"ok":false,"error":"GL_ERR_REPLAY"}'),
+    ['GL_ERR_CONTROL_FAILED', 'GL_ERR_REPLAY'],
+    'a plain refusal still fails with its code',
+  );
 });

@@ -58,7 +58,11 @@ export function runCommand(argv: readonly string[], options: { env?: NodeJS.Proc
 }
 
 /** Runs a command and throws with its output's tail when it fails. */
-async function mustRun(argv: readonly string[], what: string, options: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<CommandResult> {
+async function mustRun(
+  argv: readonly string[],
+  what: string,
+  options: { env?: NodeJS.ProcessEnv; cwd?: string } = {},
+): Promise<CommandResult> {
   const r = await runCommand(argv, options);
   if (r.code !== 0) throw new Error(`${what} failed (exit ${String(r.code)}): ${argv.join(' ')}\n${(r.stderr || r.stdout).slice(-3000)}`);
   return r;
@@ -81,12 +85,14 @@ async function imageExists(name: string): Promise<boolean> {
 export function aptMirror(suite: string = MINBASE.suite): string {
   const files: string[] = [];
   if (existsSync('/etc/apt/sources.list')) files.push('/etc/apt/sources.list');
-  if (existsSync('/etc/apt/sources.list.d')) for (const f of readdirSync('/etc/apt/sources.list.d').sort()) files.push(join('/etc/apt/sources.list.d', f));
+  if (existsSync('/etc/apt/sources.list.d'))
+    for (const f of readdirSync('/etc/apt/sources.list.d').sort()) files.push(join('/etc/apt/sources.list.d', f));
   for (const file of files) {
     const text = readFileSync(file, 'utf8');
     if (file.endsWith('.sources')) {
       for (const stanza of text.split(/\n\s*\n/)) {
-        const field = (name: string): string[] => (new RegExp(`^${name}:\\s*(.*)$`, 'mi').exec(stanza)?.[1] ?? '').trim().split(/\s+/).filter(Boolean);
+        const field = (name: string): string[] =>
+          (new RegExp(`^${name}:\\s*(.*)$`, 'mi').exec(stanza)?.[1] ?? '').trim().split(/\s+/).filter(Boolean);
         if (field('Types').includes('deb') && field('Suites').includes(suite)) {
           const uri = field('URIs')[0];
           if (uri !== undefined) return uri;
@@ -128,7 +134,19 @@ export async function ensureMinbaseImage(): Promise<Prepared> {
     const rootfs = join(work, 'rootfs');
     await mustRun(['debootstrap', `--variant=${MINBASE.variant}`, MINBASE.suite, rootfs, aptMirror(MINBASE.suite)], 'debootstrap');
     // An imported tree has no image config: give it the PATH Debian's images set.
-    await mustRun(['bash', '-o', 'pipefail', '-c', 'tar -C "$1" -c . | podman import --change "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" - "$2"', 'import', rootfs, image], 'podman import (base)');
+    await mustRun(
+      [
+        'bash',
+        '-o',
+        'pipefail',
+        '-c',
+        'tar -C "$1" -c . | podman import --change "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" - "$2"',
+        'import',
+        rootfs,
+        image,
+      ],
+      'podman import (base)',
+    );
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
@@ -147,7 +165,25 @@ export async function ensureBaseImage(): Promise<Prepared & { minbase: Prepared 
   const name = `gl-test-base-${process.pid}`;
   try {
     const script = `apt-get update -qq && apt-get install -y -qq --no-install-recommends ${IPYKERNEL.install.join(' ')} && rm -rf /var/lib/apt/lists/*`;
-    await mustRun(['podman', ...ENGINE, 'run', '--name', name, '--network', 'host', ...LIMITS, '-e', 'DEBIAN_FRONTEND=noninteractive', minbase.image, 'sh', '-c', script], 'apt-get install in the base');
+    await mustRun(
+      [
+        'podman',
+        ...ENGINE,
+        'run',
+        '--name',
+        name,
+        '--network',
+        'host',
+        ...LIMITS,
+        '-e',
+        'DEBIAN_FRONTEND=noninteractive',
+        minbase.image,
+        'sh',
+        '-c',
+        script,
+      ],
+      'apt-get install in the base',
+    );
     await mustRun(['podman', ...ENGINE, 'commit', '--quiet', name, image], 'podman commit (base)');
   } finally {
     await podman(['rm', '--force', name]);
@@ -171,7 +207,10 @@ export async function ensureNodeImage(): Promise<Prepared> {
     mkdirSync(join(work, 'usr/local/bin'), { recursive: true });
     copyFileSync(process.execPath, join(work, 'usr/local/bin/node'));
     chmodSync(join(work, 'usr/local/bin/node'), 0o755);
-    await mustRun(['bash', '-o', 'pipefail', '-c', 'tar -C "$1" -c usr | podman import - "$2"', 'import', work, image], 'podman import (node)');
+    await mustRun(
+      ['bash', '-o', 'pipefail', '-c', 'tar -C "$1" -c usr | podman import - "$2"', 'import', work, image],
+      'podman import (node)',
+    );
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
@@ -192,7 +231,26 @@ export async function buildKernelImage(baseImage: string, nodeImage: string): Pr
   try {
     const iidfile = join(work, 'iid');
     await mustRun(
-      ['podman', ...ENGINE, 'build', '--pull=never', '--network', 'host', ...LIMITS, '--build-arg', `BASE_IMAGE=${baseImage}`, '--build-arg', `NODE_IMAGE=${nodeImage}`, '--iidfile', iidfile, '-f', DOCKERFILE, '-t', `${IMAGE_PREFIX}/kernel-python:latest`, ROOT],
+      [
+        'podman',
+        ...ENGINE,
+        'build',
+        '--pull=never',
+        '--network',
+        'host',
+        ...LIMITS,
+        '--build-arg',
+        `BASE_IMAGE=${baseImage}`,
+        '--build-arg',
+        `NODE_IMAGE=${nodeImage}`,
+        '--iidfile',
+        iidfile,
+        '-f',
+        DOCKERFILE,
+        '-t',
+        `${IMAGE_PREFIX}/kernel-python:latest`,
+        ROOT,
+      ],
       'podman build',
     );
     return { image: readFileSync(iidfile, 'utf8').trim(), built: true, ms: performance.now() - t0 };

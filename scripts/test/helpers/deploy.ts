@@ -33,7 +33,15 @@ function newestMtime(dir: string): number {
  * one test file by hand).
  */
 export function ensureBundle(): void {
-  const sources = Math.max(newestMtime(join(ROOT, 'packages/launcher/dist')), newestMtime(join(ROOT, 'packages/common/dist')), newestMtime(join(ROOT, 'packages/listener/dist')), newestMtime(join(ROOT, 'scripts/container')), newestMtime(join(ROOT, 'scripts/yarn')), newestMtime(join(ROOT, 'scripts/ssh')), newestMtime(join(ROOT, 'scripts/kernelspecs')));
+  const sources = Math.max(
+    newestMtime(join(ROOT, 'packages/launcher/dist')),
+    newestMtime(join(ROOT, 'packages/common/dist')),
+    newestMtime(join(ROOT, 'packages/listener/dist')),
+    newestMtime(join(ROOT, 'scripts/container')),
+    newestMtime(join(ROOT, 'scripts/yarn')),
+    newestMtime(join(ROOT, 'scripts/ssh')),
+    newestMtime(join(ROOT, 'scripts/kernelspecs')),
+  );
   if (existsSync(BUNDLE_FILE) && existsSync(join(BUNDLE_DIR, 'gateway-listener.mjs')) && statSync(BUNDLE_FILE).mtimeMs >= sources) return;
   const r = spawnSync(process.execPath, [join(ROOT, 'scripts/bundle.mjs')], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`npm run bundle failed: ${r.stderr}`);
@@ -53,10 +61,17 @@ export function installBundle(): { home: string; cleanup: () => void } {
 }
 
 /** Renders kernelspecs with install.mjs (by default the installed copy in `home`); returns name → parsed kernel.json. */
-export function renderKernelspecs(home: string, options: Record<string, string>, names: readonly string[] = [], installer = join(home, 'kernelspecs/install.mjs')): Record<string, KernelSpec> {
+export function renderKernelspecs(
+  home: string,
+  options: Record<string, string>,
+  names: readonly string[] = [],
+  installer = join(home, 'kernelspecs/install.mjs'),
+): Record<string, KernelSpec> {
   const dest = mkdtempSync(join(tmpdir(), 'gl-kernels-'));
   const flags = Object.entries(options).flatMap(([k, v]) => [`--${k}`, v]);
-  const r = spawnSync(process.execPath, [installer, '--dest', dest, '--home', home, '--prefix', '', ...flags, ...names], { encoding: 'utf8' });
+  const r = spawnSync(process.execPath, [installer, '--dest', dest, '--home', home, '--prefix', '', ...flags, ...names], {
+    encoding: 'utf8',
+  });
   if (r.status !== 0) throw new Error(`install.mjs failed: ${r.stderr}`);
   const specs: Record<string, KernelSpec> = {};
   for (const name of readdirSync(dest)) specs[name] = JSON.parse(readFileSync(join(dest, name, 'kernel.json'), 'utf8')) as KernelSpec;
@@ -94,7 +109,15 @@ export function startProcess(argv: readonly string[], env: NodeJS.ProcessEnv, cw
  * launcher's time limits raised for a loaded machine, the kernelspec's env, then the launch's.
  */
 export function hostEnv(spec: KernelSpec, launch: Record<string, string>, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  return { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: 'debug', ...PATIENT_LAUNCHER_ENV, ...(spec.env ?? {}), ...launch, ...extra };
+  return {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    LOG_LEVEL: 'debug',
+    ...PATIENT_LAUNCHER_ENV,
+    ...(spec.env ?? {}),
+    ...launch,
+    ...extra,
+  };
 }
 
 /** Reads a JSON-lines record file written by the stand-ins (missing file: no lines). */

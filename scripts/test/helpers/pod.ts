@@ -23,7 +23,16 @@ export interface K8sObject {
   kind: string;
   metadata: { name: string; namespace: string; labels: Record<string, string> };
   stringData?: Record<string, string>;
-  spec?: { restartPolicy: string; containers: Array<{ name: string; image: string; env: EnvVar[]; volumeMounts: Array<{ mountPath: string }>; securityContext: { readOnlyRootFilesystem: boolean } }> };
+  spec?: {
+    restartPolicy: string;
+    containers: Array<{
+      name: string;
+      image: string;
+      env: EnvVar[];
+      volumeMounts: Array<{ mountPath: string }>;
+      securityContext: { readOnlyRootFilesystem: boolean };
+    }>;
+  };
 }
 
 /** Renders the template as a host would: every ${NAME} replaced, each value JSON-quoted inside the YAML string. */

@@ -31,10 +31,25 @@ export async function heartbeat(info: ConnectionInfo, timeoutMs: number): Promis
 export async function launch(t: Test, range: string, kernelId: string, args: readonly string[], env: NodeJS.ProcessEnv = {}) {
   const receiver = await Receiver.start(range);
   t.teardown(() => receiver.close());
-  const run = runLauncher(['--kernel-id', kernelId, '--response-address', receiver.address, '--public-key', receiver.publicKey, '--port-range', range, '--shutdown-grace', '20', ...args], {
-    KERNEL_LAUNCH_TOKEN: receiver.token,
-    ...env,
-  });
+  const run = runLauncher(
+    [
+      '--kernel-id',
+      kernelId,
+      '--response-address',
+      receiver.address,
+      '--public-key',
+      receiver.publicKey,
+      '--port-range',
+      range,
+      '--shutdown-grace',
+      '20',
+      ...args,
+    ],
+    {
+      KERNEL_LAUNCH_TOKEN: receiver.token,
+      ...env,
+    },
+  );
   t.teardown(() => run.stop());
   const { plaintext, epk } = await receiver.next(60_000);
   if (isFailureResponse(plaintext)) throw new Error(`kernel failed: ${plaintext.failure.stderr_tail}`);

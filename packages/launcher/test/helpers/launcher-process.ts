@@ -48,7 +48,11 @@ export interface LauncherRun {
  * Spawns `argv` with pipes, keeps its output and parses the JSON log lines
  * (pino) it writes; stdout is parsed too with `captureStdout`.
  */
-export function spawnWithLogs(argv: readonly string[], env: NodeJS.ProcessEnv, options: { cwd?: string; captureStdout?: boolean } = {}): LauncherRun {
+export function spawnWithLogs(
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv,
+  options: { cwd?: string; captureStdout?: boolean } = {},
+): LauncherRun {
   const t0 = performance.now();
   const child = spawn(argv[0] as string, argv.slice(1), { env, cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   const logs: Array<Record<string, unknown>> = [];
@@ -86,7 +90,11 @@ export function spawnWithLogs(argv: readonly string[], env: NodeJS.ProcessEnv, o
       void stderrClosed.then(() => resolve({ code, signal, ms }));
     }),
   );
-  const waitLog = (match: (line: Record<string, unknown>) => boolean, what: string, timeoutMs = GENEROUS_MS): Promise<Record<string, unknown>> => {
+  const waitLog = (
+    match: (line: Record<string, unknown>) => boolean,
+    what: string,
+    timeoutMs = GENEROUS_MS,
+  ): Promise<Record<string, unknown>> => {
     const seen = logs.find(match);
     if (seen !== undefined) return Promise.resolve(seen);
     return new Promise((resolve, reject) => {
@@ -130,7 +138,13 @@ export function spawnWithLogs(argv: readonly string[], env: NodeJS.ProcessEnv, o
 export const PATIENT_LAUNCHER_ENV = { KERNEL_LAUNCH_TIMEOUT: '120', KERNEL_SHUTDOWN_GRACE: '30' } as const;
 
 export function runLauncher(args: readonly string[], env: NodeJS.ProcessEnv = {}): LauncherRun {
-  return spawnWithLogs([process.execPath, LAUNCHER_CLI, ...args], { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: 'debug', ...PATIENT_LAUNCHER_ENV, ...env });
+  return spawnWithLogs([process.execPath, LAUNCHER_CLI, ...args], {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    LOG_LEVEL: 'debug',
+    ...PATIENT_LAUNCHER_ENV,
+    ...env,
+  });
 }
 
 /** Writes `info` as a connection file (0600) in a new temp directory; returns its path. */
@@ -192,7 +206,11 @@ export function kernelClient(info: ConnectionInfo, command: string, ...args: str
       void exitedPromise.then(() => {
         if (!streamWaiters.has(check)) return;
         streamWaiters.delete(check);
-        reject(new Error(`kernel_client ${command} exited before the cell printed ${JSON.stringify(text)}: ${out.slice(-1000)} ${err.slice(-2000)}`));
+        reject(
+          new Error(
+            `kernel_client ${command} exited before the cell printed ${JSON.stringify(text)}: ${out.slice(-1000)} ${err.slice(-2000)}`,
+          ),
+        );
       });
     });
   child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
@@ -245,7 +263,13 @@ export function replyOf(text: string, launcherEpk: Uint8Array, listenerSecretKey
 }
 
 /** Seals a control request as the listener would. */
-export function controlText(kernelId: string, action: ControlAction, launcherEpk: Uint8Array, listenerSecretKey: Uint8Array, fixedSeq?: number): string {
+export function controlText(
+  kernelId: string,
+  action: ControlAction,
+  launcherEpk: Uint8Array,
+  listenerSecretKey: Uint8Array,
+  fixedSeq?: number,
+): string {
   return sealControlRequest({ kernel_id: kernelId, seq: fixedSeq ?? seq.next(), request: action }, launcherEpk, listenerSecretKey);
 }
 

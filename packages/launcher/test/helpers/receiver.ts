@@ -119,5 +119,9 @@ export async function startV1Receiver(): Promise<{ port: number; payload: Promis
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  return { port: (server.address() as { port: number }).port, payload, close: () => new Promise((resolve) => server.close(() => resolve())) };
+  return {
+    port: (server.address() as { port: number }).port,
+    payload,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
 }

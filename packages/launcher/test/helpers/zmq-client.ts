@@ -2,7 +2,14 @@
 import { randomUUID } from 'node:crypto';
 import { isIP } from 'node:net';
 import * as zmq from 'zeromq';
-import { type ConnectionInfo, MessageSigner, createMessage, parseMessage, serializeMessage, type JupyterMessage } from '@gateway-launchers/common';
+import {
+  type ConnectionInfo,
+  MessageSigner,
+  createMessage,
+  parseMessage,
+  serializeMessage,
+  type JupyterMessage,
+} from '@gateway-launchers/common';
 import { GENEROUS_MS } from './launcher-process.js';
 
 export function zmqUrl(info: ConnectionInfo, port: number): string {
@@ -10,7 +17,12 @@ export function zmqUrl(info: ConnectionInfo, port: number): string {
 }
 
 /** Sends one request on the shell channel and resolves the signed reply. */
-export async function shellRequest(info: ConnectionInfo, msgType: string, content: Record<string, unknown>, timeoutMs = GENEROUS_MS): Promise<JupyterMessage> {
+export async function shellRequest(
+  info: ConnectionInfo,
+  msgType: string,
+  content: Record<string, unknown>,
+  timeoutMs = GENEROUS_MS,
+): Promise<JupyterMessage> {
   const socket = new zmq.Dealer({ linger: 0, receiveTimeout: timeoutMs, ipv6: isIP(info.ip) === 6 });
   try {
     socket.connect(zmqUrl(info, info.shell_port));
