@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The project's test command: build + typecheck, then the tap tests of a tier,
+// The project's test command: build + typecheck, lint and format check, then the tap tests of a tier,
 // then one plain closing line `N passed, N failed` that CI reads.
 // A "test" here is one top-level t.test() (or top-level assertion) of a file;
 // a file that crashes before reporting counts as one failure.
@@ -62,6 +62,12 @@ if (needsSystem && run('bash', ['scripts/install-system-deps.sh', 'test']) !== 0
 // Unit tests run the built CLIs too (`node dist/cli.js`): typecheck builds them.
 if (run('npm', ['run', '--silent', 'typecheck']) !== 0) fail('typecheck failed');
 
+// The rules the tools keep (eslint.config.js, .prettierrc.json): each check counts as one test.
+const checks = [
+  ['lint (npm run lint)', run('npx', ['eslint', '.']) === 0],
+  ['format (npm run format:check)', run('npx', ['prettier', '--check', '--log-level', 'warn', '.']) === 0],
+];
+
 // The deployment recipe tests run the single-file launcher from outside the repository.
 if (needsSystem && run('node', ['scripts/bundle.mjs']) !== 0) fail('bundle failed');
 
@@ -77,6 +83,13 @@ const { status: tapStatus, fileResults } = await runTap(files.map((f) => relativ
 let passed = 0;
 let failed = 0;
 const failures = [];
+for (const [name, ok] of checks) {
+  if (ok) passed++;
+  else {
+    failed++;
+    failures.push(`${name}: see its output above`);
+  }
+}
 const skippedFiles = [];
 for (const file of files) {
   const rel = relative(root, file);
