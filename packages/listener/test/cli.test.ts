@@ -9,13 +9,14 @@
  * when a source file is newer.
  */
 import t from 'tap';
+import { cliOutput } from '../src/cli-output.js';
 import { type ChildProcessWithoutNullStreams, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { PassThrough } from 'node:stream';
+import { PassThrough, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { runCli } from '../src/wait-command.js';
 import { sealFakeResponse, sendLine, sendValidResponse } from './fixtures/fake-launcher.js';
@@ -216,13 +217,33 @@ t.test(
     t.notMatch(stdout, /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202e]/, 'nor through the JSON on stdout');
     const json = JSON.parse(stdout.trim().split('\n').at(-1) as string) as { details: { stderr_tail: string } };
     t.match(json.details.stderr_tail, osc52, 'the JSON still carries the exact tail for programs');
-    t.match(stderr, 'line one\n\tindented', 'newline and tab are kept');
-    t.match(stderr, '\\x1b]52;c;ZWNobyBwd25lZA==\\x07', 'the OSC 52 clipboard write is shown escaped');
+    const said = stderr
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { stderr_tail?: string })
+      .find((o) => typeof o.stderr_tail === 'string');
+    t.equal(
+      said?.stderr_tail,
+      `line one\n\tindented${osc52}${title}${clear}\rbidi\u202eevil\n`,
+      'stderr (JSON with --format json) carries the exact tail, escaped',
+    );
+    // The same failure in text form, rendered by the CLI's own output code.
+    let shown = '';
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        shown += chunk.toString();
+        done();
+      },
+    });
+    cliOutput(sink, 'text').say('error', 'kernel kernel-evil failed to start', { stderr_tail: said?.stderr_tail });
+    t.match(shown, 'line one\n\tindented', 'newline and tab are kept');
+    t.match(shown, '\\x1b]52;c;ZWNobyBwd25lZA==\\x07', 'the OSC 52 clipboard write is shown escaped');
     t.match(
-      stderr,
+      shown,
       '\\x1b]0;owned\\x07\\x1b[2J\\x1b[H\\x9b2J\\x0dbidi\\u{202e}evil',
       'title, clear, C1 CSI, carriage return and bidi override too',
     );
+    t.notMatch(shown, /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202e]/, 'no control character but newline and tab in the text form');
   },
 );
 
