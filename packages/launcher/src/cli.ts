@@ -11,9 +11,7 @@ import { parseArgs, parseLoosely } from './cli-args.js';
 import { buildConfig } from './config.js';
 import { Launcher } from './launcher.js';
 import { isWildcard, reportedAddress } from '@gateway-launchers/common/local-address';
-import { findReportTarget, reportUsageFailure } from './usage-failure.js';
-
-const USAGE_EXIT = 2;
+import { USAGE_EXIT_STATUS as USAGE_EXIT, findReportTarget, reportUsageFailure } from './usage-failure.js';
 
 // A reader of our stderr that goes away (a closed pipe, a dropped SSH session)
 // must not take the launcher, and with it the kernel's supervision, down: logs

@@ -28,6 +28,9 @@ import { LAUNCHER_VERSION } from './version.js';
  */
 export const USAGE_REPORT_WINDOW_MS = 3_000;
 
+/** The launcher's exit status on a usage error, reported to the host as the failure's exit code. */
+export const USAGE_EXIT_STATUS = 2;
+
 /** Where a failure response can go, found in flags and environment. */
 export interface ReportTarget {
   readonly kernelId: string;
@@ -78,8 +81,8 @@ export function findReportTarget(flags: Readonly<Record<string, unknown>>, env: 
 }
 
 /**
- * Seals `message` as a failure response (no exit code or signal: no kernel
- * ran) and delivers it within {@link USAGE_REPORT_WINDOW_MS}. Resolves true
+ * Seals `message` as a failure response — exit code 2, the status the
+ * launcher exits with on a usage error (no kernel ran) — and delivers it within {@link USAGE_REPORT_WINDOW_MS}. Resolves true
  * when the listener acknowledged it; never throws.
  */
 export async function reportUsageFailure(
@@ -95,7 +98,7 @@ export async function reportUsageFailure(
         kernel_id: target.kernelId,
         token: target.token,
         failure: {
-          exit_code: null,
+          exit_code: USAGE_EXIT_STATUS,
           signal: null,
           stderr_tail: message.replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, '\uFFFD').slice(0, STDERR_TAIL_BYTES),
         },

@@ -84,6 +84,8 @@ t.test("a flood of busy comm-port connections from other addresses does not keep
   );
   stopped = true;
   for (const s of open) s.destroy();
+  // The flood's connections are gone (the launcher has seen them close) before the shutdown request goes.
+  t.ok(await waitFor(() => open.size === 0, 60_000), 'the flood has ended');
   const shutdown = replyOf(
     await sendComm(r.comm_port, controlText('k-flood', { shutdown: true }, epk, receiver.keys.secretKey)),
     epk,

@@ -62,7 +62,7 @@ const usageCases: Array<
   [
     'a bad value in the environment',
     (p) => ({ args: ['--kernel-language', 'python'], env: { ...p.env, KERNEL_PORT_MODE: 'sideways' } }),
-    /KERNEL_PORT_MODE must be one of direct, proxy, got 'sideways'/,
+    /KERNEL_PORT_MODE must be one of direct, proxy, handoff, got 'sideways'/,
   ],
 ];
 
