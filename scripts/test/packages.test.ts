@@ -48,6 +48,14 @@ for (const p of PACKAGES) {
     t.same(missing, [], 'each source named by a map is in the package');
   });
 
+  const pkgJson = pkgOf(p) as { exports?: Record<string, unknown> };
+  if (pkgJson.exports !== undefined && !('.' in pkgJson.exports)) {
+    // The launcher is a command only: no library entry, so no declarations to check.
+    t.test(`@gateway-launchers/${p}: a command only, it exports no library entry`, async (t) => {
+      t.notOk('.' in (pkgJson.exports as Record<string, unknown>), 'no "." export');
+    });
+    continue;
+  }
   t.test(
     `@gateway-launchers/${p}: the type declarations import only node built-ins and the package's dependencies (with their types)`,
     async (t) => {
