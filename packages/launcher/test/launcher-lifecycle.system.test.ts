@@ -11,6 +11,7 @@ import {
   GENEROUS_MS,
   IPYKERNEL_ARGV,
   PYTHON,
+  RESPONSE_WAIT_MS,
   type LauncherRun,
   execedPast,
   groupAlive,
@@ -91,7 +92,7 @@ t.test('a response address that starts listening only after a refused attempt st
   );
   t.teardown(() => run.stop());
   // Listen only once the launcher has seen the address refuse: no guess at how long it takes to get there.
-  await run.waitLog((l) => l.event === 'response_retry', 'response_retry (a refused delivery attempt)');
+  await run.waitLog((l) => l.event === 'response_retry', 'response_retry (a refused delivery attempt)', RESPONSE_WAIT_MS);
   await receiver.listen(port);
   t.teardown(() => receiver.close());
   const { plaintext } = await receiver.next();
@@ -268,7 +269,7 @@ t.test(
       KERNEL_LAUNCH_TOKEN: receiver.token,
     });
     t.teardown(() => run.stop());
-    const pid = (await run.waitLog((l) => l.event === 'kernel_spawned', 'kernel_spawned')).pid as number;
+    const pid = (await run.waitLog((l) => l.event === 'kernel_spawned', 'kernel_spawned', RESPONSE_WAIT_MS)).pid as number;
     // The kernel is started through `setpriv --pdeathsig KILL`, which arms the parent-death signal and then
     // execs the kernel: kill the launcher only once that exec happened, or the signal may not be armed yet.
     t.ok(await waitFor(() => execedPast(pid, /setpriv$/), GENEROUS_MS), "the kernel runs (setpriv has exec'ed it)");

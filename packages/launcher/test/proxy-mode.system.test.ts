@@ -13,6 +13,7 @@ import {
   IPYKERNEL_ARGV,
   KERNEL_CLIENT,
   PYTHON,
+  RESPONSE_WAIT_MS,
   SLEEPING_CELL,
   controlText,
   kernelClient,
@@ -78,7 +79,7 @@ async function startProxied(t: Test, kernelId: string, extra: string[] = [], arg
   if (isFailureResponse(plaintext)) throw new Error(`kernel failed: ${plaintext.failure.stderr_tail}`);
   // The response goes out before the kernel listens; jupyter_client's standalone wait_for_ready
   // declares a kernel dead after one missed heartbeat, so clients start once it listens.
-  await run.waitLog((l) => l.event === 'kernel_ready', 'kernel_ready');
+  await run.waitLog((l) => l.event === 'kernel_ready', 'kernel_ready', RESPONSE_WAIT_MS);
   const r = plaintext as ResponseSuccess;
   const info = { ...r.conn_info, ip: '127.0.0.1' };
   const control = async (action: Parameters<typeof controlText>[1]): Promise<Record<string, unknown>> =>
@@ -178,7 +179,7 @@ t.test('proxy mode relays every channel of a real ipykernel through public ports
     const oldPid = run.logs.filter((l) => l.event === 'kernel_spawned').at(-1)?.pid;
     const reply = await control({ restart: true });
     t.equal(reply.ok, true, 'restart acknowledged once the new kernel is spawned');
-    await waitFor(() => run.logs.filter((l) => l.event === 'kernel_ready').length === 2, GENEROUS_MS);
+    await waitFor(() => run.logs.filter((l) => l.event === 'kernel_ready').length === 2, RESPONSE_WAIT_MS);
     client.stdin.end('go\n');
     await new Promise((resolve) => client.once('exit', resolve));
     const done = JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as Record<string, unknown>;
@@ -203,8 +204,8 @@ t.test('proxy mode: interrupt by message and restart after a crash (--restart-on
   t.equal((await cell.result).ename, 'KeyboardInterrupt', 'interrupt_request on the control channel through the relay');
 
   t.match(await control({ signal: 'SIGKILL' }), { ok: true });
-  t.ok(await waitFor(() => run.logs.some((l) => l.event === 'kernel_crash_restart'), GENEROUS_MS), 'the crashed kernel is restarted');
-  t.ok(await waitFor(() => run.logs.filter((l) => l.event === 'kernel_ready').length === 2, GENEROUS_MS), 'and listens again');
+  t.ok(await waitFor(() => run.logs.some((l) => l.event === 'kernel_crash_restart'), RESPONSE_WAIT_MS), 'the crashed kernel is restarted');
+  t.ok(await waitFor(() => run.logs.filter((l) => l.event === 'kernel_ready').length === 2, RESPONSE_WAIT_MS), 'and listens again');
   const out = await kernelClient(info, 'execute', '1+1').result;
   t.equal(out.result, '2', 'the same public ports serve the restarted kernel');
   t.match(await control({ signal: 'SIGKILL' }), { ok: true });
@@ -259,10 +260,10 @@ t.test('proxy mode skips public ports taken by others and survives a loopback po
   ].sort();
   t.same(used, [base + 4, base + 5, base + 6, base + 7, base + 8, base + 9], 'taken ports skipped, all in range');
   t.ok(
-    await waitFor(() => run.logs.some((l) => l.event === 'port_clash_retry'), GENEROUS_MS),
+    await waitFor(() => run.logs.some((l) => l.event === 'port_clash_retry'), RESPONSE_WAIT_MS),
     'the kernel was restarted on fresh loopback ports',
   );
-  t.ok(await waitFor(() => run.logs.some((l) => l.event === 'kernel_ready'), GENEROUS_MS), 'and listens');
+  t.ok(await waitFor(() => run.logs.some((l) => l.event === 'kernel_ready'), RESPONSE_WAIT_MS), 'and listens');
   const out = await kernelClient({ ...r.conn_info, ip: '127.0.0.1' }, 'execute', '2**10').result;
   t.equal(out.result, '1024', 'the response sent before the clash is still valid');
   t.equal(receiver.received.length, 0, 'no second response was needed');

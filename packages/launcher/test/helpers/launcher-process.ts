@@ -137,6 +137,13 @@ export function spawnWithLogs(
  */
 export const PATIENT_LAUNCHER_ENV = { KERNEL_LAUNCH_TIMEOUT: '120', KERNEL_SHUTDOWN_GRACE: '30' } as const;
 
+/**
+ * How long a test waits for a launcher's response: longer than the launcher's
+ * own (raised) launch timeout, so a slow launch ends in the launcher's failure
+ * response, with its reason, rather than in the test's safety net.
+ */
+export const RESPONSE_WAIT_MS = (Number(PATIENT_LAUNCHER_ENV.KERNEL_LAUNCH_TIMEOUT) + 30) * 1000;
+
 export function runLauncher(args: readonly string[], env: NodeJS.ProcessEnv = {}): LauncherRun {
   return spawnWithLogs([process.execPath, LAUNCHER_CLI, ...args], {
     PATH: process.env.PATH,

@@ -13,7 +13,7 @@ import {
   parsePortRange,
   type PortRange,
 } from '@gateway-launchers/common';
-import { GENEROUS_MS } from './launcher-process.js';
+import { RESPONSE_WAIT_MS } from './launcher-process.js';
 
 export interface Received {
   plaintext: ResponsePlaintext;
@@ -82,7 +82,7 @@ export class Receiver {
     });
   }
 
-  next(timeoutMs = GENEROUS_MS): Promise<Received> {
+  next(timeoutMs = RESPONSE_WAIT_MS): Promise<Received> {
     const have = this.received.shift();
     if (have !== undefined) return Promise.resolve(have);
     return new Promise((resolve, reject) => {
