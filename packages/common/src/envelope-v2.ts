@@ -9,10 +9,12 @@
  *
  * @module
  */
+import { randomBytes } from 'node:crypto';
 import nacl from 'tweetnacl';
 import { fromBase64, toBase64 } from './base64.js';
 import { isCanonicalBoxPublicKey } from './box-key.js';
 import { isRecord } from './json-object.js';
+import { type BoxKeyPair, boxKeyPairFromSecretKey, boxSharedKey, generateBoxKeyPair } from './x25519.js';
 
 import { type Result, fail, ok } from './errors.js';
 import { isValidKernelId } from './kernel-id.js';
@@ -33,20 +35,16 @@ import { type PortRange } from './port-range.js';
 /** Protocol version of these envelopes. */
 export const PROTOCOL_V2 = 2;
 
-/** An X25519 key pair (32-byte keys). */
-export interface BoxKeyPair {
-  readonly publicKey: Uint8Array;
-  readonly secretKey: Uint8Array;
-}
+export type { BoxKeyPair } from './x25519.js';
 
 /** A fresh X25519 key pair. */
 export function generateKeyPair(): BoxKeyPair {
-  return nacl.box.keyPair();
+  return generateBoxKeyPair();
 }
 
 /** The key pair whose secret key is `secretKey` (to restore a persisted pair). */
 export function keyPairFromSecretKey(secretKey: Uint8Array): BoxKeyPair {
-  return nacl.box.keyPair.fromSecretKey(secretKey);
+  return boxKeyPairFromSecretKey(secretKey);
 }
 
 /** The wire form of a sealed response. */
@@ -94,14 +92,14 @@ function openBox(
   ownSk: Uint8Array,
   limit: number,
 ): Result<Record<string, unknown>> {
-  const plain = nacl.box.open(box, nonce, peerPk, ownSk);
+  const plain = nacl.box.open.after(box, nonce, sharedKey(peerPk, ownSk));
   if (plain === null) return fail('GL_ERR_ENVELOPE_OPEN_FAILED', 'sealed box did not open (wrong key or altered message)');
   return parseJsonObject(plain, limit);
 }
 
 function sealBox(plaintext: unknown, peerPk: Uint8Array, ownSk: Uint8Array): { nonce: string; box: string } {
   const nonce = nacl.randomBytes(nacl.box.nonceLength);
-  const box = nacl.box(Buffer.from(JSON.stringify(plaintext), 'utf8'), nonce, peerPk, ownSk);
+  const box = nacl.box.after(Buffer.from(JSON.stringify(plaintext), 'utf8'), nonce, sharedKey(peerPk, ownSk));
   return { nonce: toBase64(nonce), box: toBase64(box) };
 }
 
@@ -113,12 +111,12 @@ export interface PreparedSeal {
 }
 
 /**
- * Does the slow part of sealing a response (two X25519 scalar multiplications
- * in JavaScript, ~10–20 ms) ahead of time, e.g. while the kernel starts.
+ * Does the key work of sealing a response (an ephemeral key pair and its
+ * shared key with the listener) ahead of the seal itself.
  */
 export function prepareSeal(listenerPublicKey: Uint8Array): PreparedSeal {
-  const ephemeral = nacl.box.keyPair();
-  return { ephemeral, shared: nacl.box.before(listenerPublicKey, ephemeral.secretKey) };
+  const ephemeral = generateBoxKeyPair();
+  return { ephemeral, shared: sharedKey(listenerPublicKey, ephemeral.secretKey) };
 }
 
 /**
@@ -138,7 +136,7 @@ export function sealResponse(plaintext: ResponsePlaintext, listenerPublicKey: Ui
     };
     return { text: JSON.stringify(envelope), ephemeral: prepared.ephemeral };
   }
-  const ephemeral = nacl.box.keyPair();
+  const ephemeral = generateBoxKeyPair();
   const sealed = sealBox(plaintext, listenerPublicKey, ephemeral.secretKey);
   const envelope: ResponseEnvelope = { v: 2, kernel_id: plaintext.kernel_id, epk: toBase64(ephemeral.publicKey), ...sealed };
   return { text: JSON.stringify(envelope), ephemeral };
@@ -236,10 +234,13 @@ export function openControlRequest(
 
 /**
  * The X25519 shared key of a key pair and a peer's public key
- * (`nacl.box.before`): compute it once where many messages are opened.
+ * (`nacl.box.before`, computed natively): compute it once where many messages
+ * are opened. For a peer key X25519 refuses (of small order, which no real key
+ * pair has) it is a random key nobody knows: what is sealed with it cannot be
+ * opened, and nothing opens with it.
  */
 export function sharedKey(peerPublicKey: Uint8Array, ownSecretKey: Uint8Array): Uint8Array {
-  return nacl.box.before(peerPublicKey, ownSecretKey);
+  return boxSharedKey(peerPublicKey, ownSecretKey) ?? new Uint8Array(randomBytes(32));
 }
 
 /**

@@ -10,6 +10,7 @@
 import { createHash } from 'node:crypto';
 import nacl from 'tweetnacl';
 import {
+  sharedKey,
   type ConnectionInfo,
   type ErrorCode,
   type KernelFailure,
@@ -99,7 +100,7 @@ export function checkV2Response(input: Buffer, listenerSecretKey: Uint8Array, vi
   const registration = registrationFor(view, kernelId, mark, 2);
   if (!(registration instanceof Registration)) return registration;
 
-  const plain = nacl.box.open(box, nonce, epk, listenerSecretKey);
+  const plain = nacl.box.open.after(box, nonce, sharedKey(epk, listenerSecretKey));
   if (plain === null) return refuseWith('GL_ERR_ENVELOPE_OPEN_FAILED', 'sealed box did not open (wrong key or altered message)', kernelId);
   if (plain.byteLength > MAX_RESPONSE_BYTES) return refuseWith('GL_ERR_ENVELOPE_TOO_LARGE', 'response plaintext is too large', kernelId);
   const inner = parseObject(plain);
