@@ -1,9 +1,30 @@
 /**
- * Rows of the bench's targets table: each section module returns its rows;
- * the bench's main prints them and splices them into docs/benchmarks.md.
+ * Rows of the bench's two tables, which section modules return and the
+ * bench's main prints and writes: the Results table of docs/benchmarks.md
+ * (launch, load, proxy: measurement, median, target, status) and the targets
+ * table spliced between its `<!-- bench:targets -->` markers (every other section).
  *
  * @module
  */
+
+/** One line of the Results table: measurement, median (min–max), target, status (`met`, `**missed**` or empty). */
+export type ResultRow = readonly [measurement: string, value: string, target: string, status: string];
+
+/** `met` or a bold `**missed**`, the Results table's status cell. */
+export const status = (met: boolean): string => (met ? 'met' : '**missed**');
+
+/** The Results rows as a fixed-width console table. */
+export function resultsText(rows: readonly ResultRow[]): string {
+  const w = [Math.max(...rows.map((r) => r[0].length)), Math.max(...rows.map((r) => r[1].length)), 8, 10];
+  const lines = [`${'measurement'.padEnd(w[0]!)}  ${'median (min–max)'.padEnd(w[1]!)}  ${'target'.padEnd(w[2]!)}  status`];
+  for (const r of rows) lines.push(`${r[0].padEnd(w[0]!)}  ${r[1].padEnd(w[1]!)}  ${r[2].padEnd(w[2]!)}  ${r[3].replaceAll('*', '')}`);
+  return lines.join('\n');
+}
+
+/** The Results rows as the body of a markdown table. */
+export function resultsMarkdown(rows: readonly ResultRow[]): string {
+  return rows.map((r) => `| ${r[0]} | ${r[1]} | ${r[2]} | ${r[3]} |`).join('\n');
+}
 
 /** One measured figure with its target. */
 export interface TargetRow {

@@ -104,3 +104,13 @@ export function spawnBenchLauncher(
   });
   return { child, exited, events, t0 };
 }
+
+/** Runs `cmd args` to its exit; resolves with its wall time (spawn → exit) and its stdout. */
+export async function timeProcess(cmd: string, args: readonly string[]): Promise<{ ms: number; out: string }> {
+  const t0 = performance.now();
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'ignore'] });
+  let out = '';
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+  await exitOf(child);
+  return { ms: performance.now() - t0, out };
+}
