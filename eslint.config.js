@@ -68,8 +68,8 @@ export default tseslint.config(
     },
   },
   {
-    // Tests and scripts may use non-null assertions on values the test itself set up.
-    files: ['**/test/**/*.ts', 'scripts/**/*.ts', 'test/**/*.ts'],
+    // Tests, benches and the demo may use non-null assertions on values the test itself set up.
+    files: ['**/test/**/*.ts', 'bench/**/*.ts', 'demo/**/*.ts', 'test/**/*.ts'],
     rules: { '@typescript-eslint/no-non-null-assertion': 'off' },
   },
 );

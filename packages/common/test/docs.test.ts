@@ -13,8 +13,8 @@ import { ERROR_CODES } from '../src/errors.js';
 const root = fileURLToPath(new URL('../../..', import.meta.url));
 
 const GENERATORS = [
-  { script: 'scripts/gen-errors-doc.mjs', doc: 'docs/errors.md' },
-  { script: 'scripts/gen-launcher-options-doc.mjs', doc: 'docs/launcher-options.md' },
+  { script: 'tools/gen-errors-doc.mjs', doc: 'docs/errors.md' },
+  { script: 'tools/gen-launcher-options-doc.mjs', doc: 'docs/launcher-options.md' },
 ] as const;
 
 function run(script: string, args: string[]): { status: number | null; stdout: string; stderr: string } {
@@ -67,7 +67,7 @@ for (const { script, doc } of GENERATORS) {
 
 t.test('the errors document lists every code, in order, with its area and meaning', async (t) => {
   const out = join(tempDir(t), 'errors.md');
-  t.equal(run('scripts/gen-errors-doc.mjs', ['--out', out]).status, 0);
+  t.equal(run('tools/gen-errors-doc.mjs', ['--out', out]).status, 0);
   const rows = readFileSync(out, 'utf8')
     .split('\n')
     .map((l) => /^\| `(GL_ERR_[A-Z0-9_]+)` \| (\w+) \| (.*) \|$/.exec(l))

@@ -1,7 +1,7 @@
 """The ssh and kubernetes launch recipes, driven through jupyter_client's KernelManager.
 
 ssh: a private sshd on 127.0.0.1 (needs openssh-server and root), the
-repository's scripts/ssh/launch-over-ssh.sh, the launcher run remotely by node.
+repository's deploy/ssh/launch-over-ssh.sh, the launcher run remotely by node.
 kubernetes: no cluster here. A fake ``kubectl`` on PATH records its argv and
 stdin and, for ``create``, plays the kubelet: it starts gateway-launcher with
 exactly the pod's environment (the token resolved from the Secret), so the
@@ -85,7 +85,7 @@ def test_ssh_recipe_runs_the_kernel_over_ssh_with_the_token_on_stdin(tools: Dict
         "ssh_options": f"-p {sshd['port']} -i {sshd['key']} -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR",
         "remote_launcher": str(LAUNCHER_CLI),
         "remote_node": NODE,
-        "home": str(REPO / "scripts"),
+        "home": str(REPO / "deploy"),
         "launch_timeout": 120,
     }, env={"KERNEL_USERNAME": "o'brien"})
     km = KernelManager(kernel_name="gl_ssh", kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(root)]))
@@ -148,7 +148,7 @@ def test_kubernetes_recipe_renders_the_pod_template_and_creates_it_with_kubectl(
     os.environ["FAKE_KUBECTL_RECORD"] = str(record)
     root = tmp_path / "kernels"
     write_kernelspec(root, "gl_k8s", {"launch": "kubernetes", "image": "gateway-kernel-python:latest", "namespace": "kernels",
-                                      "kubectl": str(kubectl), "home": str(REPO / "scripts"), "launch_timeout": 120},
+                                      "kubectl": str(kubectl), "home": str(REPO / "deploy"), "launch_timeout": 120},
                      argv=["gateway-launcher", "--kernel-language", "python"])
     km = KernelManager(kernel_name="gl_k8s", kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(root)]))
     km.start_kernel()

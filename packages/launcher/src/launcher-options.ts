@@ -1,7 +1,7 @@
 /**
  * The one definition of `gateway-launcher`'s flags and environment variables
  * (design §2). The launcher builds its yargs parser from it, and
- * `scripts/gen-launcher-options-doc.mjs` renders `docs/launcher-options.md`
+ * `tools/gen-launcher-options-doc.mjs` renders `docs/launcher-options.md`
  * from it, so code and docs cannot drift.
  *
  * @module

@@ -24,7 +24,7 @@ function tempDir(t: { teardown: (fn: () => void) => void }): string {
 
 t.test('the options document shows every flag, alias, environment variable, default and choice under its group', async (t) => {
   const out = join(tempDir(t), 'options.md');
-  t.equal(run('scripts/gen-launcher-options-doc.mjs', ['--out', out]).status, 0);
+  t.equal(run('tools/gen-launcher-options-doc.mjs', ['--out', out]).status, 0);
   const text = readFileSync(out, 'utf8');
   const sections = new Map(
     text

@@ -1,7 +1,7 @@
 /**
  * `gateway-listener serve --key-file`: the key pair persisted 0600 and used
  * by the process. The restart-and-adopt behaviour with a real launcher is in
- * serve-adopt.system.test.ts.
+ * test/e2e/serve-adopt.system.test.ts.
  */
 import t from 'tap';
 import { mkdtempSync, readFileSync, readdirSync, statSync } from 'node:fs';
@@ -34,7 +34,7 @@ t.test('--key-file: created 0600 and used, the secret never printed', async (t) 
   t.notOk(first.stderr.includes(content.x25519_secret_key), 'nor on stderr, even at trace level');
   t.same(readdirSync(dir), ['listener-keys.json'], 'no temporary file left behind');
 
-  // The next run reads the same file (a second process is in serve-adopt.system.test.ts).
+  // The next run reads the same file (a second process is in test/e2e/serve-adopt.system.test.ts).
   const next = await loadOrCreateKeyFile(file, { legacy: false, v1KeyBits: 2048 });
   t.equal(next.origin, 'loaded');
   t.equal(toBase64(next.keyPair.publicKey), first.ready.public_key, 'the next run has the same key');

@@ -37,7 +37,7 @@ t.test('docs/listener-serve.md shows exactly the schemas of serve-schema.json, i
   t.same(
     blocks.map(([name]) => name),
     Object.keys(schemaFile.$defs),
-    'the same names in the same order (regenerate: node scripts/gen-serve-schema-doc.mjs)',
+    'the same names in the same order (regenerate: node tools/gen-serve-schema-doc.mjs)',
   );
   for (const [name, schema] of blocks) t.same(schema, schemaFile.$defs[name as string], `${name} agrees`);
   t.equal(schemaFile.$schema, 'https://json-schema.org/draft/2020-12/schema', 'draft 2020-12');

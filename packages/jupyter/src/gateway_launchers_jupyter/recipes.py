@@ -10,7 +10,7 @@ line), the registration's flags and environment, and the kernelspec's
 - ``kubernetes``: ``kubectl create -f -`` fed the rendered
   ``<home>/container/kernel-pod.yaml`` (the token only in its Secret).
 
-``<home>`` is the gateway-launcher bundle (or the repository's ``scripts/``).
+``<home>`` is the gateway-launcher bundle (or the repository's ``deploy/``).
 The launch token reaches the process through its environment or stdin only,
 never through ``argv``.
 """
