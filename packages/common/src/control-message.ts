@@ -7,7 +7,7 @@
 import { type Result, fail, ok } from './errors.js';
 import { isValidKernelId } from './kernel-id.js';
 import { MAX_CONTROL_BYTES } from './limits.js';
-import { isRecord } from './json-object.js';
+import { isRecord, parseJsonObject } from './json-object.js';
 
 /** Signals a control request may name. */
 export const CONTROL_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGKILL', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGCONT', 'SIGSTOP'] as const;
@@ -139,14 +139,12 @@ export function validateLauncherEvent(value: unknown): Result<LauncherEvent> {
  * JSON `{"signum": n}` or `{"shutdown": 1}`, at most {@link MAX_CONTROL_BYTES}.
  */
 export function parseV1Request(text: string): Result<V1Request> {
-  if (text.length > MAX_CONTROL_BYTES) return fail('GL_ERR_ENVELOPE_TOO_LARGE', 'v1 request is too large');
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    return fail('GL_ERR_ENVELOPE_MALFORMED', 'v1 request is not JSON');
+  const parsed = parseJsonObject(text, MAX_CONTROL_BYTES);
+  if (!parsed.ok) {
+    if (parsed.reason === 'too-large') return fail('GL_ERR_ENVELOPE_TOO_LARGE', 'v1 request is too large');
+    return fail('GL_ERR_ENVELOPE_MALFORMED', parsed.reason === 'not-json' ? 'v1 request is not JSON' : 'v1 request is not a JSON object');
   }
-  if (!isRecord(value)) return fail('GL_ERR_ENVELOPE_MALFORMED', 'v1 request is not a JSON object');
+  const value = parsed.value;
   if (value.signum !== undefined && value.signum !== null) {
     // GP's host sends a number; a decimal string is read as Python's int() would.
     // Number() alone would also take '' (as 0), '0x2' and '2e0'.

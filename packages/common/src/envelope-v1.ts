@@ -35,7 +35,7 @@ import {
 import { promisify } from 'node:util';
 import { type Result, fail, ok } from './errors.js';
 import { MAX_RESPONSE_BYTES } from './limits.js';
-import { isRecord } from './json-object.js';
+import { parseJsonObject } from './json-object.js';
 
 const generateKeyPairAsync = promisify(generateKeyPairCb);
 
@@ -135,14 +135,13 @@ export function openV1(input: string | Uint8Array, keyPair: V1KeyPair): Result<V
   const text = (typeof input === 'string' ? input : Buffer.from(input).toString('latin1')).trim();
   if (text.length > MAX_RESPONSE_BYTES) return fail('GL_ERR_ENVELOPE_TOO_LARGE', 'v1 payload exceeds the response size limit');
   if (!/^[A-Za-z0-9+/]+={0,2}$/.test(text)) return fail('GL_ERR_ENVELOPE_MALFORMED', 'v1 payload is not base64');
-  let outer: unknown;
-  try {
-    outer = JSON.parse(Buffer.from(text, 'base64').toString('utf8'));
-  } catch {
-    return fail('GL_ERR_ENVELOPE_MALFORMED', 'v1 payload is not base64 of JSON');
-  }
-  if (typeof outer !== 'object' || outer === null) return fail('GL_ERR_ENVELOPE_MALFORMED', 'v1 payload is not a JSON object');
-  const { version, key, conn_info: connInfo } = outer as Record<string, unknown>;
+  const outer = parseJsonObject(Buffer.from(text, 'base64'), MAX_RESPONSE_BYTES);
+  if (!outer.ok)
+    return fail(
+      'GL_ERR_ENVELOPE_MALFORMED',
+      outer.reason === 'not-object' ? 'v1 payload is not a JSON object' : 'v1 payload is not base64 of JSON',
+    );
+  const { version, key, conn_info: connInfo } = outer.value;
   if (version !== PROTOCOL_V1) return fail('GL_ERR_ENVELOPE_VERSION', `unsupported v1 payload version ${JSON.stringify(version ?? null)}`);
   if (typeof key !== 'string' || typeof connInfo !== 'string')
     return fail('GL_ERR_ENVELOPE_MALFORMED', 'v1 payload lacks key or conn_info');
@@ -167,12 +166,7 @@ export function openV1(input: string | Uint8Array, keyPair: V1KeyPair): Result<V
   } catch {
     return fail('GL_ERR_V1_DECRYPT_FAILED', 'v1 payload could not be decrypted');
   }
-  let value: unknown;
-  try {
-    value = JSON.parse(plain);
-  } catch {
-    return fail('GL_ERR_V1_DECRYPT_FAILED', 'v1 payload could not be decrypted');
-  }
-  if (!isRecord(value)) return fail('GL_ERR_V1_DECRYPT_FAILED', 'v1 payload could not be decrypted');
-  return ok(value);
+  const value = parseJsonObject(plain, MAX_RESPONSE_BYTES);
+  if (!value.ok) return fail('GL_ERR_V1_DECRYPT_FAILED', 'v1 payload could not be decrypted');
+  return ok(value.value);
 }

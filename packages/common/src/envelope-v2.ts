@@ -13,7 +13,7 @@ import { randomBytes } from 'node:crypto';
 import nacl from 'tweetnacl';
 import { fromBase64, toBase64 } from './base64.js';
 import { isCanonicalBoxPublicKey } from './box-key.js';
-import { isRecord } from './json-object.js';
+import { parseJsonObject } from './json-object.js';
 import { type BoxKeyPair, boxKeyPairFromSecretKey, boxSharedKey, generateBoxKeyPair } from './x25519.js';
 
 import { type Result, fail, ok } from './errors.js';
@@ -71,18 +71,18 @@ export interface SealedResponse {
   readonly ephemeral: BoxKeyPair;
 }
 
-function parseJsonObject(input: string | Uint8Array, limit: number): Result<Record<string, unknown>> {
-  const size = typeof input === 'string' ? Buffer.byteLength(input) : input.byteLength;
-  if (size > limit) return fail('GL_ERR_ENVELOPE_TOO_LARGE', `message of ${size} bytes exceeds ${limit}`, { size, limit });
-  const text = typeof input === 'string' ? input : Buffer.from(input.buffer, input.byteOffset, input.byteLength).toString('utf8');
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    return fail('GL_ERR_ENVELOPE_MALFORMED', 'message is not JSON');
+/** {@link parseJsonObject} with the envelopes' codes. */
+function envelopeObject(input: string | Uint8Array, limit: number): Result<Record<string, unknown>> {
+  const r = parseJsonObject(input, limit);
+  if (r.ok) return ok(r.value);
+  switch (r.reason) {
+    case 'too-large':
+      return fail('GL_ERR_ENVELOPE_TOO_LARGE', `message of ${r.size} bytes exceeds ${r.limit}`, { size: r.size, limit: r.limit });
+    case 'not-json':
+      return fail('GL_ERR_ENVELOPE_MALFORMED', 'message is not JSON');
+    default:
+      return fail('GL_ERR_ENVELOPE_MALFORMED', 'message is not a JSON object');
   }
-  if (!isRecord(value)) return fail('GL_ERR_ENVELOPE_MALFORMED', 'message is not a JSON object');
-  return ok(value);
 }
 
 function openBox(
@@ -94,7 +94,7 @@ function openBox(
 ): Result<Record<string, unknown>> {
   const plain = nacl.box.open.after(box, nonce, sharedKey(peerPk, ownSk));
   if (plain === null) return fail('GL_ERR_ENVELOPE_OPEN_FAILED', 'sealed box did not open (wrong key or altered message)');
-  return parseJsonObject(plain, limit);
+  return envelopeObject(plain, limit);
 }
 
 function sealBox(plaintext: unknown, peerPk: Uint8Array, ownSk: Uint8Array): { nonce: string; box: string } {
@@ -147,7 +147,7 @@ export function sealResponse(plaintext: ResponsePlaintext, listenerPublicKey: Ui
  * refuse unknown kernel ids cheaply before opening the box.
  */
 export function parseResponseEnvelope(input: string | Uint8Array): Result<ParsedResponseEnvelope> {
-  const parsed = parseJsonObject(input, MAX_RESPONSE_BYTES);
+  const parsed = envelopeObject(input, MAX_RESPONSE_BYTES);
   if (!parsed.ok) return parsed;
   const v = parsed.value;
   if (v.v !== PROTOCOL_V2) return fail('GL_ERR_ENVELOPE_VERSION', `unsupported protocol version ${JSON.stringify(v.v ?? null)}`);
@@ -200,7 +200,7 @@ export interface BoxedMessage {
 }
 
 function parseBoxed(input: string | Uint8Array, limit: number): Result<{ nonce: Uint8Array; box: Uint8Array }> {
-  const parsed = parseJsonObject(input, limit);
+  const parsed = envelopeObject(input, limit);
   if (!parsed.ok) return parsed;
   const v = parsed.value;
   if (v.v !== PROTOCOL_V2) return fail('GL_ERR_ENVELOPE_VERSION', `unsupported protocol version ${JSON.stringify(v.v ?? null)}`);
@@ -253,7 +253,7 @@ export function openControlRequestShared(input: string | Uint8Array, shared: Uin
   if (!boxed.ok) return boxed;
   const plain = nacl.box.open.after(boxed.value.box, boxed.value.nonce, shared);
   if (plain === null) return fail('GL_ERR_ENVELOPE_OPEN_FAILED', 'sealed box did not open (wrong key or altered message)');
-  const opened = parseJsonObject(plain, MAX_CONTROL_BYTES);
+  const opened = envelopeObject(plain, MAX_CONTROL_BYTES);
   if (!opened.ok) return opened;
   return validateControlRequest(opened.value);
 }

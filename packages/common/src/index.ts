@@ -5,6 +5,7 @@
  */
 export * from './errors.js';
 export * from './json-object.js';
+export * from './line-reader.js';
 export * from './limits.js';
 export * from './kernel-id.js';
 export * from './port-range.js';

@@ -30,6 +30,7 @@ import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { tcpConnectionInfo } from '@gateway-launchers/common/connection-info';
 import { isGatewayError } from '@gateway-launchers/common/errors';
+import { type LineItem, LineReader } from '@gateway-launchers/common/line-reader';
 import type { KernelExit } from './kernel-process.js';
 import { HANDOFF_FDS_ENV, HANDOFF_STATUS_FD_ENV, FIRST_HANDOFF_FD, HandoffSockets } from './handoff-sockets.js';
 import { heartbeatEcho } from './heartbeat-probe.js';
@@ -42,20 +43,21 @@ const MAX_STATUS_BYTES = 256;
 /** When the response goes out in handoff mode. */
 export type HandoffReady = 'heartbeat' | 'at-bind';
 
-/** Reads the bootstrap's one status line (at most {@link MAX_STATUS_BYTES}); '' when the kernel closes the pipe without one. */
+/** Reads the bootstrap's one status line (at most {@link MAX_STATUS_BYTES}); '' when the kernel closes the pipe without one, or sends a longer one. */
 function readStatusLine(stream: Readable): Promise<string> {
   return new Promise((resolve) => {
-    let text = '';
-    const done = (): void => {
+    const reader = new LineReader(MAX_STATUS_BYTES);
+    const done = (item: LineItem | undefined): void => {
       stream.destroy();
-      resolve((text.split('\n')[0] ?? '').slice(0, MAX_STATUS_BYTES));
+      resolve(item?.kind === 'line' ? item.line.toString('latin1') : '');
     };
     stream.on('data', (chunk: Buffer) => {
-      text += chunk.toString('latin1');
-      if (text.includes('\n') || text.length >= MAX_STATUS_BYTES) done();
+      const item = reader.first(chunk);
+      if (item !== undefined) done(item);
     });
-    stream.on('error', done);
-    stream.on('close', done);
+    // The bootstrap cuts its line at MAX_STATUS_BYTES, newline included: a cut line ends at the close.
+    stream.on('error', () => done(reader.end()[0]));
+    stream.on('close', () => done(reader.end()[0]));
   });
 }
 

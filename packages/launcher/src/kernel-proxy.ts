@@ -23,6 +23,7 @@ import { type KeyObject, createHmac, createSecretKey, randomBytes, timingSafeEqu
 import { isIP } from 'node:net';
 import * as zmq from 'zeromq';
 import { GatewayError } from '@gateway-launchers/common/errors';
+import { parseJsonObject } from '@gateway-launchers/common/json-object';
 import { type PortRange, formatPortRange } from '@gateway-launchers/common/port-range';
 
 /** The five kernel channels. */
@@ -58,6 +59,8 @@ const BACKEND_RECONNECT_MS = 10;
 
 const DELIMITER = Buffer.from('<IDS|MSG>');
 const STATUS_SUFFIX = Buffer.from('status');
+/** Largest status content parsed (a status message's content is `{"execution_state": "busy"}`). */
+const MAX_STATUS_CONTENT_BYTES = 256;
 
 /** What the proxy knows of the kernel's activity. */
 export interface ProxyActivity {
@@ -359,13 +362,11 @@ export class KernelProxy {
   #noteStatus(frames: Buffer[]): void {
     const at = frames.findIndex((f) => f.equals(DELIMITER));
     const content = at < 0 ? undefined : frames[at + 5];
-    if (content === undefined || content.length > 256) return;
-    try {
-      const state = (JSON.parse(content.toString('utf8')) as { execution_state?: unknown }).execution_state;
-      if (typeof state === 'string' && state.length <= 32) this.#executionState = state;
-    } catch {
-      // not a Jupyter status message
-    }
+    if (content === undefined) return;
+    const parsed = parseJsonObject(content, MAX_STATUS_CONTENT_BYTES);
+    if (!parsed.ok) return; // not a Jupyter status message
+    const state = parsed.value.execution_state;
+    if (typeof state === 'string' && state.length <= 32) this.#executionState = state;
   }
 
   /**

@@ -1,21 +1,22 @@
 /**
  * Bounded reads from a socket: one JSON line (or everything up to end of
- * stream) within a size and a time limit.
+ * stream) within a size and a time limit. The line itself is cut by common's
+ * {@link LineReader}; this module adds the socket's events and the deadline.
  *
  * @module
  */
 import type { Socket } from 'node:net';
 import { GatewayError } from '@gateway-launchers/common/errors';
+import { LineReader } from '@gateway-launchers/common/line-reader';
 
 /**
- * Reads up to the first `\n`, or to end of stream when `untilEnd` allows it,
+ * Reads up to the first `\n`, or to end of stream when `acceptEof` allows it,
  * at most `limit` bytes and `timeoutMs`. Rejects with `GL_ERR_ENVELOPE_TOO_LARGE`
  * or `GL_ERR_READ_TIMEOUT`, or with the socket's error.
  */
 export function readLine(socket: Socket, limit: number, timeoutMs: number, options: { acceptEof?: boolean } = {}): Promise<string> {
   return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
+    const reader = new LineReader(limit);
     const timer = setTimeout(
       () => finish(new GatewayError('GL_ERR_READ_TIMEOUT', `no complete message within ${timeoutMs} ms`)),
       timeoutMs,
@@ -30,15 +31,14 @@ export function readLine(socket: Socket, limit: number, timeoutMs: number, optio
       else reject(result);
     }
     function onData(chunk: Buffer): void {
-      const nl = chunk.indexOf(0x0a);
-      const part = nl < 0 ? chunk : chunk.subarray(0, nl);
-      size += part.length;
-      if (size > limit) return finish(new GatewayError('GL_ERR_ENVELOPE_TOO_LARGE', `message exceeds ${limit} bytes`));
-      chunks.push(part);
-      if (nl >= 0) finish(Buffer.concat(chunks).toString('utf8'));
+      const item = reader.first(chunk);
+      if (item === undefined) return;
+      if (item.kind === 'overlong') finish(new GatewayError('GL_ERR_ENVELOPE_TOO_LARGE', `message exceeds ${limit} bytes`));
+      else finish(item.line.toString('utf8'));
     }
     function onEnd(): void {
-      if (options.acceptEof === true && size > 0) finish(Buffer.concat(chunks).toString('utf8'));
+      const [last] = reader.end();
+      if (options.acceptEof === true && last?.kind === 'line') finish(last.line.toString('utf8'));
       else finish(new GatewayError('GL_ERR_READ_TIMEOUT', 'peer closed before a complete message'));
     }
     function onError(err: Error): void {

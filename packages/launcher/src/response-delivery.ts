@@ -10,6 +10,7 @@ import { connect, type Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 import type { ResponseAddress } from '@gateway-launchers/common/address';
 import { GatewayError } from '@gateway-launchers/common/errors';
+import { parseJsonObject } from '@gateway-launchers/common/json-object';
 import type { ProtocolVersion } from '@gateway-launchers/common/response-message';
 import { IDLE_TIMEOUT_MS, MAX_CONTROL_REPLY_BYTES } from '@gateway-launchers/common/limits';
 import type { LauncherLogger } from './deferred-logger.js';
@@ -102,13 +103,16 @@ function openTcp(address: ResponseAddress, timeoutMs: number): Promise<Socket> {
 }
 
 function checkAck(text: string): void {
-  let ack: unknown;
-  try {
-    ack = JSON.parse(text);
-  } catch {
-    throw new GatewayError('GL_ERR_ENVELOPE_MALFORMED', 'listener answer is not JSON');
+  const parsed = parseJsonObject(text, MAX_CONTROL_REPLY_BYTES);
+  if (!parsed.ok) {
+    if (parsed.reason === 'too-large')
+      throw new GatewayError('GL_ERR_ENVELOPE_TOO_LARGE', `listener answer exceeds ${MAX_CONTROL_REPLY_BYTES} bytes`);
+    throw new GatewayError(
+      'GL_ERR_ENVELOPE_MALFORMED',
+      parsed.reason === 'not-json' ? 'listener answer is not JSON' : 'listener answer is not a JSON object',
+    );
   }
-  const a = ack as { ok?: unknown; error?: unknown };
+  const a = parsed.value;
   if (a.ok === true) return;
   const code = typeof a.error === 'string' ? a.error.slice(0, 64) : 'unknown';
   if (code === ALREADY_ACCEPTED) throw new AcceptedEarlier(code);

@@ -12,6 +12,7 @@ import type { ResponseAddress } from '@gateway-launchers/common/address';
 import type { LauncherEvent } from '@gateway-launchers/common/control-message';
 import { type BoxKeyPair, ClockSeq, sealEvent, sealReattach } from '@gateway-launchers/common/envelope-v2';
 import type { Result } from '@gateway-launchers/common/errors';
+import { parseJsonObject } from '@gateway-launchers/common/json-object';
 import { IDLE_TIMEOUT_MS, MAX_CONTROL_REPLY_BYTES } from '@gateway-launchers/common/limits';
 import type { LauncherLogger } from './deferred-logger.js';
 import type { ControlPerformer } from './comm-server.js';
@@ -20,6 +21,9 @@ import { backoffDelays, sleep } from './backoff.js';
 
 /** Longest wait, while re-attaching, before an event is given up. */
 const EVENT_WAIT_MS = IDLE_TIMEOUT_MS;
+
+/** Why a re-attach answer could not be read, by {@link parseJsonObject}'s reason. */
+const UNREADABLE_ANSWER = { 'too-large': 'too large', 'not-json': 'not JSON', 'not-object': 'not a JSON object' } as const;
 
 /** Options of {@link WsControlChannel}. */
 export interface WsControlChannelOptions {
@@ -108,14 +112,11 @@ export class WsControlChannel {
         );
         ws.once('message', (data) => {
           clearTimeout(timer);
-          let acked = false;
-          try {
-            const answer = JSON.parse(String(data)) as { ok?: unknown; error?: unknown };
-            acked = answer.ok === true;
-            if (!acked) reason = `listener refused: ${typeof answer.error === 'string' ? answer.error.slice(0, 64) : 'no reason'}`;
-          } catch {
-            reason = 'listener answer is not JSON';
-          }
+          const answer = parseJsonObject(String(data), MAX_CONTROL_REPLY_BYTES);
+          const acked = answer.ok && answer.value.ok === true;
+          if (!answer.ok) reason = `listener answer is ${UNREADABLE_ANSWER[answer.reason]}`;
+          else if (!acked)
+            reason = `listener refused: ${typeof answer.value.error === 'string' ? answer.value.error.slice(0, 64) : 'no reason'}`;
           if (acked && !this.#closed) {
             // Attach in this same turn: a control request may follow the ack in the same read.
             ws.removeAllListeners();

@@ -15,13 +15,15 @@ import {
   type ControlSignal,
   type Result,
   GatewayError,
+  LineReader,
+  MAX_CONTROL_REPLY_BYTES,
   fail,
   ok,
   openControlReply,
   isRecord,
+  parseJsonObject,
   validateControlAction,
 } from '@gateway-launchers/common';
-import { BoundedLineReader } from './line-reader.js';
 
 /** How a control request travelled (defined once, in common, with the launcher's log values). */
 export type { ControlRoute };
@@ -154,17 +156,20 @@ export function interpretSealedReply(
   return fail('GL_ERR_CONTROL_FAILED', 'launcher reply is not sealed: not believed', { route, reply_error: 'GL_ERR_REPLY_UNSEALED' });
 }
 
-/** Parses a reply from bytes (bounded by the caller); v2 replies are checked against `binding`. */
-export function parseReply(bytes: Buffer, route: ControlRoute, binding?: ReplyBinding): ControlResult {
-  let value: unknown;
-  try {
-    value = JSON.parse(bytes.toString('utf8'));
-  } catch {
-    return fail('GL_ERR_CONTROL_FAILED', 'launcher answered with something that is not JSON', { route });
+/** Parses a reply of at most `maxBytes`; v2 replies are checked against `binding`. */
+export function parseReply(bytes: Buffer, route: ControlRoute, binding?: ReplyBinding, maxBytes = MAX_CONTROL_REPLY_BYTES): ControlResult {
+  const parsed = parseJsonObject(bytes, maxBytes);
+  if (!parsed.ok) {
+    if (parsed.reason === 'too-large') return tooLarge(route);
+    if (parsed.reason === 'not-json') return fail('GL_ERR_CONTROL_FAILED', 'launcher answered with something that is not JSON', { route });
+    return fail('GL_ERR_CONTROL_FAILED', 'launcher answered with something that is not a control reply', { route });
   }
-  if (binding === undefined) return interpretReply(value, route);
-  if (!isRecord(value)) return fail('GL_ERR_CONTROL_FAILED', 'launcher answered with something that is not a control reply', { route });
-  return interpretSealedReply(value, bytes, route, binding);
+  if (binding === undefined) return interpretReply(parsed.value, route);
+  return interpretSealedReply(parsed.value, bytes, route, binding);
+}
+
+function tooLarge(route: ControlRoute): ControlResult {
+  return fail('GL_ERR_CONTROL_FAILED', 'launcher answer exceeds the control reply limit', { route });
 }
 
 /** Options of {@link sendCommPortRequest}. */
@@ -185,7 +190,7 @@ export interface CommPortRequestOptions {
 export function sendCommPortRequest(host: string, port: number, message: string, options: CommPortRequestOptions): Promise<ControlResult> {
   return new Promise<ControlResult>((resolve) => {
     let settled = false;
-    const reader = new BoundedLineReader(options.maxReplyBytes);
+    const reader = new LineReader(options.maxReplyBytes);
     const socket = connect({ host, port });
     const timer = setTimeout(() => {
       settle(
@@ -225,18 +230,18 @@ export function sendCommPortRequest(host: string, port: number, message: string,
     }
     socket.write(`${message}\n`);
     socket.on('data', (chunk: Buffer) => {
-      const r = reader.push(chunk);
-      if (r.kind === 'line') {
-        settle(parseReply(r.line, 'comm-port', options.binding));
+      const item = reader.first(chunk);
+      if (item?.kind === 'line') {
+        settle(parseReply(item.line, 'comm-port', options.binding, options.maxReplyBytes));
         socket.end();
-      } else if (r.kind === 'overflow') {
-        settle(fail('GL_ERR_CONTROL_FAILED', 'launcher answer exceeds the control reply limit', { route: 'comm-port' }));
+      } else if (item?.kind === 'overlong') {
+        settle(tooLarge('comm-port'));
         socket.destroy();
       }
     });
     socket.on('end', () => {
-      const rest = reader.end();
-      if (rest.length > 0) settle(parseReply(rest, 'comm-port', options.binding));
+      const [rest] = reader.end();
+      if (rest?.kind === 'line') settle(parseReply(rest.line, 'comm-port', options.binding, options.maxReplyBytes));
       socket.end();
     });
   });

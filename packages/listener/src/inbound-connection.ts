@@ -20,12 +20,14 @@ import type { Socket } from 'node:net';
 import type { WebSocket, WebSocketServer, RawData } from 'ws';
 import type { ErrorCode, GatewayError } from '@gateway-launchers/common';
 import { addressKey } from '@gateway-launchers/common/connection-slots';
+import { LineReader } from '@gateway-launchers/common/line-reader';
 import { sniff } from './connection-sniffer.js';
 import { findHeadEnd, httpErrorResponse, parseUpgradeHead, toIncomingMessage } from './http-upgrade.js';
-import { BoundedBuffer, BoundedLineReader } from './line-reader.js';
+import { BoundedBuffer } from './bounded-buffer.js';
 import type { ListenerLimits } from './listener-options.js';
 import type { ResponseTransport } from './registration.js';
 import type { ValidResponse, Verdict } from './response-validator.js';
+import { rawToBuffer } from './ws-raw-data.js';
 
 /** Protocol a connection speaks, as sniffed, for events and logs. */
 export type InboundProtocol = 'v2' | 'v1' | 'websocket' | 'unknown';
@@ -88,12 +90,6 @@ export function normalizeAddress(address: string | undefined): string {
   return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
 }
 
-function rawToBuffer(data: RawData): Buffer {
-  if (Buffer.isBuffer(data)) return data;
-  if (Array.isArray(data)) return Buffer.concat(data);
-  return Buffer.from(data);
-}
-
 /** One unauthenticated connection. */
 export class InboundConnection {
   /** `address:port` of the peer, for events and logs. */
@@ -107,7 +103,7 @@ export class InboundConnection {
   readonly #socket: Socket;
   readonly #sink: InboundSink;
   #sniffed: Buffer = Buffer.alloc(0);
-  #line: BoundedLineReader | undefined;
+  #line: LineReader | undefined;
   #v1: BoundedBuffer | undefined;
   #head: Buffer = Buffer.alloc(0);
   #ws: WebSocket | undefined;
@@ -225,7 +221,7 @@ export class InboundConnection {
     switch (kind) {
       case 'v2':
         this.#state = 'v2';
-        this.#line = new BoundedLineReader(limits.maxResponseBytes);
+        this.#line = new LineReader(limits.maxResponseBytes);
         return this.#feedV2(first);
       case 'v1':
         if (!this.#sink.legacy)
@@ -242,9 +238,9 @@ export class InboundConnection {
   }
 
   #feedV2(chunk: Buffer): void {
-    const r = (this.#line as BoundedLineReader).push(chunk);
-    if (r.kind === 'line') this.#verify(r.line, 'v2', 'tcp');
-    else if (r.kind === 'overflow')
+    const item = (this.#line as LineReader).first(chunk);
+    if (item?.kind === 'line') this.#verify(item.line, 'v2', 'tcp');
+    else if (item?.kind === 'overlong')
       this.#refuse('GL_ERR_ENVELOPE_TOO_LARGE', `response exceeds ${this.#sink.limits.maxResponseBytes} bytes`, undefined);
   }
 
@@ -350,8 +346,8 @@ export class InboundConnection {
         return;
       }
       case 'v2': {
-        const rest = (this.#line as BoundedLineReader).end();
-        if (rest.length > 0) this.#verify(rest, 'v2', 'tcp');
+        const [rest] = (this.#line as LineReader).end();
+        if (rest?.kind === 'line') this.#verify(rest.line, 'v2', 'tcp');
         else this.#refuse('GL_ERR_ENVELOPE_MALFORMED', 'connection ended before a complete response', undefined);
         return;
       }

@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { isRecord } from '@gateway-launchers/common';
+import { parseJsonObject } from '@gateway-launchers/common';
 
 /** JSON-RPC error codes used by `serve`. */
 export const RPC_ERRORS = Object.freeze({
@@ -30,6 +30,8 @@ export const RPC_ERRORS = Object.freeze({
 
 /** Longest string `id` accepted. */
 export const MAX_ID_LENGTH = 256;
+/** Longest request line, in bytes; longer lines are answered -32600 and discarded unread. */
+export const MAX_REQUEST_LINE_BYTES = 1024 * 1024;
 
 /** A request id as accepted here. */
 export type RpcId = string | number | null;
@@ -74,22 +76,40 @@ export function rpcError(code: number, message: string, glCode?: string): RpcErr
   return glCode === undefined ? { code, message } : { code, message, data: { code: glCode } };
 }
 
+function notUtf8Json(): RpcError {
+  return rpcError(RPC_ERRORS.PARSE_ERROR, 'parse error: the line is not UTF-8 JSON');
+}
+
+function lineTooLong(): RpcError {
+  return rpcError(RPC_ERRORS.INVALID_REQUEST, `invalid request: line longer than ${MAX_REQUEST_LINE_BYTES} bytes`);
+}
+
 /** Decodes one line (without its newline). */
 export function decodeRequest(line: Buffer): RpcRequest | RpcInvalid {
-  let value: unknown;
+  let text: string;
   try {
-    value = JSON.parse(utf8.decode(line));
+    text = utf8.decode(line);
   } catch {
-    return { kind: 'invalid', id: null, error: rpcError(RPC_ERRORS.PARSE_ERROR, 'parse error: the line is not UTF-8 JSON') };
+    return { kind: 'invalid', id: null, error: notUtf8Json() };
   }
-  if (Array.isArray(value))
-    return {
-      kind: 'invalid',
-      id: null,
-      error: rpcError(RPC_ERRORS.INVALID_REQUEST, 'invalid request: batches are not supported; send one request object per line'),
-    };
-  if (!isRecord(value))
-    return { kind: 'invalid', id: null, error: rpcError(RPC_ERRORS.INVALID_REQUEST, 'invalid request: not a JSON object') };
+  const parsed = parseJsonObject(text, MAX_REQUEST_LINE_BYTES);
+  if (!parsed.ok) {
+    switch (parsed.reason) {
+      case 'too-large':
+        return { kind: 'invalid', id: null, error: lineTooLong() };
+      case 'not-json':
+        return { kind: 'invalid', id: null, error: notUtf8Json() };
+      default:
+        return {
+          kind: 'invalid',
+          id: null,
+          error: Array.isArray(parsed.value)
+            ? rpcError(RPC_ERRORS.INVALID_REQUEST, 'invalid request: batches are not supported; send one request object per line')
+            : rpcError(RPC_ERRORS.INVALID_REQUEST, 'invalid request: not a JSON object'),
+        };
+    }
+  }
+  const value = parsed.value;
   const hasId = Object.hasOwn(value, 'id');
   if (hasId && !isRpcId(value.id)) {
     return {

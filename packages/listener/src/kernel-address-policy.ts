@@ -14,8 +14,7 @@
  * @module
  */
 import { BlockList, isIP } from 'node:net';
-import { networkInterfaces } from 'node:os';
-import { type ConnectionInfo, GatewayError } from '@gateway-launchers/common';
+import { type ConnectionInfo, GatewayError, localAddresses } from '@gateway-launchers/common';
 
 /** The connection-info policy of a listener, resolved. */
 export interface KernelInfoPolicy {
@@ -105,8 +104,4 @@ export class KernelInfoChecker {
     if (isLoopback(peer) && (isLoopback(ip) || localAddresses().includes(ip))) return true;
     return this.#networks.check(ip, family === 6 ? 'ipv6' : 'ipv4');
   }
-}
-
-function localAddresses(): string[] {
-  return Object.values(networkInterfaces()).flatMap((addrs) => (addrs ?? []).map((a) => a.address));
 }

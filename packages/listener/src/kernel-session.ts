@@ -17,11 +17,12 @@ import {
   GatewayError,
   fail,
   openLauncherMessage,
-  isRecord,
+  parseJsonObject,
   toBase64,
 } from '@gateway-launchers/common';
 import { type ControlResult, interpretReply } from './control-client.js';
 import type { ControlTarget, ProtocolVersion } from './registration.js';
+import { rawToBuffer } from './ws-raw-data.js';
 
 /** Lifecycle of a session: running, asked to shut down, or reported exited. */
 export type SessionState = 'running' | 'shutting-down' | 'exited';
@@ -39,12 +40,6 @@ interface Waiter {
   readonly seq: number;
   readonly settle: (r: ControlResult) => void;
   readonly timer: NodeJS.Timeout;
-}
-
-function rawToBuffer(data: RawData): Buffer {
-  if (Buffer.isBuffer(data)) return data;
-  if (Array.isArray(data)) return Buffer.concat(data);
-  return Buffer.from(data);
 }
 
 /** One accepted kernel and its control route. */
@@ -188,18 +183,14 @@ export class KernelSession {
   }
 
   #onMessage(bytes: Buffer, listenerSecretKey: Uint8Array, maxReplyBytes: number, hooks: SessionHooks): void {
-    if (bytes.length > maxReplyBytes) {
-      this.#log.warn({ size: bytes.length }, 'launcher WebSocket message exceeds the control reply limit; ignored');
+    const parsed = parseJsonObject(bytes, maxReplyBytes);
+    if (!parsed.ok) {
+      if (parsed.reason === 'too-large')
+        this.#log.warn({ size: parsed.size }, 'launcher WebSocket message exceeds the control reply limit; ignored');
+      else if (parsed.reason === 'not-json') this.#log.warn('launcher WebSocket message is not JSON; ignored');
       return;
     }
-    let value: unknown;
-    try {
-      value = JSON.parse(bytes.toString('utf8'));
-    } catch {
-      this.#log.warn('launcher WebSocket message is not JSON; ignored');
-      return;
-    }
-    if (!isRecord(value)) return;
+    const value = parsed.value;
     if (!('box' in value)) {
       // A plain answer: the launcher's refusal of a request it could not open
       // (no seq it could trust). A refusal fails the oldest request; a plain

@@ -27,8 +27,8 @@ import {
   fromBase64,
   generateKeyPair,
   generateV1KeyPair,
-  isRecord,
   keyPairFromSecretKey,
+  parseJsonObject,
   toBase64,
   v1KeyPairFromPrivateKey,
 } from '@gateway-launchers/common';
@@ -96,14 +96,12 @@ async function readPrivateFile(path: string): Promise<Buffer | undefined> {
 }
 
 function parseContent(path: string, bytes: Buffer): FileContent {
-  let value: unknown;
-  try {
-    value = JSON.parse(bytes.toString('utf8'));
-  } catch {
-    throw refuse(path, 'is not JSON; not a key file of gateway-listener serve');
-  }
-  if (!isRecord(value) || value.v !== KEY_FILE_VERSION)
+  const parsed = parseJsonObject(bytes, MAX_KEY_FILE_BYTES);
+  if (!parsed.ok && parsed.reason === 'too-large') throw refuse(path, `is larger than ${MAX_KEY_FILE_BYTES} bytes; not a key file`);
+  if (!parsed.ok && parsed.reason === 'not-json') throw refuse(path, 'is not JSON; not a key file of gateway-listener serve');
+  if (!parsed.ok || parsed.value.v !== KEY_FILE_VERSION)
     throw refuse(path, `is not a version ${KEY_FILE_VERSION} key file of gateway-listener serve`);
+  const value = parsed.value;
   for (const key of Object.keys(value)) {
     if (key !== 'v' && key !== 'x25519_secret_key' && key !== 'rsa_private_key_pem')
       throw refuse(path, `has an unknown field '${key.slice(0, 40)}'`);

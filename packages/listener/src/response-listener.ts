@@ -312,8 +312,8 @@ export class ResponseListener extends TypedEmitter<ResponseListenerEvents> {
           ? { ok: false, error: new GatewayError('GL_ERR_V1_NOT_ENABLED', 'v1 payloads are not accepted'), kernelId: undefined }
           : checkV1Response(body, v1, this.#view),
       policy: (valid, peerAddress) => {
-        if (valid.connectionInfo === undefined) return undefined; // a failure response reports no kernel
-        const info = valid.connectionInfo as ConnectionInfo;
+        if (valid.kind === 'failed') return undefined; // a failure response reports no kernel
+        const info = valid.connectionInfo;
         return infoChecker.check(isWildcardHost(info.ip) ? { ...info, ip: peerAddress } : info, peerAddress);
       },
       commit: (valid, ctx) => this.#commit(valid, ctx),
@@ -575,7 +575,7 @@ export class ResponseListener extends TypedEmitter<ResponseListenerEvents> {
   #commit(valid: ValidResponse, ctx: { peer: string; peerAddress: string; transport: ResponseTransport; ws: WebSocket | undefined }): void {
     const reg = valid.registration;
     const kernelId = reg.kernelId;
-    if (valid.failure !== undefined) {
+    if (valid.kind === 'failed') {
       const f = valid.failure;
       reg.fail(f);
       ctx.ws?.close(1000, 'failure received');
@@ -586,10 +586,10 @@ export class ResponseListener extends TypedEmitter<ResponseListenerEvents> {
       this.emit('launch-failed', { kernelId, exitCode: f.exit_code, signal: f.signal });
       return;
     }
-    const reported = valid.connectionInfo as ConnectionInfo;
+    const reported = valid.connectionInfo;
     // GP's launchers report 0.0.0.0; the kernel is where the response came from.
     const connectionInfo: ConnectionInfo = isWildcardHost(reported.ip) ? { ...reported, ip: ctx.peerAddress } : reported;
-    const commPort = valid.commPort as number;
+    const commPort = valid.commPort;
     const target: ControlTarget = {
       kernelId,
       protocol: valid.protocol,

@@ -20,6 +20,7 @@ import {
   MAX_RESPONSE_BYTES,
   isValidKernelId,
   openV1,
+  parseJsonObject,
   parseResponseEnvelope,
   validateConnectionInfo,
   validateResponsePlaintext,
@@ -34,23 +35,46 @@ export interface RegistryView {
   acceptedMark(kernelId: string): Buffer | undefined;
 }
 
-/** A response that passed every check, not yet applied. */
-export interface ValidResponse {
+/** What every accepted response carries. */
+interface ValidBasis {
   readonly registration: Registration;
-  readonly protocol: ProtocolVersion;
   /** Identifies this exact response, to refuse it if it comes again. */
   readonly mark: Buffer;
-  /** v2: the launcher's ephemeral public key (to seal control requests to). */
-  readonly launcherPublicKey: Uint8Array | undefined;
-  readonly commPort: number | null;
   readonly pid: number | null;
   readonly pgid: number | null;
   readonly mode: PortMode | null;
   readonly launcherVersion: string | null;
-  /** Exactly one of `connectionInfo` and `failure` is set. */
-  readonly connectionInfo: ConnectionInfo | undefined;
-  readonly failure: KernelFailure | undefined;
 }
+
+/** A v2 response reporting a started kernel; control requests are sealed to `launcherPublicKey`. */
+export interface ValidStartV2 extends ValidBasis {
+  readonly kind: 'started';
+  readonly protocol: 2;
+  /** The launcher's ephemeral public key (to seal control requests to). */
+  readonly launcherPublicKey: Uint8Array;
+  readonly commPort: number;
+  readonly connectionInfo: ConnectionInfo;
+}
+
+/** A v1 response (Gateway Provisioners' launchers): a started kernel, controlled in the clear. */
+export interface ValidStartV1 extends ValidBasis {
+  readonly kind: 'started';
+  readonly protocol: 1;
+  readonly launcherPublicKey: undefined;
+  readonly commPort: number;
+  readonly connectionInfo: ConnectionInfo;
+}
+
+/** A v2 response reporting that the kernel failed to start (v1 has no such report). */
+export interface ValidFailure extends ValidBasis {
+  readonly kind: 'failed';
+  readonly protocol: 2;
+  readonly launcherPublicKey: Uint8Array;
+  readonly failure: KernelFailure;
+}
+
+/** A response that passed every check, not yet applied; `kind` (then `protocol`) tells which. */
+export type ValidResponse = ValidStartV2 | ValidStartV1 | ValidFailure;
 
 /** A refused response: the error, and the kernel id when the envelope named a well-formed one. */
 export type Refusal = { readonly error: GatewayError; readonly kernelId: string | undefined };
@@ -82,15 +106,6 @@ function registrationFor(view: RegistryView, kernelId: string, mark: Buffer, pro
   return reg;
 }
 
-function parseObject(bytes: Uint8Array): Record<string, unknown> | undefined {
-  try {
-    const v: unknown = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));
-    return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 /** Validates a v2 response envelope (the JSON text, without the newline). */
 export function checkV2Response(input: Buffer, listenerSecretKey: Uint8Array, view: RegistryView): Verdict {
   const env = parseResponseEnvelope(input);
@@ -102,9 +117,12 @@ export function checkV2Response(input: Buffer, listenerSecretKey: Uint8Array, vi
 
   const plain = nacl.box.open.after(box, nonce, sharedKey(epk, listenerSecretKey));
   if (plain === null) return refuseWith('GL_ERR_ENVELOPE_OPEN_FAILED', 'sealed box did not open (wrong key or altered message)', kernelId);
-  if (plain.byteLength > MAX_RESPONSE_BYTES) return refuseWith('GL_ERR_ENVELOPE_TOO_LARGE', 'response plaintext is too large', kernelId);
-  const inner = parseObject(plain);
-  if (inner === undefined) return refuseWith('GL_ERR_ENVELOPE_MALFORMED', 'response plaintext is not a JSON object', kernelId);
+  const parsed = parseJsonObject(plain, MAX_RESPONSE_BYTES);
+  if (!parsed.ok) {
+    if (parsed.reason === 'too-large') return refuseWith('GL_ERR_ENVELOPE_TOO_LARGE', 'response plaintext is too large', kernelId);
+    return refuseWith('GL_ERR_ENVELOPE_MALFORMED', 'response plaintext is not a JSON object', kernelId);
+  }
+  const inner = parsed.value;
   if (inner.kernel_id !== kernelId) return refuseWith('GL_ERR_KERNEL_ID_MISMATCH', 'inner kernel_id differs from the envelope', kernelId);
   if (!registration.tokenMatches(inner.token))
     return refuseWith('GL_ERR_TOKEN_MISMATCH', 'launch token does not match the registration', kernelId);
@@ -122,8 +140,8 @@ export function checkV2Response(input: Buffer, listenerSecretKey: Uint8Array, vi
     mode: p.mode,
     launcherVersion: p.launcher_version,
   };
-  if ('failure' in p) return { ok: true, value: { ...common, commPort: null, connectionInfo: undefined, failure: p.failure } };
-  return { ok: true, value: { ...common, commPort: p.comm_port, connectionInfo: p.conn_info, failure: undefined } };
+  if ('failure' in p) return { ok: true, value: { ...common, kind: 'failed', failure: p.failure } };
+  return { ok: true, value: { ...common, kind: 'started', commPort: p.comm_port, connectionInfo: p.conn_info } };
 }
 
 /** JSON with object keys sorted at every level: one spelling per value. */
@@ -164,6 +182,7 @@ export function checkV1Response(input: Buffer, keyPair: V1KeyPair, view: Registr
   return {
     ok: true,
     value: {
+      kind: 'started',
       registration,
       protocol: 1,
       mark,
@@ -174,7 +193,6 @@ export function checkV1Response(input: Buffer, keyPair: V1KeyPair, view: Registr
       mode: null,
       launcherVersion: null,
       connectionInfo: r.value,
-      failure: undefined,
     },
   };
 }

@@ -19,17 +19,22 @@
  */
 import { type Readable, type Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
-import { type BoxKeyPair, type Logger, type V1KeyPair, createLogger, isGatewayError } from '@gateway-launchers/common';
-import { notificationLine } from './json-rpc.js';
+import {
+  type BoxKeyPair,
+  type LineItem,
+  type Logger,
+  type V1KeyPair,
+  LineReader,
+  createLogger,
+  isGatewayError,
+} from '@gateway-launchers/common';
+import { MAX_REQUEST_LINE_BYTES, notificationLine } from './json-rpc.js';
 import { loadOrCreateKeyFile } from './key-file.js';
-import { type SplitItem, LineSplitter } from './line-splitter.js';
 import { DEFAULT_V1_KEY_BITS } from './listener-options.js';
 import { ResponseListener } from './response-listener.js';
 import { ServeDispatcher } from './serve-dispatcher.js';
 import { LISTENER_VERSION } from './version.js';
 
-/** Longest request line, in bytes; longer lines are answered -32600 and discarded unread. */
-export const MAX_REQUEST_LINE_BYTES = 1024 * 1024;
 /**
  * Requests answered asynchronously (control) at once; beyond it stdin is not
  * read until one is answered, so a host's flood waits in its own pipe.
@@ -177,9 +182,9 @@ class ServeSession {
   readonly #io: ServeIo;
   readonly #log: Logger;
   readonly #dispatcher: ServeDispatcher;
-  readonly #splitter = new LineSplitter(MAX_REQUEST_LINE_BYTES);
+  readonly #lines = new LineReader(MAX_REQUEST_LINE_BYTES, { stripCr: true });
   /** Items read but not yet handled (bounded: stdin is paused while any wait). */
-  readonly #queue: SplitItem[] = [];
+  readonly #queue: LineItem[] = [];
   #inputEnded = false;
   #outputBroken = false;
   #stopping: Promise<number> | undefined;
@@ -227,12 +232,12 @@ class ServeSession {
     stdin.on('data', (chunk: Buffer | string) => {
       if (this.#stopping !== undefined) return;
       const bytes = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;
-      this.#queue.push(...this.#splitter.push(bytes));
+      this.#queue.push(...this.#lines.push(bytes));
       this.#pump();
     });
     stdin.on('end', () => {
       this.#inputEnded = true;
-      this.#queue.push(...this.#splitter.end());
+      this.#queue.push(...this.#lines.end());
       this.#pump();
     });
     stdin.on('error', (error: NodeJS.ErrnoException) => {
@@ -249,7 +254,7 @@ class ServeSession {
   /** Handles queued items while request slots are free; reads more only when the queue is empty. */
   #pump(): void {
     while (this.#queue.length > 0 && this.#dispatcher.inFlight < MAX_IN_FLIGHT_REQUESTS) {
-      const item = this.#queue.shift() as SplitItem;
+      const item = this.#queue.shift() as LineItem;
       if (item.kind === 'line') this.#dispatcher.line(item.line);
       else this.#dispatcher.overlong(item.seen, MAX_REQUEST_LINE_BYTES);
     }

@@ -1,62 +1,20 @@
 /**
- * The parts of `gateway-listener serve` that can be checked in-process: the
- * bounded line splitter, JSON-RPC decoding, the key file store, the version,
- * and that the serve command's import graph does not reach yargs.
+ * The parts of `gateway-listener serve` that can be checked in-process:
+ * JSON-RPC decoding, the key file store, the version, and that the serve
+ * command's import graph does not reach yargs. (Its line reader is common's
+ * LineReader, tested in packages/common/test/line-reader.test.ts.)
  */
 import t from 'tap';
 import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { LineSplitter, type SplitItem } from '../src/line-splitter.js';
 import { RPC_ERRORS, decodeRequest } from '../src/json-rpc.js';
 import { loadOrCreateKeyFile } from '../src/key-file.js';
 import { LISTENER_VERSION } from '../src/version.js';
 import { ensureBuilt } from './fixtures/serve-process.js';
 
 const PACKAGE = fileURLToPath(new URL('..', import.meta.url));
-
-function lines(items: SplitItem[]): string[] {
-  return items.map((i) => (i.kind === 'line' ? i.line.toString() : `<overlong ${i.seen}>`));
-}
-
-t.test('the splitter joins lines split across chunks and strips CR', async (t) => {
-  const s = new LineSplitter(100);
-  t.same(lines(s.push(Buffer.from('ab'))), []);
-  t.same(lines(s.push(Buffer.from('c\r\nde\nf'))), ['abc', 'de']);
-  t.same(lines(s.push(Buffer.from('g\n\n'))), ['fg', '']);
-  t.same(lines(s.end()), []);
-});
-
-t.test('the splitter reports an over-long line once, holds at most the limit, and resumes after its newline', async (t) => {
-  const limit = 1024 * 1024;
-  const s = new LineSplitter(limit);
-  const chunk = Buffer.alloc(64 * 1024, 0x61);
-  const items: SplitItem[] = [];
-  let most = 0;
-  for (let i = 0; i < 160; i++) {
-    items.push(...s.push(chunk)); // 10 MiB without a newline
-    most = Math.max(most, s.buffered);
-  }
-  t.ok(most <= limit, 'never more than the limit held');
-  t.equal(s.buffered, 0, 'nothing held while skipping');
-  items.push(...s.push(Buffer.from('tail\n{"ok":1}\n')));
-  t.same(lines(items), [`<overlong ${limit + 64 * 1024}>`, '{"ok":1}']);
-});
-
-t.test('the splitter: a line of exactly the limit passes, one byte more does not', async (t) => {
-  const s = new LineSplitter(4);
-  t.same(lines(s.push(Buffer.from('abcd\nabcde\nxy\n'))), ['abcd', '<overlong 5>', 'xy']);
-});
-
-t.test('the splitter: at EOF an unterminated line is returned, an over-long one is not', async (t) => {
-  const a = new LineSplitter(10);
-  a.push(Buffer.from('{"x"'));
-  t.same(lines(a.end()), ['{"x"']);
-  const b = new LineSplitter(3);
-  t.same(lines(b.push(Buffer.from('abcdef'))), ['<overlong 6>']);
-  t.same(lines(b.end()), []);
-});
 
 t.test('decodeRequest: requests, notifications and what is refused', async (t) => {
   const d = (s: string | Buffer) => decodeRequest(Buffer.isBuffer(s) ? s : Buffer.from(s));

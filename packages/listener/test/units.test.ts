@@ -1,6 +1,6 @@
-/** Small pieces: bounded line reading, protocol sniffing, the upgrade head parser, the work queue. */
+/** Small pieces: bounded v1 accumulation, protocol sniffing, the upgrade head parser, the work queue. */
 import t from 'tap';
-import { BoundedBuffer, BoundedLineReader } from '../src/line-reader.js';
+import { BoundedBuffer } from '../src/bounded-buffer.js';
 import { sniff } from '../src/connection-sniffer.js';
 import { findHeadEnd, parseUpgradeHead } from '../src/http-upgrade.js';
 import { SlicedWorkQueue } from '../src/work-queue.js';
@@ -9,25 +9,7 @@ import { generateKeyPair, sealControlReply, sealEvent } from '@gateway-launchers
 import { shellQuote } from '../src/wait-command.js';
 import { TypedEmitter } from '../src/typed-emitter.js';
 
-t.test('BoundedLineReader returns the first line across chunks and refuses beyond the limit', async (t) => {
-  const r = new BoundedLineReader(10);
-  t.same(r.push(Buffer.from('{"a"')), { kind: 'more' });
-  const line = r.push(Buffer.from(':1}\nrest'));
-  t.equal(line.kind, 'line');
-  if (line.kind === 'line') {
-    t.equal(line.line.toString(), '{"a":1}');
-    t.equal(line.rest.toString(), 'rest');
-  }
-  const big = new BoundedLineReader(10);
-  t.same(big.push(Buffer.alloc(6, 0x61)), { kind: 'more' });
-  t.same(big.push(Buffer.alloc(6, 0x61)), { kind: 'overflow', size: 12 });
-  const exact = new BoundedLineReader(3);
-  t.equal(exact.push(Buffer.from('abc\n')).kind, 'line', 'a line of exactly the limit is accepted');
-  t.equal(new BoundedLineReader(3).push(Buffer.from('abcd\n')).kind, 'overflow');
-  const eof = new BoundedLineReader(10);
-  eof.push(Buffer.from('{"x"'));
-  eof.push(Buffer.from(':2}'));
-  t.equal(eof.end().toString(), '{"x":2}', 'end of stream returns the unterminated line');
+t.test('BoundedBuffer collects to the end and refuses beyond the limit', async (t) => {
   const b = new BoundedBuffer(4);
   t.ok(b.push(Buffer.from('ab')));
   t.ok(b.push(Buffer.from('cd')));
