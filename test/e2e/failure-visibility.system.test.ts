@@ -10,10 +10,10 @@
 import t from 'tap';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { PYTHON, runLauncher } from '../../packages/launcher/test/helpers/launcher-process.js';
+import { closedPort } from '../../packages/launcher/test/helpers/ports.js';
 
 const LISTENER_CLI = fileURLToPath(new URL('../../packages/listener/dist/cli.js', import.meta.url));
 /** Safety net only: a wait that never ends fails here, long before the registration timeout below. */
@@ -93,15 +93,6 @@ t.test('a usage error with nowhere valid to report it only exits 2', async (t) =
   t.equal(exit.code, 2);
   t.notMatch(launcher.stderr(), /reported the usage error/);
 });
-
-/** A loopback port nothing listens on (bound, then closed). */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 t.test(
   'a listener that cannot be reached is logged at info (address and error), and SIGTERM ends the retrying failure report within the shutdown grace',

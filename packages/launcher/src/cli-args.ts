@@ -11,14 +11,19 @@
  * @module
  */
 import yargsParser from 'yargs-parser';
+import { GatewayError } from '@gateway-launchers/common/errors';
 import { LAUNCHER_OPTIONS, LAUNCHER_ENV_ONLY } from './launcher-options.js';
 import { type ArgvStyle, type RawOptions, resolveOptions } from './config.js';
 import { LAUNCHER_VERSION } from './version.js';
 
-/** What parsing decided. */
+/** What parsing decided: run with these options, or print `text` (help, version) on stdout and exit 0. */
 export type ParsedArgs =
   | { readonly kind: 'run'; readonly options: RawOptions; readonly kernelArgv: readonly string[]; readonly style: ArgvStyle }
-  | { readonly kind: 'exit'; readonly code: number };
+  | { readonly kind: 'print'; readonly text: string };
+
+function usage(message: string, cause?: unknown): GatewayError {
+  return new GatewayError('GL_ERR_USAGE', message, cause === undefined ? {} : { cause });
+}
 
 function describe(spec: (typeof LAUNCHER_OPTIONS)[number]): string {
   const notes: string[] = [];
@@ -119,31 +124,27 @@ export function parseLoosely(argv: readonly string[]): Record<string, unknown> {
 }
 
 /**
- * Parses `argv` (without node and script). Prints help or version and returns
- * `exit` for them; throws an Error with a one-line message on a usage error.
+ * Parses `argv` (without node and script) with `env` filling absent flags.
+ * Help and version are returned as text to print, not printed. Every usage
+ * error is a {@link GatewayError} (`GL_ERR_USAGE`, or the code of the value
+ * that failed) with a one-line message. Touches no stream and no network.
  */
 export async function parseArgs(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<ParsedArgs> {
   const dashDash = argv.indexOf('--');
   const own = dashDash < 0 ? argv : argv.slice(0, dashDash);
-  if (own.includes('--help') || own.includes('-h')) {
-    process.stdout.write(`${await (await buildParser(argv)).getHelp()}\n`);
-    return { kind: 'exit', code: 0 };
-  }
-  if (own.includes('--version')) {
-    process.stdout.write(`${LAUNCHER_VERSION}\n`);
-    return { kind: 'exit', code: 0 };
-  }
+  if (own.includes('--help') || own.includes('-h')) return { kind: 'print', text: `${await (await buildParser(argv)).getHelp()}\n` };
+  if (own.includes('--version')) return { kind: 'print', text: `${LAUNCHER_VERSION}\n` };
   const parsed = yargsParser.detailed(gluePemValues(argv), parserOptions);
-  if (parsed.error !== null && parsed.error !== undefined) throw new Error(parsed.error.message);
+  if (parsed.error !== null && parsed.error !== undefined) throw usage(parsed.error.message, parsed.error);
   const unknown = Object.keys(parsed.argv).find((k) => !KNOWN.has(k));
-  if (unknown !== undefined) throw new Error(`Unknown argument: ${unknown}`);
+  if (unknown !== undefined) throw usage(`Unknown argument: ${unknown}`);
   for (const spec of LAUNCHER_OPTIONS) {
     // yargs-parser reads a string flag without a value as ''.
     if (spec.type !== 'boolean' && spec.default === undefined && (parsed.argv as Record<string, unknown>)[spec.name] === '')
-      throw new Error(`--${spec.name} needs a value`);
+      throw usage(`--${spec.name} needs a value`);
   }
   const positional = parsed.argv._ ?? [];
-  if (positional.length > 0) throw new Error(`unexpected argument '${String(positional[0])}'; put the kernel command after --`);
+  if (positional.length > 0) throw usage(`unexpected argument '${String(positional[0])}'; put the kernel command after --`);
   const kernelArgv = ((parsed.argv['--'] as unknown[] | undefined) ?? []).map(String);
   const flags = parsed.argv as Record<string, unknown>;
   const style: ArgvStyle = {

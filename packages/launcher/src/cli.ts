@@ -7,11 +7,10 @@
  */
 import { isGatewayError } from '@gateway-launchers/common/errors';
 import { DeferredLogger } from './deferred-logger.js';
-import { parseArgs, parseLoosely } from './cli-args.js';
-import { buildConfig } from './config.js';
+import { readCommandLine, usageLine } from './command-line.js';
 import { Launcher } from './launcher.js';
 import { isWildcard, reportedAddress } from '@gateway-launchers/common/local-address';
-import { USAGE_EXIT_STATUS as USAGE_EXIT, findReportTarget, reportUsageFailure } from './usage-failure.js';
+import { USAGE_EXIT_STATUS, reportUsageError } from './usage-failure.js';
 
 // A reader of our stderr that goes away (a closed pipe, a dropped SSH session)
 // must not take the launcher, and with it the kernel's supervision, down: logs
@@ -24,35 +23,30 @@ process.stdout.on('error', () => {});
  * when flags and environment say where (see usage-failure.ts), so the host
  * does not wait out its timeout. A stop signal cuts the report short.
  */
-async function usageFailure(line: string): Promise<number> {
+async function usageFailure(line: string, argv: readonly string[]): Promise<number> {
   process.stderr.write(`${line}\n`);
-  const target = findReportTarget(parseLoosely(process.argv.slice(2)), process.env);
-  if (target === undefined) return USAGE_EXIT;
   const abort = new AbortController();
   const onSignal = (): void => abort.abort();
   for (const s of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.once(s, onSignal);
-  // Silent: the line above is the report; retries are not worth more lines here.
-  const delivered = await reportUsageFailure(target, line, new DeferredLogger(), abort.signal);
-  if (delivered) process.stderr.write(`gateway-launcher: reported the usage error to the listener at ${target.address.href}\n`);
-  return USAGE_EXIT;
+  const reported = await reportUsageError(line, argv, process.env, abort.signal);
+  if (reported !== undefined) process.stderr.write(`gateway-launcher: reported the usage error to the listener at ${reported.href}\n`);
+  return USAGE_EXIT_STATUS;
 }
 
 async function main(): Promise<number> {
-  let parsed;
+  const argv = process.argv.slice(2);
+  let invocation;
   try {
-    parsed = await parseArgs(process.argv.slice(2), process.env);
-  } catch (e) {
-    const code = isGatewayError(e) ? ` [${e.code}]` : '';
-    return usageFailure(`gateway-launcher: ${(e as Error).message}${code} (see --help)`);
-  }
-  if (parsed.kind === 'exit') return parsed.code;
-  let config;
-  try {
-    config = buildConfig(parsed.options, parsed.kernelArgv, process.env, parsed.style);
+    invocation = await readCommandLine(argv, process.env);
   } catch (e) {
     if (!isGatewayError(e)) throw e;
-    return usageFailure(`gateway-launcher: ${e.message} [${e.code}]`);
+    return usageFailure(usageLine(e), argv);
   }
+  if (invocation.kind === 'print') {
+    process.stdout.write(invocation.text);
+    return 0;
+  }
+  let config = invocation.config;
   if (config.ip === undefined || isWildcard(config.ip))
     config = { ...config, reportIp: await reportedAddress(config.responseAddress, config.prohibitedIps) };
   // pino is loaded once the kernel is spawned (or at exit): until then lines are buffered.

@@ -18,7 +18,7 @@ import { isLogLevelName } from '@gateway-launchers/common/log-levels';
 import { LAUNCHER_OPTIONS } from './launcher-options.js';
 import { constants as osConstants } from 'node:os';
 import { DEFAULT_LAUNCH_TIMEOUT_S, SHUTDOWN_GRACE_MS } from '@gateway-launchers/common/limits';
-import { type PortRange, parsePortRange } from '@gateway-launchers/common/port-range';
+import { type PortRange, minPortRangeSizeFromEnv, parsePortRange } from '@gateway-launchers/common/port-range';
 import { parseProhibitedIps } from '@gateway-launchers/common/prohibited-ips';
 import { type KernelLanguage, buildKernelArgv } from './kernel-argv.js';
 import { HANDOFF_MODULE, handoffBootstrapDir } from './handoff-bootstrap.js';
@@ -229,7 +229,7 @@ export function buildConfig(
   if (listener.protocol === 1 && responseAddress.scheme !== 'tcp') {
     throw usage('protocol v1 (an RSA --public-key) needs a host:port response address; ws:// and wss:// are v2 only');
   }
-  const portRange = parsePortRange(str(raw, 'port-range'));
+  const portRange = parsePortRange(str(raw, 'port-range'), { minSize: minPortRangeSizeFromEnv(env) });
   const ip = str(raw, 'ip');
   if (ip !== undefined) {
     // ZMQ binds addresses, not names; and binding an address this host does not have fails late, in the kernel.
@@ -291,6 +291,7 @@ export function buildConfig(
     kernelClassName: str(raw, 'kernel-class-name'),
     ipv6: ip !== undefined && isIP(ip) === 6,
     handoffDir,
+    toreeHome: env.TOREE_HOME,
     ...(str(raw, 'alternate-sigint') === undefined ? {} : { alternateSigint: interruptSignal.slice(3) }),
   }).map((a) => a.replaceAll('{kernel_id}', kernelId));
   if (kernelArgv.length === 0) throw usage('no kernel to start: give --kernel-language or the kernel command after --');

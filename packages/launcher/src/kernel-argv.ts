@@ -27,6 +27,8 @@ export interface KernelArgvInput {
   readonly handoffDir?: string | undefined;
   /** scala preset: Toree's `--alternate-sigint` value (a signal name without SIG, as Toree takes it). */
   readonly alternateSigint?: string;
+  /** scala preset: `TOREE_HOME`, where Toree's `bin/run.sh` is; undefined: `toree` on the PATH. */
+  readonly toreeHome?: string | undefined;
 }
 
 /**
@@ -91,7 +93,7 @@ export function buildKernelArgv(input: KernelArgvInput): string[] {
     case 'scala':
       // Apache Toree's launcher script reads the connection file with --profile.
       return [
-        process.env.TOREE_HOME === undefined ? 'toree' : `${process.env.TOREE_HOME}/bin/run.sh`,
+        input.toreeHome === undefined ? 'toree' : `${input.toreeHome}/bin/run.sh`,
         '--profile',
         '{connection_file}',
         ...(input.alternateSigint === undefined ? [] : ['--alternate-sigint', input.alternateSigint]),

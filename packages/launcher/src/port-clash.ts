@@ -19,16 +19,28 @@ import { PORT_CLASH_RE } from './launch-mode.js';
 const CARRY_BYTES = 64;
 
 /**
+ * A watch of a stream of stderr chunks for the clash message: feed it each
+ * chunk in order; it answers true once the message has been seen, also when
+ * it came split across chunks.
+ */
+export function portClashScanner(): (chunk: Buffer) => boolean {
+  let carry = '';
+  return (chunk) => {
+    const text = carry + chunk.toString('latin1');
+    carry = text.slice(-CARRY_BYTES);
+    return PORT_CLASH_RE.test(text);
+  };
+}
+
+/**
  * Watches `kernel`'s stderr for a port clash and kills the kernel's group
  * when one is reported. Returns the function that ends the watch (call it
  * once the kernel is ready).
  */
 export function killOnPortClash(kernel: KernelProcess, logger: LauncherLogger): () => void {
-  let carry = '';
+  const clashed = portClashScanner();
   const stop = kernel.onStderr((chunk) => {
-    const text = carry + chunk.toString('latin1');
-    carry = text.slice(-CARRY_BYTES);
-    if (!PORT_CLASH_RE.test(text)) return;
+    if (!clashed(chunk)) return;
     stop();
     logger.warn(
       { event: 'port_clash_detected', pid: kernel.pid },

@@ -15,9 +15,10 @@ import { readFileSync } from 'node:fs';
 import { type ResponseAddress, parseResponseAddress } from '@gateway-launchers/common/address';
 import { decodeBoxPublicKey } from '@gateway-launchers/common/box-key';
 import { isValidKernelId } from '@gateway-launchers/common/kernel-id';
+import { parseLoosely } from './cli-args.js';
 import { LAUNCHER_OPTIONS } from './launcher-options.js';
 import { STDERR_TAIL_BYTES } from '@gateway-launchers/common/limits';
-import type { LauncherLogger } from './deferred-logger.js';
+import { DeferredLogger, type LauncherLogger } from './deferred-logger.js';
 import { deliverResponse } from './response-delivery.js';
 import { LAUNCHER_VERSION } from './version.js';
 
@@ -122,4 +123,23 @@ export async function reportUsageFailure(
   } catch {
     return false;
   }
+}
+
+/**
+ * Reports the usage error `line` to the listener that `argv` (parsed
+ * leniently) and `env` name, when they name one validly. Resolves the
+ * listener's address once it acknowledged, undefined when there was nowhere
+ * to report or the report did not get through; never throws.
+ */
+export async function reportUsageError(
+  line: string,
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv,
+  signal?: AbortSignal,
+): Promise<ResponseAddress | undefined> {
+  const target = findReportTarget(parseLoosely(argv), env);
+  if (target === undefined) return undefined;
+  // Silent: the line itself is the report; retries are not worth more lines.
+  const delivered = await reportUsageFailure(target, line, new DeferredLogger(), signal);
+  return delivered ? target.address : undefined;
 }

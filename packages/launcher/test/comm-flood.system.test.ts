@@ -7,37 +7,15 @@
  */
 import t from 'tap';
 import { connect, type Socket } from 'node:net';
-import { isFailureResponse, type ResponseSuccess } from '@gateway-launchers/common';
-import { Receiver } from './helpers/receiver.js';
-import { IPYKERNEL_ARGV, controlText, replyOf, runLauncher, sendComm, waitFor } from './helpers/launcher-process.js';
+import { IPYKERNEL_ARGV, waitFor } from './helpers/launcher-process.js';
+import { launchKernel } from './helpers/launched-kernel.js';
 
 const RANGE = '27200..28200';
 /** Connections the flood opens in all before it gives up (a bound). */
 const MAX_FLOOD_CONNECTS = 20_000;
 
 t.test("a flood of busy comm-port connections from other addresses does not keep out the host's sealed requests", async (t) => {
-  const receiver = await Receiver.start(RANGE);
-  t.teardown(() => receiver.close());
-  const run = runLauncher(
-    [
-      '--kernel-id',
-      'k-flood',
-      '--response-address',
-      receiver.address,
-      '--public-key',
-      receiver.publicKey,
-      '--port-range',
-      RANGE,
-      ...IPYKERNEL_ARGV,
-    ],
-    {
-      KERNEL_LAUNCH_TOKEN: receiver.token,
-    },
-  );
-  t.teardown(() => run.stop());
-  const { plaintext, epk } = await receiver.next();
-  t.notOk(isFailureResponse(plaintext), 'the kernel started');
-  const r = plaintext as ResponseSuccess;
+  const { run, response: r, control } = await launchKernel(t, { kernelId: 'k-flood', range: RANGE, args: IPYKERNEL_ARGV });
 
   const open = new Set<Socket>();
   let connects = 0;
@@ -68,15 +46,7 @@ t.test("a flood of busy comm-port connections from other addresses does not keep
   );
 
   const answers: unknown[] = [];
-  for (let i = 0; i < 10; i++) {
-    answers.push(
-      replyOf(
-        await sendComm(r.comm_port, controlText('k-flood', { signal: 'SIGCONT' }, epk, receiver.keys.secretKey)),
-        epk,
-        receiver.keys.secretKey,
-      ),
-    );
-  }
+  for (let i = 0; i < 10; i++) answers.push(await control({ signal: 'SIGCONT' }));
   t.same(
     answers,
     Array.from({ length: 10 }, () => ({ ok: true })),
@@ -86,11 +56,6 @@ t.test("a flood of busy comm-port connections from other addresses does not keep
   for (const s of open) s.destroy();
   // The flood's connections are gone (the launcher has seen them close) before the shutdown request goes.
   t.ok(await waitFor(() => open.size === 0, 60_000), 'the flood has ended');
-  const shutdown = replyOf(
-    await sendComm(r.comm_port, controlText('k-flood', { shutdown: true }, epk, receiver.keys.secretKey)),
-    epk,
-    receiver.keys.secretKey,
-  );
-  t.same(shutdown, { ok: true });
+  t.same(await control({ shutdown: true }), { ok: true });
   t.equal((await run.exited).code, 0);
 });

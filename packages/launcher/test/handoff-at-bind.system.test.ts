@@ -1,12 +1,20 @@
 import t from 'tap';
-import { waitFor } from './helpers/launcher-process.js';
+import { PYTHON_PRESET, waitFor } from './helpers/launcher-process.js';
+import { launchKernel } from './helpers/launched-kernel.js';
 import { shellRequest } from './helpers/zmq-client.js';
-import { PYTHON_PRESET, launch } from './helpers/handoff-launch.js';
 
 const RANGE = '29000..30000';
 
 t.test('--handoff-ready at-bind: the response goes out before the kernel serves; early requests wait in the backlog', async (t) => {
-  const { run, r, info } = await launch(t, RANGE, 'k-at-bind', [...PYTHON_PRESET, '--mode', 'handoff', '--handoff-ready', 'at-bind']);
+  const {
+    run,
+    response: r,
+    info,
+  } = await launchKernel(t, {
+    kernelId: 'k-at-bind',
+    range: RANGE,
+    args: [...PYTHON_PRESET, '--mode', 'handoff', '--handoff-ready', 'at-bind'],
+  });
   t.equal(r.mode, 'handoff');
   t.ok(await waitFor(() => run.logs.some((l) => l.event === 'response_acked'), 30_000), 'response acknowledged');
   const acked = run.logs.findIndex((l) => l.event === 'response_acked');

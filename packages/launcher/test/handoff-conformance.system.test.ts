@@ -3,14 +3,14 @@ import { spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { PYTHON, writeConnectionFile } from './helpers/launcher-process.js';
-import { PYTHON_PRESET, launch } from './helpers/handoff-launch.js';
+import { PYTHON, PYTHON_PRESET, writeConnectionFile } from './helpers/launcher-process.js';
+import { launchKernel } from './helpers/launched-kernel.js';
 
 const RANGE = '31200..32200';
 const CONFORMANCE = fileURLToPath(new URL('./fixtures/conformance_through_launcher.py', import.meta.url));
 
 t.test("jupyter_kernel_test's conformance suite passes against ipykernel started through the launcher in handoff mode", async (t) => {
-  const { info, control, run } = await launch(t, RANGE, 'k-conformance', PYTHON_PRESET);
+  const { info, control, run } = await launchKernel(t, { kernelId: 'k-conformance', range: RANGE, args: PYTHON_PRESET });
   const file = writeConnectionFile(info);
   t.teardown(() => rmSync(dirname(file), { recursive: true, force: true }));
   const child = spawn(PYTHON, [CONFORMANCE, file], { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -2,13 +2,17 @@ import t from 'tap';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { IPYKERNEL_ARGV, kernelClient } from './helpers/launcher-process.js';
-import { PYTHON_PRESET, launch } from './helpers/handoff-launch.js';
+import { IPYKERNEL_ARGV, PYTHON_PRESET, kernelClient } from './helpers/launcher-process.js';
+import { launchKernel } from './helpers/launched-kernel.js';
 
 const RANGE = '30100..31100';
 
 t.test('a kernel that is not the python preset cannot adopt sockets: --mode handoff falls back to direct with a log line', async (t) => {
-  const { run, r, info } = await launch(t, RANGE, 'k-fallback', ['--mode', 'handoff', ...IPYKERNEL_ARGV]);
+  const {
+    run,
+    response: r,
+    info,
+  } = await launchKernel(t, { kernelId: 'k-fallback', range: RANGE, args: ['--mode', 'handoff', ...IPYKERNEL_ARGV] });
   t.equal(r.mode, 'direct', 'reported as direct');
   const fallback = run.logs.find((l) => l.event === 'handoff_fallback');
   t.match(fallback, { level: 40, reason: /--kernel-language python/ }, 'warned, with the reason');
@@ -25,7 +29,11 @@ t.test('a python whose zmq has no USE_FD binds the reserved ports itself, and sa
   const site = mkdtempSync(join(tmpdir(), 'gl-nousefd-'));
   t.teardown(() => rmSync(site, { recursive: true, force: true }));
   writeFileSync(join(site, 'sitecustomize.py'), 'import zmq\ndel zmq.USE_FD\n');
-  const { run, r, info } = await launch(t, RANGE, 'k-no-use-fd', PYTHON_PRESET, { PYTHONPATH: site });
+  const {
+    run,
+    response: r,
+    info,
+  } = await launchKernel(t, { kernelId: 'k-no-use-fd', range: RANGE, args: PYTHON_PRESET, env: { PYTHONPATH: site } });
   t.equal(r.mode, 'handoff', 'the ports reported are the reserved ones');
   t.match(
     run.logs.find((l) => l.event === 'handoff_fallback'),

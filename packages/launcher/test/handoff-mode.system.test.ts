@@ -2,22 +2,16 @@ import t from 'tap';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { groupAlive, kernelClient, waitFor } from './helpers/launcher-process.js';
-import { PYTHON_PRESET, heartbeat, launch } from './helpers/handoff-launch.js';
+import { PYTHON_PRESET, groupAlive, kernelClient, waitFor } from './helpers/launcher-process.js';
+import { launchKernel, reportedPorts } from './helpers/launched-kernel.js';
+import { heartbeat } from './helpers/zmq-client.js';
 
 const RANGE = '29000..30000';
 
 t.test('the python preset runs in handoff mode by default: a real ipykernel serves the sockets the launcher bound', async (t) => {
-  const { run, r, info, control } = await launch(t, RANGE, 'k-handoff', PYTHON_PRESET);
+  const { run, response: r, info, control } = await launchKernel(t, { kernelId: 'k-handoff', range: RANGE, args: PYTHON_PRESET });
   t.equal(r.mode, 'handoff');
-  const ports = [
-    r.conn_info.shell_port,
-    r.conn_info.iopub_port,
-    r.conn_info.stdin_port,
-    r.conn_info.control_port,
-    r.conn_info.hb_port,
-    r.comm_port,
-  ];
+  const ports = reportedPorts(r);
   t.equal(new Set(ports).size, 6, 'six distinct ports');
   for (const p of ports) t.ok(p >= 29000 && p <= 30000, `port ${p} inside ${RANGE}`);
   t.ok(await waitFor(() => run.logs.some((l) => l.event === 'response_acked'), 30_000), 'response acknowledged');

@@ -8,8 +8,8 @@
 import t from 'tap';
 import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { Receiver } from './helpers/receiver.js';
-import { PYTHON, runLauncher, waitFor } from './helpers/launcher-process.js';
+import { PYTHON, waitFor } from './helpers/launcher-process.js';
+import { startLaunch } from './helpers/launched-kernel.js';
 
 /** A kernel that never becomes ready and starts a small process tree. */
 const TREE_KERNEL = [
@@ -56,27 +56,7 @@ function alive(pid: number): boolean {
 }
 
 t.test("a SIGKILLed launcher leaves neither the kernel's process tree nor its connection file", async (t) => {
-  const receiver = await Receiver.start();
-  t.teardown(() => receiver.close());
-  const run = runLauncher(
-    [
-      '--kernel-id',
-      'k-tree',
-      '--response-address',
-      receiver.address,
-      '--public-key',
-      receiver.publicKey,
-      '--',
-      PYTHON,
-      '-c',
-      TREE_KERNEL,
-      '{connection_file}',
-    ],
-    {
-      KERNEL_LAUNCH_TOKEN: receiver.token,
-    },
-  );
-  t.teardown(() => run.stop());
+  const { run } = await startLaunch(t, { kernelId: 'k-tree', args: ['--', PYTHON, '-c', TREE_KERNEL, '{connection_file}'] });
   t.ok(await waitFor(() => run.logs.some((l) => l.event === 'kernel_spawned'), 60_000), 'the kernel was spawned');
   const kernel = run.logs.find((l) => l.event === 'kernel_spawned')?.pid as number;
   const file = run.logs.find((l) => l.event === 'ports_selected')?.connection_file as string;
@@ -118,27 +98,10 @@ function sessionOf(pid: number): number {
 }
 
 t.test('the watchdog runs in its own session and stands down on a normal exit', async (t) => {
-  const receiver = await Receiver.start();
-  t.teardown(() => receiver.close());
-  const run = runLauncher(
-    [
-      '--kernel-id',
-      'k-calm',
-      '--response-address',
-      receiver.address,
-      '--public-key',
-      receiver.publicKey,
-      '--',
-      PYTHON,
-      '-c',
-      'import time; time.sleep(600)',
-      '{connection_file}',
-    ],
-    {
-      KERNEL_LAUNCH_TOKEN: receiver.token,
-    },
-  );
-  t.teardown(() => run.stop());
+  const { run } = await startLaunch(t, {
+    kernelId: 'k-calm',
+    args: ['--', PYTHON, '-c', 'import time; time.sleep(600)', '{connection_file}'],
+  });
   t.ok(await waitFor(() => run.logs.some((l) => l.event === 'kernel_spawned'), 60_000));
   const dir = dirname(run.logs.find((l) => l.event === 'ports_selected')?.connection_file as string);
   let dogs: number[] = [];

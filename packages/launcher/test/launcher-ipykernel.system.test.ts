@@ -1,7 +1,6 @@
 import t from 'tap';
 import { existsSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
-import { isFailureResponse, type ResponseSuccess } from '@gateway-launchers/common';
 import { Receiver } from './helpers/receiver.js';
 import {
   CELL_STARTED,
@@ -12,55 +11,34 @@ import {
   groupAlive,
   kernelClient,
   replyOf,
-  runLauncher,
   sendComm,
   waitFor,
 } from './helpers/launcher-process.js';
+import { launchKernel, reportedPorts } from './helpers/launched-kernel.js';
 
 const RANGE = '25000..26000';
 
 t.test('a real ipykernel started by the launcher executes code with the sealed connection info', async (t) => {
-  const receiver = await Receiver.start(RANGE);
-  t.teardown(() => receiver.close());
-  const run = runLauncher(
-    [
-      '--kernel-id',
-      'k-exec',
-      '--response-address',
-      receiver.address,
-      '--public-key',
-      receiver.publicKey,
-      '--port-range',
-      RANGE,
-      ...IPYKERNEL_ARGV,
-    ],
-    {
-      KERNEL_LAUNCH_TOKEN: receiver.token,
-    },
-  );
-  t.teardown(() => run.stop());
-  const { plaintext, epk } = await receiver.next();
-  t.notOk(isFailureResponse(plaintext), 'success response');
-  const r = plaintext as ResponseSuccess;
-  const ports = [
-    r.conn_info.shell_port,
-    r.conn_info.iopub_port,
-    r.conn_info.stdin_port,
-    r.conn_info.control_port,
-    r.conn_info.hb_port,
-    r.comm_port,
-  ];
+  const {
+    receiver,
+    run,
+    response: r,
+    epk,
+    info,
+    control,
+  } = await launchKernel(t, { kernelId: 'k-exec', range: RANGE, args: IPYKERNEL_ARGV });
+  const ports = reportedPorts(r);
   t.equal(new Set(ports).size, 6, 'six distinct ports');
   for (const p of ports) t.ok(p >= 25000 && p <= 26000, `port ${p} inside ${RANGE}`);
   t.equal(r.mode, 'direct');
-  const exec = kernelClient({ ...r.conn_info, ip: '127.0.0.1' }, 'execute', 'print("hi"); 1+1');
+  const exec = kernelClient(info, 'execute', 'print("hi"); 1+1');
   const out = await exec.result;
   t.equal(out.status, 'ok');
   t.equal(out.result, '2');
   t.equal(out.stdout, 'hi\n');
 
   await t.test('a v2 interrupt request ends a running cell with KeyboardInterrupt; bad requests do not', async (t) => {
-    const cell = kernelClient({ ...r.conn_info, ip: '127.0.0.1' }, 'execute_async', SLEEPING_CELL);
+    const cell = kernelClient(info, 'execute_async', SLEEPING_CELL);
     await cell.printed(CELL_STARTED); // the cell runs: an interrupt now can only end it
     const forged = await sendComm(r.comm_port, controlText('k-exec', { interrupt: true }, epk, new Receiver().keys.secretKey));
     t.match(
@@ -88,14 +66,7 @@ t.test('a real ipykernel started by the launcher executes code with the sealed c
     const garbage = await sendComm(r.comm_port, '{"signum": 2}');
     t.match(replyOf(garbage, epk, receiver.keys.secretKey), { ok: false }, 'a v1 request is refused in v2 mode');
     // One more authentic request: once its log line is in, so are the lines of everything before it.
-    t.same(
-      replyOf(
-        await sendComm(r.comm_port, controlText('k-exec', { signal: 'SIGCONT' }, epk, receiver.keys.secretKey)),
-        epk,
-        receiver.keys.secretKey,
-      ),
-      { ok: true },
-    );
+    t.same(await control({ signal: 'SIGCONT' }), { ok: true });
     const acted = (): unknown[] => run.logs.filter((l) => l.event === 'control_request').map((l) => l.action);
     await waitFor(() => acted().length >= 2, GENEROUS_MS);
     t.same(acted(), ['signal', 'signal'], 'only the authentic requests were acted on');
@@ -133,8 +104,7 @@ t.test('a real ipykernel started by the launcher executes code with the sealed c
     t.ok(pgid > 0, 'kernel pid logged');
     const file = run.logs.find((l) => l.event === 'ports_selected')?.connection_file as string;
     t.ok(existsSync(file), 'connection file exists while the kernel runs');
-    const reply = await sendComm(r.comm_port, controlText('k-exec', { shutdown: true }, epk, receiver.keys.secretKey));
-    t.same(replyOf(reply, epk, receiver.keys.secretKey), { ok: true });
+    t.same(await control({ shutdown: true }), { ok: true });
     const exit = await run.exited;
     t.equal(exit.code, 0, 'launcher exits with the kernel status (the kernel answered shutdown_request: no signal needed)');
     t.notOk(groupAlive(pgid), 'kernel process group is gone');

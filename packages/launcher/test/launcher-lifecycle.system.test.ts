@@ -1,16 +1,17 @@
 import t from 'tap';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { isFailureResponse, type ResponseSuccess, type ResponseFailure } from '@gateway-launchers/common';
+import { isFailureResponse, type ResponseFailure } from '@gateway-launchers/common';
+import { launchKernel, reportedPorts, startLaunch } from './helpers/launched-kernel.js';
 import { Receiver } from './helpers/receiver.js';
 import { shellRequest } from './helpers/zmq-client.js';
 import {
   GENEROUS_MS,
   IPYKERNEL_ARGV,
   PYTHON,
+  PYTHON_PRESET,
   RESPONSE_WAIT_MS,
   type LauncherRun,
   execedPast,
@@ -19,21 +20,13 @@ import {
   runLauncher,
   waitFor,
 } from './helpers/launcher-process.js';
-import { holdPortBlock } from './helpers/ports.js';
+import { closedPort, holdPortBlock } from './helpers/ports.js';
 
 const CLASH_ONCE = fileURLToPath(new URL('./fixtures/clash_once.py', import.meta.url));
 const LISTEN_ONLY = fileURLToPath(new URL('./fixtures/listen_only.py', import.meta.url));
 
-function v2Args(receiver: Receiver, kernelId: string, extra: string[] = []): string[] {
-  return ['--kernel-id', kernelId, '--response-address', receiver.address, '--public-key', receiver.publicKey, ...extra];
-}
-
 t.test('SIGTERM to the launcher stops the kernel group, removes the file and exits with the kernel status', async (t) => {
-  const receiver = await Receiver.start();
-  t.teardown(() => receiver.close());
-  const run = runLauncher([...v2Args(receiver, 'k-term'), ...IPYKERNEL_ARGV], { KERNEL_LAUNCH_TOKEN: receiver.token });
-  t.teardown(() => run.stop());
-  await receiver.next();
+  const { run } = await launchKernel(t, { kernelId: 'k-term', args: IPYKERNEL_ARGV });
   const pgid = run.logs.find((l) => l.event === 'kernel_spawned')?.pid as number;
   const file = run.logs.find((l) => l.event === 'ports_selected')?.connection_file as string;
   t.ok(existsSync(file));
@@ -47,12 +40,10 @@ t.test('SIGTERM to the launcher stops the kernel group, removes the file and exi
 });
 
 t.test('a kernel that cannot start sends a failure response naming the error', async (t) => {
-  const receiver = await Receiver.start();
-  t.teardown(() => receiver.close());
-  const run = runLauncher([...v2Args(receiver, 'k-bad'), '--', PYTHON, '-m', 'no_such_module', '-f', '{connection_file}'], {
-    KERNEL_LAUNCH_TOKEN: receiver.token,
+  const { receiver, run } = await startLaunch(t, {
+    kernelId: 'k-bad',
+    args: ['--', PYTHON, '-m', 'no_such_module', '-f', '{connection_file}'],
   });
-  t.teardown(() => run.stop());
   const { plaintext } = await receiver.next();
   t.ok(isFailureResponse(plaintext));
   const f = (plaintext as ResponseFailure).failure;
@@ -63,12 +54,7 @@ t.test('a kernel that cannot start sends a failure response naming the error', a
 });
 
 t.test('a missing kernel executable is reported as a failure, not a hang', async (t) => {
-  const receiver = await Receiver.start();
-  t.teardown(() => receiver.close());
-  const run = runLauncher([...v2Args(receiver, 'k-noexe'), '--', '/nonexistent/kernel', '{connection_file}'], {
-    KERNEL_LAUNCH_TOKEN: receiver.token,
-  });
-  t.teardown(() => run.stop());
+  const { receiver, run } = await startLaunch(t, { kernelId: 'k-noexe', args: ['--', '/nonexistent/kernel', '{connection_file}'] });
   const { plaintext } = await receiver.next();
   t.ok(isFailureResponse(plaintext));
   t.match((plaintext as ResponseFailure).failure.stderr_tail, /ENOENT|cannot start kernel|No such file or directory/);
@@ -76,13 +62,7 @@ t.test('a missing kernel executable is reported as a failure, not a hang', async
 });
 
 t.test('a response address that starts listening only after a refused attempt still gets the response by retry', async (t) => {
-  const port = await new Promise<number>((resolve) => {
-    const s: Server = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
+  const port = await closedPort();
   const receiver = new Receiver();
   const run = runLauncher(
     ['--kernel-id', 'k-late', '--response-address', `127.0.0.1:${port}`, '--public-key', receiver.publicKey, ...IPYKERNEL_ARGV],
@@ -104,21 +84,21 @@ t.test('a response address that starts listening only after a refused attempt st
 });
 
 t.test('a kernel that dies because its port was taken is restarted on fresh ports', async (t) => {
-  const receiver = await Receiver.start();
-  t.teardown(() => receiver.close());
   const marker = join(mkdtempSync(join(tmpdir(), 'gl-clash-')), 'marker');
-  const run = runLauncher([...v2Args(receiver, 'k-clash'), '--', PYTHON, CLASH_ONCE, marker, '{connection_file}'], {
-    KERNEL_LAUNCH_TOKEN: receiver.token,
+  // Ready after the retry (a failure response rejects here).
+  const {
+    run,
+    response: r,
+    info,
+  } = await launchKernel(t, {
+    kernelId: 'k-clash',
+    args: ['--', PYTHON, CLASH_ONCE, marker, '{connection_file}'],
   });
-  t.teardown(() => run.stop());
-  const { plaintext } = await receiver.next();
-  t.notOk(isFailureResponse(plaintext), 'ready after the retry');
   const selections = run.logs.filter((l) => l.event === 'ports_selected');
   t.equal(selections.length, 2, 'ports were selected twice');
   const first = selections[0]?.ports as number[];
-  const r = plaintext as ResponseSuccess;
   t.notOk(first.includes(r.conn_info.shell_port), 'the clashed port is not reused');
-  const out = await kernelClient({ ...r.conn_info, ip: '127.0.0.1' }, 'execute', '6*7').result;
+  const out = await kernelClient(info, 'execute', '6*7').result;
   t.equal(out.result, '42', 'the restarted kernel works');
   run.child.kill('SIGTERM');
   await run.exited;
@@ -131,34 +111,12 @@ t.test('a range with only a few free ports still works, and an exhausted range f
   const base = block.base;
   await block.release([1, 3, 5, 7, 8, 9]);
   const range = `${base}..${base + 9}`; // 10 ports, 4 taken: exactly 6 free
-  const receiver = await Receiver.start(range);
-  t.teardown(() => receiver.close());
-  const run = runLauncher([...v2Args(receiver, 'k-few', ['--port-range', range]), ...IPYKERNEL_ARGV], {
-    KERNEL_LAUNCH_TOKEN: receiver.token,
-    MIN_PORT_RANGE_SIZE: '0',
-  });
-  t.teardown(() => run.stop());
-  const { plaintext } = await receiver.next();
-  t.notOk(isFailureResponse(plaintext), 'launched with the six free ports');
-  const r = plaintext as ResponseSuccess;
-  const used = [
-    r.conn_info.shell_port,
-    r.conn_info.iopub_port,
-    r.conn_info.stdin_port,
-    r.conn_info.control_port,
-    r.conn_info.hb_port,
-    r.comm_port,
-  ].sort();
-  t.same(used, [base + 1, base + 3, base + 5, base + 7, base + 8, base + 9]);
+  const env = { MIN_PORT_RANGE_SIZE: '0' };
+  const { run, response } = await launchKernel(t, { kernelId: 'k-few', range, args: IPYKERNEL_ARGV, env });
+  t.same(reportedPorts(response).sort(), [base + 1, base + 3, base + 5, base + 7, base + 8, base + 9], 'launched with the six free ports');
 
   // Now every port of the range is taken: by the blockers and the running kernel.
-  const receiver2 = await Receiver.start(range);
-  t.teardown(() => receiver2.close());
-  const run2 = runLauncher([...v2Args(receiver2, 'k-none', ['--port-range', range]), ...IPYKERNEL_ARGV], {
-    KERNEL_LAUNCH_TOKEN: receiver2.token,
-    MIN_PORT_RANGE_SIZE: '0',
-  });
-  t.teardown(() => run2.stop());
+  const { receiver: receiver2, run: run2 } = await startLaunch(t, { kernelId: 'k-none', range, args: IPYKERNEL_ARGV, env });
   const failed = await receiver2.next();
   t.ok(isFailureResponse(failed.plaintext), 'failure response');
   t.match((failed.plaintext as ResponseFailure).failure.stderr_tail, /only \d of the 6 ports needed are free/);
@@ -168,17 +126,9 @@ t.test('a range with only a few free ports still works, and an exhausted range f
 });
 
 t.test('--ip ::1 works end to end over IPv6', async (t) => {
-  const receiver = await Receiver.start();
-  t.teardown(() => receiver.close());
-  const run = runLauncher([...v2Args(receiver, 'k-v6', ['--ip', '::1', '--kernel-language', 'python', '--python', PYTHON])], {
-    KERNEL_LAUNCH_TOKEN: receiver.token,
-  });
-  t.teardown(() => run.stop());
-  const { plaintext } = await receiver.next();
-  t.notOk(isFailureResponse(plaintext), `ready: ${isFailureResponse(plaintext) ? plaintext.failure.stderr_tail : ''}`);
-  const r = plaintext as ResponseSuccess;
+  const { run, response: r, info } = await launchKernel(t, { kernelId: 'k-v6', args: ['--ip', '::1', ...PYTHON_PRESET], host: '::1' });
   t.equal(r.conn_info.ip, '::1');
-  const reply = await shellRequest(r.conn_info, 'kernel_info_request', {});
+  const reply = await shellRequest(info, 'kernel_info_request', {});
   t.equal(reply.header.msg_type, 'kernel_info_reply', 'kernel_info over IPv6 with a zeromq.js client');
   t.equal(reply.content.status, 'ok');
   run.child.kill('SIGTERM');
@@ -186,32 +136,24 @@ t.test('--ip ::1 works end to end over IPv6', async (t) => {
 });
 
 t.test('the launch token file is read when KERNEL_LAUNCH_TOKEN is absent', async (t) => {
-  const receiver = await Receiver.start();
-  t.teardown(() => receiver.close());
   const tokenFile = join(mkdtempSync(join(tmpdir(), 'gl-token-')), 'token');
-  writeFileSync(tokenFile, `${receiver.token}\n`, { mode: 0o600 });
-  const run = runLauncher([
-    ...v2Args(receiver, 'k-tokfile', ['--launch-token-file', tokenFile]),
-    '--',
-    PYTHON,
-    '-m',
-    'no_such_module',
-    '{connection_file}',
-  ]);
-  t.teardown(() => run.stop());
+  const { receiver, run } = await startLaunch(t, {
+    kernelId: 'k-tokfile',
+    args: ['--launch-token-file', tokenFile, '--', PYTHON, '-m', 'no_such_module', '{connection_file}'],
+    // The token file, written once the receiver (which issues the token) exists.
+    env: (receiver) => {
+      writeFileSync(tokenFile, `${receiver.token}\n`, { mode: 0o600 });
+      // Left out of the launcher's environment (spawn skips a variable set to undefined).
+      return { KERNEL_LAUNCH_TOKEN: undefined };
+    },
+  });
   const { plaintext } = await receiver.next();
   t.equal(plaintext.token, receiver.token);
   await run.exited;
 });
 
 t.test('a response no listener acknowledges within --launch-timeout ends the launch: non-zero exit, kernel stopped', async (t) => {
-  const port = await new Promise<number>((resolve) => {
-    const s: Server = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
+  const port = await closedPort();
   const receiver = new Receiver(); // keys and token only: nothing listens on the port
   // What must run out is the delivery, not the kernel start: a stand-in kernel that is ready as soon as Python is
   // up, and, on a machine so loaded that even that took the whole launch timeout, the launch again with twice the
@@ -263,12 +205,10 @@ t.test(
   'a launcher killed outright (SIGKILL) takes its kernel with it',
   { skip: existsSync('/usr/bin/setpriv') ? false : 'util-linux setpriv is not installed' },
   async (t) => {
-    const receiver = await Receiver.start();
-    t.teardown(() => receiver.close());
-    const run = runLauncher([...v2Args(receiver, 'k-sigkill'), '--', PYTHON, '-c', 'import time; time.sleep(60)', '{connection_file}'], {
-      KERNEL_LAUNCH_TOKEN: receiver.token,
+    const { run } = await startLaunch(t, {
+      kernelId: 'k-sigkill',
+      args: ['--', PYTHON, '-c', 'import time; time.sleep(60)', '{connection_file}'],
     });
-    t.teardown(() => run.stop());
     const pid = (await run.waitLog((l) => l.event === 'kernel_spawned', 'kernel_spawned', RESPONSE_WAIT_MS)).pid as number;
     // The kernel is started through `setpriv --pdeathsig KILL`, which arms the parent-death signal and then
     // execs the kernel: kill the launcher only once that exec happened, or the signal may not be armed yet.
@@ -283,20 +223,16 @@ t.test(
 );
 
 t.test('a kernel that dumps binary junk on stderr still gets its failure response through the size limit', async (t) => {
-  const receiver = await Receiver.start();
-  t.teardown(() => receiver.close());
-  const run = runLauncher(
-    [
-      ...v2Args(receiver, 'k-junk'),
+  const { receiver } = await startLaunch(t, {
+    kernelId: 'k-junk',
+    args: [
       '--',
       PYTHON,
       '-c',
       'import sys; sys.stderr.write("\\x1b" * 9000 + "\\x00" * 9000 + "the end"); sys.exit(3)',
       '{connection_file}',
     ],
-    { KERNEL_LAUNCH_TOKEN: receiver.token },
-  );
-  t.teardown(() => run.stop());
+  });
   const { plaintext } = await receiver.next();
   t.ok(isFailureResponse(plaintext), 'failure response accepted by a receiver enforcing the 64 KiB limit');
   const f = (plaintext as ResponseFailure).failure;
@@ -307,12 +243,10 @@ t.test('a kernel that dumps binary junk on stderr still gets its failure respons
 });
 
 t.test('a launcher that fails before the kernel exists still sends a failure response naming why', async (t) => {
-  const receiver = await Receiver.start();
-  t.teardown(() => receiver.close());
-  const run = runLauncher([...v2Args(receiver, 'k-nodir', ['--connection-dir', '/nonexistent/gl-dir']), ...IPYKERNEL_ARGV], {
-    KERNEL_LAUNCH_TOKEN: receiver.token,
+  const { receiver, run } = await startLaunch(t, {
+    kernelId: 'k-nodir',
+    args: ['--connection-dir', '/nonexistent/gl-dir', ...IPYKERNEL_ARGV],
   });
-  t.teardown(() => run.stop());
   const { plaintext } = await receiver.next();
   t.ok(isFailureResponse(plaintext));
   t.match((plaintext as ResponseFailure).failure.stderr_tail, /ENOENT.*\/nonexistent\/gl-dir/);

@@ -22,14 +22,43 @@ import {
   kernelClient,
   replyOf,
   runLauncher,
+  type LauncherRun,
 } from './helpers/launcher-process.js';
 
 /** A listener's key pair and token, and a WebSocket server on loopback standing in for its port. */
-async function wsListener(t: Test): Promise<{ keys: BoxKeyPair; token: string; wss: WebSocketServer; port: number }> {
+interface WsListener {
+  keys: BoxKeyPair;
+  token: string;
+  wss: WebSocketServer;
+  port: number;
+  /** Runs the launcher (ipykernel) against this listener at `ws://127.0.0.1:<port><path>`; it ends with the test. */
+  launch(kernelId: string, path?: string, env?: NodeJS.ProcessEnv): LauncherRun;
+}
+
+async function wsListener(t: Test): Promise<WsListener> {
   const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
   await new Promise<void>((r) => wss.once('listening', () => r()));
   t.teardown(() => new Promise((r) => wss.close(r)));
-  return { keys: generateKeyPair(), token: randomBytes(32).toString('base64url'), wss, port: (wss.address() as { port: number }).port };
+  const keys = generateKeyPair();
+  const token = randomBytes(32).toString('base64url');
+  const port = (wss.address() as { port: number }).port;
+  const launch = (kernelId: string, path = '/kernels', env: NodeJS.ProcessEnv = {}): LauncherRun => {
+    const run = runLauncher(
+      [
+        '--kernel-id',
+        kernelId,
+        '--response-address',
+        `ws://127.0.0.1:${port}${path}`,
+        '--public-key',
+        toBase64(keys.publicKey),
+        ...IPYKERNEL_ARGV,
+      ],
+      { KERNEL_LAUNCH_TOKEN: token, ...env },
+    );
+    t.teardown(() => run.stop());
+    return run;
+  };
+  return { keys, token, wss, port, launch };
 }
 
 function nextMessage(ws: WebSocket, timeoutMs = GENEROUS_MS): Promise<string> {
@@ -43,7 +72,7 @@ function nextMessage(ws: WebSocket, timeoutMs = GENEROUS_MS): Promise<string> {
 }
 
 t.test('over ws:// the response, control requests, re-attach and the kernel_exit event share one WebSocket', async (t) => {
-  const { keys, token, wss, port } = await wsListener(t);
+  const { keys, token, wss, launch } = await wsListener(t);
   const sockets: WebSocket[] = [];
   const connected: Array<(ws: WebSocket) => void> = [];
   wss.on('connection', (ws) => {
@@ -53,21 +82,7 @@ t.test('over ws:// the response, control requests, re-attach and the kernel_exit
   const nextSocket = (): Promise<WebSocket> => new Promise((r) => connected.push(r));
   const first = nextSocket();
 
-  const run = runLauncher(
-    [
-      '--kernel-id',
-      'k-ws',
-      '--response-address',
-      `ws://127.0.0.1:${port}/kernels`,
-      '--public-key',
-      toBase64(keys.publicKey),
-      ...IPYKERNEL_ARGV,
-    ],
-    {
-      KERNEL_LAUNCH_TOKEN: token,
-    },
-  );
-  t.teardown(() => run.stop());
+  const run = launch('k-ws');
   const ws = await first;
   const opened = openResponse(await nextMessage(ws), keys.secretKey);
   t.ok(opened.ok, 'the first frame is the sealed response');
@@ -113,7 +128,7 @@ t.test('over ws:// the response, control requests, re-attach and the kernel_exit
 t.test(
   "when the ack of an accepted response is lost, the retry's GL_ERR_RESPONSE_REPLAYED counts as acknowledged and the launcher re-attaches",
   async (t) => {
-    const { keys, token, wss, port } = await wsListener(t);
+    const { keys, wss, launch } = await wsListener(t);
     let connections = 0;
     let epk: Uint8Array | undefined;
     const reattached = new Promise<WebSocket>((resolve) => {
@@ -138,19 +153,7 @@ t.test(
         });
       });
     });
-    const run = runLauncher(
-      [
-        '--kernel-id',
-        'k-lost-ack',
-        '--response-address',
-        `ws://127.0.0.1:${port}/`,
-        '--public-key',
-        toBase64(keys.publicKey),
-        ...IPYKERNEL_ARGV,
-      ],
-      { KERNEL_LAUNCH_TOKEN: token },
-    );
-    t.teardown(() => run.stop());
+    const run = launch('k-lost-ack', '/');
     const ws = await reattached;
     t.ok(
       run.logs.some((l) => l.event === 'response_acked' && l.ack_lost === true),
@@ -162,7 +165,7 @@ t.test(
 );
 
 t.test('a refused re-attach is warned about with the reason, and the warnings back off (1st, 2nd, 4th … failure)', async (t) => {
-  const { keys, token, wss, port } = await wsListener(t);
+  const { wss, launch } = await wsListener(t);
   let connections = 0;
   const sixth = new Promise<void>((resolve) => {
     wss.on('connection', (ws) => {
@@ -179,22 +182,7 @@ t.test('a refused re-attach is warned about with the reason, and the warnings ba
       });
     });
   });
-  const run = runLauncher(
-    [
-      '--kernel-id',
-      'k-ws-refused',
-      '--response-address',
-      `ws://127.0.0.1:${port}/kernels`,
-      '--public-key',
-      toBase64(keys.publicKey),
-      ...IPYKERNEL_ARGV,
-    ],
-    {
-      KERNEL_LAUNCH_TOKEN: token,
-      LOG_LEVEL: 'debug',
-    },
-  );
-  t.teardown(() => run.stop());
+  const run = launch('k-ws-refused', '/kernels', { LOG_LEVEL: 'debug' });
   await sixth;
   // The launcher logs each failure after the refusal arrives: wait for the sixth entry (an event, bounded by the safety timer).
   const deadline = Date.now() + 60_000;

@@ -10,11 +10,10 @@
  * how far the launcher lags the flooder and on ipykernel's own unbounded
  * queue, so it is measured in the bench, not asserted here.
  */
-import t, * as Tap from 'tap';
+import t from 'tap';
 import * as zmq from 'zeromq';
-import { type ConnectionInfo, isFailureResponse, type ResponseSuccess } from '@gateway-launchers/common';
-import { Receiver } from './helpers/receiver.js';
-import { IPYKERNEL_ARGV, kernelClient, runLauncher } from './helpers/launcher-process.js';
+import { IPYKERNEL_ARGV, kernelClient } from './helpers/launcher-process.js';
+import { launchKernel } from './helpers/launched-kernel.js';
 
 const RANGE = '52100..53100';
 /** Upper bound of the flood: a safety net, far more than a kernel_info round trip needs even on a busy machine. */
@@ -32,36 +31,13 @@ const UNSIGNED = [
   Buffer.from('{}'),
 ];
 
-async function startProxied(t: Tap.Test): Promise<ConnectionInfo> {
-  const receiver = await Receiver.start(RANGE);
-  t.teardown(() => receiver.close());
-  const run = runLauncher(
-    [
-      '--kernel-id',
-      'k-fair',
-      '--response-address',
-      receiver.address,
-      '--public-key',
-      receiver.publicKey,
-      '--port-range',
-      RANGE,
-      '--mode',
-      'proxy',
-      ...IPYKERNEL_ARGV,
-    ],
-    {
-      KERNEL_LAUNCH_TOKEN: receiver.token,
-    },
-  );
-  t.teardown(() => run.stop());
-  const { plaintext } = await receiver.next();
-  if (isFailureResponse(plaintext)) throw new Error(`kernel failed: ${plaintext.failure.stderr_tail}`);
-  await run.waitLog((l) => l.event === 'kernel_ready', 'kernel_ready');
-  return { ...(plaintext as ResponseSuccess).conn_info, ip: '127.0.0.1' };
-}
-
 t.test('a client flooding shell with unsigned messages does not hold up another client’s kernel_info', async (t) => {
-  const info = await startProxied(t);
+  const { info } = await launchKernel(t, {
+    kernelId: 'k-fair',
+    range: RANGE,
+    args: ['--mode', 'proxy', ...IPYKERNEL_ARGV],
+    awaitKernelReady: true,
+  });
   const flooder = new zmq.Dealer({ linger: 0 });
   t.teardown(() => flooder.close());
   flooder.connect(`tcp://127.0.0.1:${info.shell_port}`);

@@ -4,9 +4,6 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import * as zmq from 'zeromq';
-import { isFailureResponse, type ResponseSuccess, type ConnectionInfo } from '@gateway-launchers/common';
-import { Receiver } from './helpers/receiver.js';
 import {
   CELL_STARTED,
   GENEROUS_MS,
@@ -15,32 +12,16 @@ import {
   PYTHON,
   RESPONSE_WAIT_MS,
   SLEEPING_CELL,
-  controlText,
   kernelClient,
-  replyOf,
-  runLauncher,
-  sendComm,
   waitFor,
   writeConnectionFile,
 } from './helpers/launcher-process.js';
+import { launchKernel, reportedPorts } from './helpers/launched-kernel.js';
 import { holdPortBlock } from './helpers/ports.js';
+import { heartbeat } from './helpers/zmq-client.js';
 
 const RANGE = '23000..24000';
 const CLASH_ONCE = fileURLToPath(new URL('./fixtures/clash_once.py', import.meta.url));
-
-async function heartbeat(info: ConnectionInfo, timeoutMs: number): Promise<boolean> {
-  const req = new zmq.Request({ linger: 0, receiveTimeout: timeoutMs, sendTimeout: timeoutMs });
-  try {
-    req.connect(`tcp://127.0.0.1:${info.hb_port}`);
-    await req.send('ping');
-    const [echo] = await req.receive();
-    return echo?.toString() === 'ping';
-  } catch {
-    return false;
-  } finally {
-    req.close();
-  }
-}
 
 /** Runs `cond` (each run a request and its answer) until it holds; false after {@link GENEROUS_MS}. */
 async function waitUntil(cond: () => Promise<boolean>): Promise<boolean> {
@@ -52,52 +33,15 @@ async function waitUntil(cond: () => Promise<boolean>): Promise<boolean> {
   return false;
 }
 
-async function startProxied(t: Test, kernelId: string, extra: string[] = [], argv: string[] = IPYKERNEL_ARGV) {
-  const receiver = await Receiver.start(RANGE);
-  t.teardown(() => receiver.close());
-  const run = runLauncher(
-    [
-      '--kernel-id',
-      kernelId,
-      '--response-address',
-      receiver.address,
-      '--public-key',
-      receiver.publicKey,
-      '--port-range',
-      RANGE,
-      '--mode',
-      'proxy',
-      ...extra,
-      ...argv,
-    ],
-    {
-      KERNEL_LAUNCH_TOKEN: receiver.token,
-    },
-  );
-  t.teardown(() => run.stop());
-  const { plaintext, epk } = await receiver.next();
-  if (isFailureResponse(plaintext)) throw new Error(`kernel failed: ${plaintext.failure.stderr_tail}`);
-  // The response goes out before the kernel listens; jupyter_client's standalone wait_for_ready
-  // declares a kernel dead after one missed heartbeat, so clients start once it listens.
-  await run.waitLog((l) => l.event === 'kernel_ready', 'kernel_ready', RESPONSE_WAIT_MS);
-  const r = plaintext as ResponseSuccess;
-  const info = { ...r.conn_info, ip: '127.0.0.1' };
-  const control = async (action: Parameters<typeof controlText>[1]): Promise<Record<string, unknown>> =>
-    replyOf(await sendComm(r.comm_port, controlText(kernelId, action, epk, receiver.keys.secretKey)), epk, receiver.keys.secretKey);
-  return { receiver, run, r, info, control };
+/** A kernel launched in proxy mode that listens behind the relay. */
+function startProxied(t: Test, kernelId: string, extra: string[] = []) {
+  return launchKernel(t, { kernelId, range: RANGE, args: ['--mode', 'proxy', ...extra, ...IPYKERNEL_ARGV], awaitKernelReady: true });
 }
 
 t.test('proxy mode relays every channel of a real ipykernel through public ports in range', async (t) => {
-  const { run, r, info, control } = await startProxied(t, 'k-proxy');
+  const { run, response: r, info, control } = await startProxied(t, 'k-proxy');
   t.equal(r.mode, 'proxy');
-  const ports = [
-    r.conn_info.shell_port,
-    r.conn_info.iopub_port,
-    r.conn_info.stdin_port,
-    r.conn_info.control_port,
-    r.conn_info.hb_port,
-    r.comm_port,
-  ];
+  const ports = reportedPorts(r);
   t.equal(new Set(ports).size, 6);
   for (const p of ports) t.ok(p >= 23000 && p <= 24000, `public port ${p} in range`);
   const kernelPorts = run.logs.find((l) => l.event === 'kernel_spawned')?.kernel_ports as number[];
@@ -219,52 +163,26 @@ t.test('proxy mode skips public ports taken by others and survives a loopback po
   t.teardown(() => block.close());
   const base = block.base;
   await block.release([4, 5, 6, 7, 8, 9]);
-  const range = `${base}..${base + 9}`;
-  const receiver = await Receiver.start(range);
-  t.teardown(() => receiver.close());
   const marker = join(mkdtempSync(join(tmpdir(), 'gl-clash-')), 'marker');
-  const run = runLauncher(
-    [
-      '--kernel-id',
-      'k-proxy-clash',
-      '--response-address',
-      receiver.address,
-      '--public-key',
-      receiver.publicKey,
-      '--port-range',
-      range,
-      '--mode',
-      'proxy',
-      '--',
-      PYTHON,
-      CLASH_ONCE,
-      marker,
-      '{connection_file}',
-    ],
-    {
-      KERNEL_LAUNCH_TOKEN: receiver.token,
-      MIN_PORT_RANGE_SIZE: '0',
-    },
-  );
-  t.teardown(() => run.stop());
-  const { plaintext } = await receiver.next();
-  t.notOk(isFailureResponse(plaintext));
-  const r = plaintext as ResponseSuccess;
-  const used = [
-    r.conn_info.shell_port,
-    r.conn_info.iopub_port,
-    r.conn_info.stdin_port,
-    r.conn_info.control_port,
-    r.conn_info.hb_port,
-    r.comm_port,
-  ].sort();
+  const {
+    receiver,
+    run,
+    response: r,
+    info,
+  } = await launchKernel(t, {
+    kernelId: 'k-proxy-clash',
+    range: `${base}..${base + 9}`,
+    args: ['--mode', 'proxy', '--', PYTHON, CLASH_ONCE, marker, '{connection_file}'],
+    env: { MIN_PORT_RANGE_SIZE: '0' },
+  });
+  const used = reportedPorts(r).sort();
   t.same(used, [base + 4, base + 5, base + 6, base + 7, base + 8, base + 9], 'taken ports skipped, all in range');
   t.ok(
     await waitFor(() => run.logs.some((l) => l.event === 'port_clash_retry'), RESPONSE_WAIT_MS),
     'the kernel was restarted on fresh loopback ports',
   );
   t.ok(await waitFor(() => run.logs.some((l) => l.event === 'kernel_ready'), RESPONSE_WAIT_MS), 'and listens');
-  const out = await kernelClient({ ...r.conn_info, ip: '127.0.0.1' }, 'execute', '2**10').result;
+  const out = await kernelClient(info, 'execute', '2**10').result;
   t.equal(out.result, '1024', 'the response sent before the clash is still valid');
   t.equal(receiver.received.length, 0, 'no second response was needed');
   run.child.kill('SIGTERM');

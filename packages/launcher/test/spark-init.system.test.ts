@@ -4,21 +4,13 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { generateKeyPair, isFailureResponse, toBase64, type ResponseFailure, type ResponseSuccess } from '@gateway-launchers/common';
-import { buildConfig, resolveOptions } from '../src/config.js';
+import { isFailureResponse, type ResponseFailure } from '@gateway-launchers/common';
 import { pythonClusterPrelude, rSparkPrelude } from '../src/spark-init.js';
-import { Receiver } from './helpers/receiver.js';
-import { GENEROUS_MS, PYTHON, controlText, kernelClient, replyOf, runLauncher, sendComm, waitFor } from './helpers/launcher-process.js';
+import { GENEROUS_MS, PYTHON, PYTHON_PRESET, kernelClient, waitFor } from './helpers/launcher-process.js';
+import { launchKernel, startLaunch } from './helpers/launched-kernel.js';
 
 const STANDINS = fileURLToPath(new URL('./fixtures/standins', import.meta.url));
 const RANGE = '44000..45000';
-const KEY = toBase64(generateKeyPair().publicKey);
-const ENV = { KERNEL_ID: 'k1', KERNEL_RESPONSE_ADDRESS: '127.0.0.1:9', KERNEL_PUBLIC_KEY: KEY, KERNEL_LAUNCH_TOKEN: 'tok' };
-
-function config(flags: Record<string, string>, afterDashDash: string[] = []) {
-  return buildConfig(resolveOptions(flags, ENV), afterDashDash, ENV);
-}
-
 function events(file: string): string[] {
   return existsSync(file)
     ? readFileSync(file, 'utf8')
@@ -33,65 +25,6 @@ function tempLog(t: Test): string {
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   return join(dir, 'standin.log');
 }
-
-t.test('the python preset gets the start-up hook only for a cluster type and a mode that ask for one', async (t) => {
-  t.same(
-    config({ 'kernel-language': 'python', mode: 'direct' }).kernelArgv.slice(1, 3),
-    ['-m', 'ipykernel_launcher'],
-    'mode none: plain ipykernel_launcher',
-  );
-  t.same(
-    config({
-      'kernel-language': 'python',
-      mode: 'direct',
-      'spark-context-initialization-mode': 'lazy',
-      'cluster-type': 'none',
-    }).kernelArgv.slice(1, 3),
-    ['-m', 'ipykernel_launcher'],
-    'cluster type none: no hook',
-  );
-  const handoff = config({ 'kernel-language': 'python' }).kernelArgv[2] as string;
-  t.match(handoff, /_gl_handoff\.install\(\)[\s\S]*kernelapp\.launch_new_instance\(\)/, 'handoff (the default) only adds its bootstrap');
-  t.notMatch(handoff, /spark objects/, 'and no cluster hook');
-  const lazy = config({ 'kernel-language': 'python', 'spark-context-initialization-mode': 'lazy', 'kernel-class-name': 'my.Kernel' });
-  t.equal(lazy.kernelArgv[1], '-c');
-  t.match(lazy.kernelArgv[2], /spark objects, lazy[\s\S]*launch_instance\(user_ns=_gl_user_ns\)/);
-  t.same(
-    lazy.kernelArgv.slice(3),
-    ['-f', '{connection_file}', '--IPKernelApp.kernel_class=my.Kernel'],
-    'connection file and kernel class still reach ipykernel',
-  );
-  t.equal(lazy.clusterType, 'spark', 'a python spark kernel gets SIGUSR2 after SIGINT');
-  const ipv6 = config({ 'kernel-language': 'python', 'spark-context-initialization-mode': 'eager', ip: '::1' });
-  t.match(ipv6.kernelArgv[2], /zmq\.IPV6[\s\S]*spark objects, eager/, 'IPv6 and the hook combine');
-  t.match(
-    config({ 'kernel-language': 'python', 'spark-context-initialization-mode': 'lazy', 'cluster-type': 'dask' }).kernelArgv[2],
-    /dask_yarn\.YarnCluster\.from_current\(\)/,
-  );
-});
-
-t.test('the r preset gets SparkR through -e before IRkernel starts, and never SIGUSR2', async (t) => {
-  const r = config({ 'kernel-language': 'r', 'spark-context-initialization-mode': 'eager' });
-  const i = r.kernelArgv.indexOf('IRkernel::main()');
-  t.equal(r.kernelArgv[i - 3], '-e');
-  t.match(r.kernelArgv[i - 2], /SparkR, eager/);
-  t.equal(r.clusterType, 'none', 'R quits on SIGUSR2, so it is never sent');
-  t.notOk(
-    config({ 'kernel-language': 'r' }).kernelArgv.some((a) => a.includes('SparkR')),
-    'mode none: no hook',
-  );
-});
-
-t.test('spark initialization without a preset, or dask for r, is a usage error', async (t) => {
-  t.throws(
-    () => config({ 'spark-context-initialization-mode': 'lazy' }, ['python3', '-m', 'ipykernel_launcher', '-f', '{connection_file}']),
-    { code: 'GL_ERR_USAGE', message: /needs --kernel-language python or r/ },
-  );
-  t.throws(() => config({ 'kernel-language': 'r', 'spark-context-initialization-mode': 'lazy', 'cluster-type': 'dask' }), {
-    code: 'GL_ERR_USAGE',
-    message: /dask is for the python preset/,
-  });
-});
 
 /** Runs the python prelude plus `code` with the stand-ins on the path; returns stdout and the recorded events. */
 function runPrelude(
@@ -148,87 +81,36 @@ t.test('lazy dask hook binds cluster on first use', async (t) => {
 
 t.test('eager spark kernel: the session exists before the response, and an interrupt cancels running jobs through SIGUSR2', async (t) => {
   const log = tempLog(t);
-  const receiver = await Receiver.start(RANGE);
-  t.teardown(() => receiver.close());
-  const run = runLauncher(
-    [
-      '--kernel-id',
-      'k-eager',
-      '--response-address',
-      receiver.address,
-      '--public-key',
-      receiver.publicKey,
-      '--port-range',
-      RANGE,
-      '--kernel-language',
-      'python',
-      '--python',
-      PYTHON,
-      '--spark-context-initialization-mode',
-      'eager',
-    ],
-    {
-      KERNEL_LAUNCH_TOKEN: receiver.token,
-      PYTHONPATH: STANDINS,
-      STANDIN_LOG: log,
-    },
-  );
-  t.teardown(() => run.stop());
-  const { plaintext, epk } = await receiver.next();
-  t.notOk(isFailureResponse(plaintext));
+  const { run, info, control } = await launchKernel(t, {
+    kernelId: 'k-eager',
+    range: RANGE,
+    args: [...PYTHON_PRESET, '--spark-context-initialization-mode', 'eager'],
+    env: { PYTHONPATH: STANDINS, STANDIN_LOG: log },
+  });
   t.same(events(log), ['getOrCreate'], 'created before the kernel was reported ready');
-  const r = plaintext as ResponseSuccess;
-  const info = { ...r.conn_info, ip: '127.0.0.1' };
   const out = await kernelClient(info, 'execute', 'print(type(spark).__name__, type(sc).__name__); sql("SELECT 2")').result;
   t.equal(out.stdout, 'SparkSession SparkContext\n');
   t.equal(out.result, "'rows of SELECT 2'");
   const cell = kernelClient(info, 'execute_async', 'sc.runJob(60)');
   await cell.sent;
   t.ok(await waitFor(() => events(log).includes('job_started'), GENEROUS_MS), 'the job runs');
-  t.same(
-    replyOf(
-      await sendComm(r.comm_port, controlText('k-eager', { interrupt: true }, epk, receiver.keys.secretKey)),
-      epk,
-      receiver.keys.secretKey,
-    ),
-    { ok: true },
-  );
+  t.same(await control({ interrupt: true }), { ok: true });
   t.equal((await cell.result).ename, 'KeyboardInterrupt', 'SIGINT ends the cell');
   t.ok(await waitFor(() => events(log).includes('cancelAllJobs'), GENEROUS_MS), 'SIGUSR2 cancelled the Spark jobs');
   const again = await kernelClient(info, 'execute', 'sc.runJob(0)').result;
   t.equal(again.result, "'finished'", 'the kernel and its context are still usable');
-  await sendComm(r.comm_port, controlText('k-eager', { shutdown: true }, epk, receiver.keys.secretKey));
+  await control({ shutdown: true });
   t.equal((await run.exited).code, 0);
   t.ok(events(log).includes('session_stop'), 'the session is stopped when the kernel exits');
 });
 
 t.test('eager mode fails the launch with the reason when the session cannot be created', async (t) => {
-  const receiver = await Receiver.start(RANGE);
-  t.teardown(() => receiver.close());
-  const run = runLauncher(
-    [
-      '--kernel-id',
-      'k-eager-fail',
-      '--response-address',
-      receiver.address,
-      '--public-key',
-      receiver.publicKey,
-      '--port-range',
-      RANGE,
-      '--kernel-language',
-      'python',
-      '--python',
-      PYTHON,
-      '--spark-context-initialization-mode',
-      'eager',
-    ],
-    {
-      KERNEL_LAUNCH_TOKEN: receiver.token,
-      PYTHONPATH: STANDINS,
-      STANDIN_FAIL: 'no YARN queue',
-    },
-  );
-  t.teardown(() => run.stop());
+  const { receiver, run } = await startLaunch(t, {
+    kernelId: 'k-eager-fail',
+    range: RANGE,
+    args: [...PYTHON_PRESET, '--spark-context-initialization-mode', 'eager'],
+    env: { PYTHONPATH: STANDINS, STANDIN_FAIL: 'no YARN queue' },
+  });
   const { plaintext } = await receiver.next();
   t.ok(isFailureResponse(plaintext), 'a failure response, not a timeout');
   const failure = (plaintext as ResponseFailure).failure;
@@ -239,18 +121,24 @@ t.test('eager mode fails the launch with the reason when the session cannot be c
 
 const HAVE_R = spawnSync('R', ['--version'], { stdio: 'ignore' }).status === 0;
 
+/** Installs the stand-in SparkR package into a library of its own, removed with the test; returns the library. */
+function installStandinSparkR(t: Test): string {
+  const lib = mkdtempSync(join(tmpdir(), 'gl-rlib-'));
+  t.teardown(() => rmSync(lib, { recursive: true, force: true }));
+  const install = spawnSync(
+    'R',
+    ['CMD', 'INSTALL', '--no-docs', '--no-html', '--no-multiarch', `--library=${lib}`, join(STANDINS, 'SparkR')],
+    { encoding: 'utf8' },
+  );
+  t.equal(install.status, 0, install.stderr);
+  return lib;
+}
+
 t.test(
   'r hook with a stand-in SparkR: eager binds spark and sc at start; a failure halts R with the reason',
   { skip: HAVE_R ? false : 'R is not installed' },
   async (t) => {
-    const lib = mkdtempSync(join(tmpdir(), 'gl-rlib-'));
-    t.teardown(() => rmSync(lib, { recursive: true, force: true }));
-    const install = spawnSync(
-      'R',
-      ['CMD', 'INSTALL', '--no-docs', '--no-html', '--no-multiarch', `--library=${lib}`, join(STANDINS, 'SparkR')],
-      { encoding: 'utf8' },
-    );
-    t.equal(install.status, 0, install.stderr);
+    const lib = installStandinSparkR(t);
     const log = tempLog(t);
     const env = { PATH: '/usr/bin:/bin', SPARKR_PACKAGE_DIR: lib, STANDIN_LOG: log };
     const r = spawnSync(
@@ -273,9 +161,8 @@ t.test(
 
 t.test("the Spark application name (--spark-app-name, GP's --customAppName) reaches SparkSession.builder, quoted safely", async (t) => {
   const name = 'app "quoted" \\ é';
-  const cfg = config({ 'kernel-language': 'python', 'spark-context-initialization-mode': 'eager', 'spark-app-name': name });
+  // That the flag reaches the kernel argv as this prelude: spark-init.test.ts.
   const prelude = pythonClusterPrelude({ mode: 'eager', clusterType: 'spark', appName: name });
-  t.ok((cfg.kernelArgv[2] as string).includes(prelude), 'the flag reaches the kernel argv');
   const log = tempLog(t);
   const r = spawnSync(PYTHON, ['-c', prelude], {
     env: { PATH: '/usr/bin:/bin', PYTHONPATH: STANDINS, STANDIN_LOG: log },
@@ -288,26 +175,10 @@ t.test("the Spark application name (--spark-app-name, GP's --customAppName) reac
     .map((l) => JSON.parse(l) as { event: string; name?: string })
     .find((e) => e.event === 'appName');
   t.equal(appName?.name, name, 'the name arrives unchanged');
-  t.notMatch(
-    config({ 'kernel-language': 'python', 'spark-context-initialization-mode': 'eager' }).kernelArgv[2],
-    /appName/,
-    'no name: Spark chooses',
-  );
-  t.match(
-    config({ 'kernel-language': 'r', 'spark-context-initialization-mode': 'lazy', 'spark-app-name': 'n1' }).kernelArgv.join(' '),
-    /sparkR\.session\(appName = "n1"\)/,
-  );
 });
 
 t.test('r hook: the application name reaches sparkR.session', { skip: HAVE_R ? false : 'R is not installed' }, async (t) => {
-  const lib = mkdtempSync(join(tmpdir(), 'gl-rlib-'));
-  t.teardown(() => rmSync(lib, { recursive: true, force: true }));
-  const install = spawnSync(
-    'R',
-    ['CMD', 'INSTALL', '--no-docs', '--no-html', '--no-multiarch', `--library=${lib}`, join(STANDINS, 'SparkR')],
-    { encoding: 'utf8' },
-  );
-  t.equal(install.status, 0, install.stderr);
+  const lib = installStandinSparkR(t);
   const log = tempLog(t);
   const r = spawnSync('R', ['--slave', '--no-restore', '--no-save', '-e', rSparkPrelude('eager', 'my "app"'), '-e', 'cat("ok\\n")'], {
     env: { PATH: '/usr/bin:/bin', SPARKR_PACKAGE_DIR: lib, STANDIN_LOG: log },

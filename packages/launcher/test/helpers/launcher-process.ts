@@ -12,6 +12,8 @@ export const KERNEL_CLIENT = fileURLToPath(new URL('../fixtures/kernel_client.py
 /** Debian's interpreter: the only one with ipykernel and jupyter_client. */
 export const PYTHON = '/usr/bin/python3';
 export const IPYKERNEL_ARGV = ['--', PYTHON, '-m', 'ipykernel_launcher', '-f', '{connection_file}'];
+/** The python preset on Debian's interpreter (handoff mode unless `--mode` says otherwise). */
+export const PYTHON_PRESET = ['--kernel-language', 'python', '--python', PYTHON];
 /**
  * Safety net for every wait on another process (a log line, a message, an
  * exit). Tests wait for events, never for time; this bound only turns a hang

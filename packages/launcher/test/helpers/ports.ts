@@ -66,3 +66,16 @@ export async function holdPortBlock(size: number): Promise<PortBlock> {
   }
   throw new Error(`no block of ${size} free ports found in ${LO}..${HI}`);
 }
+
+/**
+ * A loopback port nothing listens on: bound on 127.0.0.1 by the OS, then
+ * closed. Another process may take it later; tests use it for "nothing is
+ * there yet" (a refused connection), not as a port reserved for them.
+ */
+export async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await closeServer(server);
+  return port;
+}

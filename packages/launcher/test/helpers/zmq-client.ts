@@ -38,3 +38,18 @@ export async function shellRequest(
     socket.close();
   }
 }
+
+/** One heartbeat through the kernel's hb port with a REQ socket: true when it echoes within `timeoutMs`. */
+export async function heartbeat(info: ConnectionInfo, timeoutMs: number): Promise<boolean> {
+  const req = new zmq.Request({ linger: 0, receiveTimeout: timeoutMs, sendTimeout: timeoutMs, ipv6: isIP(info.ip) === 6 });
+  try {
+    req.connect(zmqUrl(info, info.hb_port));
+    await req.send('ping');
+    const [echo] = await req.receive();
+    return echo?.toString() === 'ping';
+  } catch {
+    return false;
+  } finally {
+    req.close();
+  }
+}

@@ -1,32 +1,17 @@
-/** In-process checks of the clash watch and the ephemeral range warning, with a real child process and real files. */
+/**
+ * The clash watch on a real child process's stderr: a split message still
+ * kills the kernel's group, and a watch that was ended leaves the kernel
+ * alone. The scanner and the rest of port-clash handling are checked without
+ * processes in port-clash.test.ts.
+ */
 import t from 'tap';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parsePortRange } from '@gateway-launchers/common';
-import type { LauncherLogger } from '../src/deferred-logger.js';
-import { warnIfEphemeral } from '../src/ephemeral-ports.js';
 import { KernelProcess } from '../src/kernel-process.js';
 import { killOnPortClash } from '../src/port-clash.js';
 import { PYTHON } from './helpers/launcher-process.js';
-
-/** A logger that keeps what it is given. */
-function recordingLogger(): { logger: LauncherLogger; lines: Array<Record<string, unknown>> } {
-  const lines: Array<Record<string, unknown>> = [];
-  const keep =
-    (level: string) =>
-    (obj: Record<string, unknown>, msg?: string): void =>
-      void lines.push({ level, ...obj, msg });
-  const logger: LauncherLogger = {
-    trace: keep('trace'),
-    debug: keep('debug'),
-    info: keep('info'),
-    warn: keep('warn'),
-    error: keep('error'),
-    fatal: keep('fatal'),
-  };
-  return { logger, lines };
-}
+import { recordingLogger } from './helpers/recording-logger.js';
 
 const quiet = { write: (_c: unknown, cb?: (e?: Error | null) => void) => (cb?.(), true) } as unknown as NodeJS.WritableStream;
 
@@ -79,28 +64,3 @@ t.test('the watch ends when asked: a clash message after that is left alone', as
   t.match(kernel.stderrTail(), /Address already in use/);
   t.same(lines, [], 'nothing logged');
 });
-
-t.test(
-  'the ephemeral range warning: overlap at either end warns once with both ranges; outside, 0..0 or an unreadable file do not',
-  async (t) => {
-    const dir = mkdtempSync(join(tmpdir(), 'gl-eph-'));
-    const file = join(dir, 'ip_local_port_range');
-    writeFileSync(file, '32768\t60999\n');
-    const check = (range: string, f = file): Array<Record<string, unknown>> => {
-      const { logger, lines } = recordingLogger();
-      warnIfEphemeral(parsePortRange(range, { minSize: 0 }), logger, f);
-      return lines;
-    };
-    t.match(check('40000..41000'), [
-      { level: 'warn', event: 'port_range_ephemeral_overlap', port_range: '40000..41000', ephemeral_range: '32768..60999' },
-    ]);
-    t.equal(check('32000..32768').length, 1, 'touching the low end');
-    t.equal(check('60999..61999').length, 1, 'touching the high end');
-    t.same(check('10000..11000'), [], 'below');
-    t.same(check('61000..62000'), [], 'above');
-    t.same(check('0..0'), [], 'any port: the ephemeral range by definition');
-    t.same(check('40000..41000', join(dir, 'missing')), [], 'no file');
-    writeFileSync(file, 'garbage');
-    t.same(check('40000..41000'), [], 'a malformed file');
-  },
-);
