@@ -9,14 +9,23 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { join } from 'node:path';
-import type { ConnectionInfo } from '@gateway-launchers/common';
+import { rmSync } from 'node:fs';
 import type { ResponseListener } from '@gateway-launchers/listener';
 import { KernelClient } from '../../demo/dist/jupyter-client.js';
 import { type ResultRow, status } from './bench-rows.js';
-import { cpuMs, exitOf, f0, f1, median, mmm, procNetTcpLines, spawnBenchLauncher, vmHwmKiB, withTimeout } from './bench-util.js';
+import {
+  bareConnectionFile,
+  cpuMs,
+  exitOf,
+  f0,
+  f1,
+  median,
+  mmm,
+  procNetTcpLines,
+  spawnBenchLauncher,
+  vmHwmKiB,
+  withTimeout,
+} from './bench-util.js';
 
 /** The four small cells every kernel run executes before its shutdown. */
 const CELLS = [
@@ -58,22 +67,6 @@ export interface LaunchResult {
   /** `/proc/net/tcp{,6}` entries at the start of the runs (what direct-mode readiness reads). */
   readonly tcpLines: number;
   readonly failures: readonly string[];
-}
-
-async function freePorts(n: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from(
-      { length: n },
-      () =>
-        new Promise<ReturnType<typeof createServer>>((resolve) => {
-          const s = createServer();
-          s.listen(0, '127.0.0.1', () => resolve(s));
-        }),
-    ),
-  );
-  const ports = servers.map((s) => (s.address() as { port: number }).port);
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-  return ports;
 }
 
 async function launcherRun(listener: ResponseListener, launcher: string, python: string, i: number): Promise<LauncherRun> {
@@ -137,21 +130,7 @@ async function launcherRun(listener: ResponseListener, launcher: string, python:
 
 /** Starts `python -m ipykernel_launcher` on a connection file in `dir`, runs the cells and shuts it down (also the footprint section's reference). */
 export async function bareRun(python: string, dir: string, i: number): Promise<BareRun> {
-  const [shell, iopub, stdin, control, hb] = await freePorts(5);
-  const info: ConnectionInfo = {
-    shell_port: shell!,
-    iopub_port: iopub!,
-    stdin_port: stdin!,
-    control_port: control!,
-    hb_port: hb!,
-    ip: '127.0.0.1',
-    transport: 'tcp',
-    key: randomBytes(16).toString('hex'),
-    signature_scheme: 'hmac-sha256',
-    kernel_name: 'python3',
-  } as ConnectionInfo;
-  const file = join(dir, `bare-${i}.json`);
-  writeFileSync(file, JSON.stringify(info), { mode: 0o600 });
+  const { info, file } = await bareConnectionFile(dir, `bare-${i}.json`);
   const t0 = performance.now();
   const child = spawn(python, ['-m', 'ipykernel_launcher', '-f', file], { stdio: 'ignore' });
   const exited = exitOf(child);

@@ -8,34 +8,16 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import type { ConnectionInfo } from '@gateway-launchers/common';
 import type { ResponseListener } from '@gateway-launchers/listener';
 import { KernelClient } from '../../demo/dist/jupyter-client.js';
 import type { TargetRow } from './bench-rows.js';
-import { exitOf, f0, median, withTimeout } from './bench-util.js';
+import { bareConnectionFile, exitOf, f0, median, withTimeout } from './bench-util.js';
 
 const TASKSET = ['taskset', '-c', '0'] as const;
 /** Readiness overhead target (ms), the same as unpinned. */
 const TARGET_MS = 40;
-
-async function freePorts(n: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from(
-      { length: n },
-      () =>
-        new Promise<ReturnType<typeof createServer>>((resolve) => {
-          const s = createServer();
-          s.listen(0, '127.0.0.1', () => resolve(s));
-        }),
-    ),
-  );
-  const ports = servers.map((s) => (s.address() as { port: number }).port);
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-  return ports;
-}
 
 async function readyOf(info: ConnectionInfo, t0: number): Promise<number> {
   const client = new KernelClient(info, 60_000, { iopub: false });
@@ -71,21 +53,7 @@ async function launcherReady(listener: ResponseListener, launcher: string, pytho
 }
 
 async function bareReady(dir: string, python: string): Promise<number> {
-  const [shell, iopub, stdin, control, hb] = (await freePorts(5)) as [number, number, number, number, number];
-  const info = {
-    shell_port: shell,
-    iopub_port: iopub,
-    stdin_port: stdin,
-    control_port: control,
-    hb_port: hb,
-    ip: '127.0.0.1',
-    transport: 'tcp',
-    key: randomBytes(16).toString('hex'),
-    signature_scheme: 'hmac-sha256',
-    kernel_name: 'python3',
-  } as ConnectionInfo;
-  const file = join(dir, `onecore-${randomBytes(3).toString('hex')}.json`);
-  writeFileSync(file, JSON.stringify(info), { mode: 0o600 });
+  const { info, file } = await bareConnectionFile(dir, `onecore-${randomBytes(3).toString('hex')}.json`);
   const t0 = performance.now();
   const child = spawn(TASKSET[0], [...TASKSET.slice(1), python, '-m', 'ipykernel_launcher', '-f', file], { stdio: 'ignore' });
   const exited = exitOf(child);

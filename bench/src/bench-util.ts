@@ -4,8 +4,12 @@
  * @module
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import type { ConnectionInfo } from '@gateway-launchers/common';
 import { createInterface } from 'node:readline';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 
 // ---------------------------------------------------------------- statistics
 export function sorted(xs: readonly number[]): number[] {
@@ -113,4 +117,41 @@ export async function timeProcess(cmd: string, args: readonly string[]): Promise
   child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
   await exitOf(child);
   return { ms: performance.now() - t0, out };
+}
+
+/** `n` loopback ports that were free a moment ago (bound to port 0, then closed). */
+export async function freePorts(n: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from(
+      { length: n },
+      () =>
+        new Promise<ReturnType<typeof createServer>>((resolve) => {
+          const s = createServer();
+          s.listen(0, '127.0.0.1', () => resolve(s));
+        }),
+    ),
+  );
+  const ports = servers.map((s) => (s.address() as { port: number }).port);
+  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  return ports;
+}
+
+/** Connection info on free loopback ports with a fresh key, written (mode 0600) to `dir/name` for a bare kernel. */
+export async function bareConnectionFile(dir: string, name: string): Promise<{ info: ConnectionInfo; file: string }> {
+  const [shell, iopub, stdin, control, hb] = (await freePorts(5)) as [number, number, number, number, number];
+  const info = {
+    shell_port: shell,
+    iopub_port: iopub,
+    stdin_port: stdin,
+    control_port: control,
+    hb_port: hb,
+    ip: '127.0.0.1',
+    transport: 'tcp',
+    key: randomBytes(16).toString('hex'),
+    signature_scheme: 'hmac-sha256',
+    kernel_name: 'python3',
+  } as ConnectionInfo;
+  const file = join(dir, name);
+  writeFileSync(file, JSON.stringify(info), { mode: 0o600 });
+  return { info, file };
 }
