@@ -136,6 +136,9 @@ t.test('the watchdog runs in its own session and stands down on a normal exit', 
     ],
     {
       KERNEL_LAUNCH_TOKEN: receiver.token,
+      // This kernel never answers shutdown_request: its grace is spent whatever the machine's speed, and a
+      // short one lets the launcher finish its own stop before run.stop()'s SIGKILL (20 s) would.
+      KERNEL_SHUTDOWN_GRACE: '1',
     },
   );
   t.teardown(() => run.stop());
@@ -146,6 +149,7 @@ t.test('the watchdog runs in its own session and stands down on a normal exit', 
   const dog = dogs[0] as number;
   t.not(sessionOf(dog), sessionOf(run.child.pid as number), "in a session of its own, out of reach of signals to the launcher's group");
   await run.stop();
+  t.equal((await run.exited).signal, null, 'the launcher stopped by itself (a normal exit, not the SIGKILL of run.stop())');
   t.ok(await waitFor(() => !alive(dog), 30_000), 'it exits when the launcher exits normally');
   t.notOk(existsSync(dir), 'the launcher removed the directory itself');
 });
