@@ -21,7 +21,7 @@ demo=(python3-ipykernel python3-jupyter-client)
 case "$profile" in
   demo) packages=("${demo[@]}") ;;
   test)
-    packages=("${demo[@]}" python3-pycryptodome python3-nacl iproute2 nftables r-base-core r-cran-irkernel openssh-server
+    packages=("${demo[@]}" python3-pycryptodome python3-nacl iproute2 nftables r-base-core r-cran-irkernel openjdk-17-jdk-headless openssh-server
       python3-jupyter-server python3-pytest python3-jupyter-kernel-test python3-venv python3-pip
       podman runc debootstrap uidmap slirp4netns fuse-overlayfs debian-archive-keyring)
     ;;

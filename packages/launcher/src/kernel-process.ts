@@ -10,10 +10,23 @@ import { existsSync } from 'node:fs';
 import { constants } from 'node:os';
 import type { Readable } from 'node:stream';
 import { STDERR_TAIL_BYTES } from '@gateway-launchers/common/limits';
-import type { KernelWatchdog } from './kernel-watchdog.js';
+import { SHELL, type KernelWatchdog } from './kernel-watchdog.js';
 
 /** util-linux's `setpriv`, when present: it sets the kernel's parent-death signal, then execs it. */
 const PDEATHSIG_WRAPPER = process.platform === 'linux' ? ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => existsSync(p)) : undefined;
+
+/**
+ * The kernel's start gate: the first program in the kernel's process, it
+ * waits for a `go` line on stdin before it execs the kernel (through
+ * `setpriv`), with stdin then /dev/null as before. The launcher sends `go`
+ * only once the watchdog has the kernel's process group, so a launcher killed
+ * outright at any moment leaves nothing: before `go` the gate reads end of
+ * file and exits without starting anything; after it the watchdog kills the
+ * group. Without the gate there was a window: the launcher killed between the
+ * spawn and its line to the watchdog, while `setpriv` had not yet armed the
+ * parent-death signal, left the kernel running with nobody to stop it.
+ */
+const START_GATE = ['IFS= read -r go && [ "$go" = go ] || exit 125', 'exec "$@" </dev/null'].join('\n');
 
 /**
  * ipykernel prints a connection banner ("To connect another client to this
@@ -130,17 +143,25 @@ export class KernelProcess {
    * through {@link exited}. On Linux with util-linux's `setpriv`, the kernel is
    * started with a parent-death signal (SIGKILL): if the launcher itself is
    * killed outright (YARN's NodeManager sends SIGKILL 250 ms after SIGTERM by
-   * default), the kernel does not live on as an orphan. `setpriv` execs the
-   * kernel, so the pid is the kernel's.
+   * default), the kernel does not live on as an orphan. The start gate and
+   * `setpriv` exec the kernel, so the pid is the kernel's. The kernel itself
+   * starts only once the watchdog knows its process group (see {@link START_GATE}).
    */
   static spawn(argv: readonly string[], options: KernelSpawnOptions): KernelProcess {
-    const [file, ...args] = PDEATHSIG_WRAPPER === undefined ? argv : [PDEATHSIG_WRAPPER, '--pdeathsig', 'KILL', '--', ...argv];
+    const wrapped = PDEATHSIG_WRAPPER === undefined ? argv : [PDEATHSIG_WRAPPER, '--pdeathsig', 'KILL', '--', ...argv];
+    const [file, ...args] = SHELL === undefined ? wrapped : [SHELL, '-c', START_GATE, 'gateway-launcher-gate', ...wrapped];
     const child = spawn(file as string, args, {
       env: { ...options.env, ...options.extraEnv, JPY_PARENT_PID: options.env.JPY_PARENT_PID ?? NO_PARENT_POLL },
       detached: true, // setsid: own process group, so group signals reach the kernel's children too
-      stdio: ['ignore', 'inherit', 'pipe', ...(options.extraStdio ?? [])],
+      stdio: [SHELL === undefined ? 'ignore' : 'pipe', 'inherit', 'pipe', ...(options.extraStdio ?? [])],
     });
-    options.watchdog?.watch(child.pid);
+    const gate = child.stdin;
+    gate?.on('error', () => {}); // the gate gone (killed, spawn failure): its exit is reported through `exited`
+    const open = (): void => {
+      if (gate !== null && !gate.destroyed) gate.end('go\n');
+    };
+    if (options.watchdog === undefined) open();
+    else options.watchdog.watch(child.pid, open);
     return new KernelProcess(child, options.stderr ?? process.stderr);
   }
 

@@ -88,12 +88,16 @@ export async function procAvailable(): Promise<boolean> {
 /**
  * True when every port in `ports` has a listening socket owned by `pid` or,
  * failing that, by a process of group `pgid` (a wrapper script's child).
- * `ipv6`: whether the kernel may listen on IPv6 (an IPv4 bind shows in
- * /proc/net/tcp only, which halves the work of each poll).
+ * `ipv6`: whether the kernel may listen on IPv6 (an IPv4 bind of a C or
+ * Python kernel shows in /proc/net/tcp only, which halves the work of each
+ * poll). A JVM (Toree) binds an IPv4 address through a dual-stack socket,
+ * listed in /proc/net/tcp6 as `::ffff:a.b.c.d`: tcp6 is read too when tcp
+ * lacks a port.
  */
 export async function kernelListening(ports: readonly number[], pid: number, pgid: number, ipv6 = true): Promise<boolean> {
   const wanted = new Set(ports);
-  const inodes = await listeningInodes(wanted, ipv6);
+  let inodes = await listeningInodes(wanted, ipv6);
+  if (inodes.size < wanted.size && !ipv6) inodes = await listeningInodes(wanted, true);
   if (inodes.size < wanted.size) return false;
   const owned = new Set<string>();
   await socketInodesOf(pid, owned);

@@ -19,7 +19,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 
-const SHELL = ['/bin/sh', '/usr/bin/sh'].find((p) => existsSync(p));
+/** The POSIX shell the watchdog and the kernel's start gate run in (undefined off POSIX). */
+export const SHELL = ['/bin/sh', '/usr/bin/sh'].find((p) => existsSync(p));
 
 /**
  * The watchdog's script. `$1` is the directory to remove. Lines on stdin:
@@ -75,10 +76,15 @@ export class KernelWatchdog {
     return this.#child?.pid;
   }
 
-  /** The kernel now runs as process group `pgid` (its pid: it is a session leader). */
-  watch(pgid: number | undefined): void {
-    if (pgid === undefined) return;
-    this.#send(`pgid ${pgid}\n`);
+  /**
+   * The kernel now runs as process group `pgid` (its pid: it is a session
+   * leader). `then` runs once the line is in the watchdog's pipe (or at once
+   * when there is no watchdog to tell): from then on, a launcher killed
+   * outright leaves the group to the watchdog, so that is when the kernel may
+   * start (see the start gate in kernel-process.ts).
+   */
+  watch(pgid: number | undefined, then: () => void = () => {}): void {
+    if (pgid === undefined || !this.#send(`pgid ${pgid}\n`, then)) then();
   }
 
   /** The launcher has stopped the kernel and removed the directory itself: the watchdog exits. */
@@ -89,9 +95,11 @@ export class KernelWatchdog {
     this.#child?.stdin?.end();
   }
 
-  #send(line: string): void {
+  /** Writes `line`; `done` runs once it is written (or failed). False, and `done` not called, when there is no pipe. */
+  #send(line: string, done: () => void = () => {}): boolean {
     const stdin = this.#child?.stdin;
-    if (this.#closed || stdin === undefined || stdin === null || stdin.destroyed) return;
-    stdin.write(line);
+    if (this.#closed || stdin === undefined || stdin === null || stdin.destroyed) return false;
+    stdin.write(line, () => done());
+    return true;
   }
 }

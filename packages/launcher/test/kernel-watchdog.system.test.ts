@@ -101,6 +101,9 @@ t.test('the watchdog runs in its own session and stands down on a normal exit', 
   const { run } = await startLaunch(t, {
     kernelId: 'k-calm',
     args: ['--', PYTHON, '-c', 'import time; time.sleep(600)', '{connection_file}'],
+    // This kernel never answers shutdown_request: its grace is spent whatever the machine's speed, and a
+    // short one lets the launcher finish its own stop before run.stop()'s SIGKILL (20 s) would.
+    env: { KERNEL_SHUTDOWN_GRACE: '1' },
   });
   t.ok(await waitFor(() => run.logs.some((l) => l.event === 'kernel_spawned'), 60_000));
   const dir = dirname(run.logs.find((l) => l.event === 'ports_selected')?.connection_file as string);
@@ -109,6 +112,7 @@ t.test('the watchdog runs in its own session and stands down on a normal exit', 
   const dog = dogs[0] as number;
   t.not(sessionOf(dog), sessionOf(run.child.pid as number), "in a session of its own, out of reach of signals to the launcher's group");
   await run.stop();
+  t.equal((await run.exited).signal, null, 'the launcher stopped by itself (a normal exit, not the SIGKILL of run.stop())');
   t.ok(await waitFor(() => !alive(dog), 30_000), 'it exits when the launcher exits normally');
   t.notOk(existsSync(dir), 'the launcher removed the directory itself');
 });
