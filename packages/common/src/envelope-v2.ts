@@ -11,6 +11,7 @@
  */
 import nacl from 'tweetnacl';
 import { fromBase64, toBase64 } from './base64.js';
+import { boxBefore, x25519KeyPair, x25519KeyPairFromSecretKey } from './x25519.js';
 import { isCanonicalBoxPublicKey } from './box-key.js';
 import { isRecord } from './json-object.js';
 
@@ -41,12 +42,12 @@ export interface BoxKeyPair {
 
 /** A fresh X25519 key pair. */
 export function generateKeyPair(): BoxKeyPair {
-  return nacl.box.keyPair();
+  return x25519KeyPair();
 }
 
 /** The key pair whose secret key is `secretKey` (to restore a persisted pair). */
 export function keyPairFromSecretKey(secretKey: Uint8Array): BoxKeyPair {
-  return nacl.box.keyPair.fromSecretKey(secretKey);
+  return x25519KeyPairFromSecretKey(secretKey);
 }
 
 /** The wire form of a sealed response. */
@@ -94,14 +95,14 @@ function openBox(
   ownSk: Uint8Array,
   limit: number,
 ): Result<Record<string, unknown>> {
-  const plain = nacl.box.open(box, nonce, peerPk, ownSk);
+  const plain = nacl.box.open.after(box, nonce, boxBefore(peerPk, ownSk));
   if (plain === null) return fail('GL_ERR_ENVELOPE_OPEN_FAILED', 'sealed box did not open (wrong key or altered message)');
   return parseJsonObject(plain, limit);
 }
 
 function sealBox(plaintext: unknown, peerPk: Uint8Array, ownSk: Uint8Array): { nonce: string; box: string } {
   const nonce = nacl.randomBytes(nacl.box.nonceLength);
-  const box = nacl.box(Buffer.from(JSON.stringify(plaintext), 'utf8'), nonce, peerPk, ownSk);
+  const box = nacl.box.after(Buffer.from(JSON.stringify(plaintext), 'utf8'), nonce, boxBefore(peerPk, ownSk));
   return { nonce: toBase64(nonce), box: toBase64(box) };
 }
 
@@ -113,12 +114,12 @@ export interface PreparedSeal {
 }
 
 /**
- * Does the slow part of sealing a response (two X25519 scalar multiplications
- * in JavaScript, ~10–20 ms) ahead of time, e.g. while the kernel starts.
+ * Does the slow part of sealing a response (two X25519 scalar multiplications)
+ * ahead of time, e.g. while the kernel starts.
  */
 export function prepareSeal(listenerPublicKey: Uint8Array): PreparedSeal {
-  const ephemeral = nacl.box.keyPair();
-  return { ephemeral, shared: nacl.box.before(listenerPublicKey, ephemeral.secretKey) };
+  const ephemeral = x25519KeyPair();
+  return { ephemeral, shared: boxBefore(listenerPublicKey, ephemeral.secretKey) };
 }
 
 /**
@@ -138,7 +139,7 @@ export function sealResponse(plaintext: ResponsePlaintext, listenerPublicKey: Ui
     };
     return { text: JSON.stringify(envelope), ephemeral: prepared.ephemeral };
   }
-  const ephemeral = nacl.box.keyPair();
+  const ephemeral = x25519KeyPair();
   const sealed = sealBox(plaintext, listenerPublicKey, ephemeral.secretKey);
   const envelope: ResponseEnvelope = { v: 2, kernel_id: plaintext.kernel_id, epk: toBase64(ephemeral.publicKey), ...sealed };
   return { text: JSON.stringify(envelope), ephemeral };
@@ -239,7 +240,7 @@ export function openControlRequest(
  * (`nacl.box.before`): compute it once where many messages are opened.
  */
 export function sharedKey(peerPublicKey: Uint8Array, ownSecretKey: Uint8Array): Uint8Array {
-  return nacl.box.before(peerPublicKey, ownSecretKey);
+  return boxBefore(peerPublicKey, ownSecretKey);
 }
 
 /**
