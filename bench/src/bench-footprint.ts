@@ -35,6 +35,9 @@ async function launcherRun(listener: ResponseListener, launcher: string, python:
   const kernelId = `bench-fp-${mode}-${randomBytes(3).toString('hex')}`;
   const launch = listener.register(kernelId, { portRange: '0..0', timeoutMs: 60_000 });
   let spawnedAt = NaN;
+  // The launcher's own clock (`ms`, from its process start) at the spawn: the line itself reaches us later,
+  // after the launcher loaded pino (deferred past the spawn) and the pipe delivered it.
+  let spawnedMs = NaN;
   let cpuAtSpawn = NaN;
   const { child, exited, t0 } = spawnBenchLauncher(
     launcher,
@@ -50,6 +53,7 @@ async function launcherRun(listener: ResponseListener, launcher: string, python:
     (o) => {
       if (o.event === 'kernel_spawned' && Number.isNaN(spawnedAt)) {
         spawnedAt = performance.now();
+        if (typeof o.ms === 'number') spawnedMs = o.ms;
         try {
           cpuAtSpawn = cpuMs(child.pid!);
         } catch {
@@ -67,7 +71,7 @@ async function launcherRun(listener: ResponseListener, launcher: string, python:
       const readyMs = performance.now() - t0;
       const cpuStartMs = cpuMs(child.pid!) - cpuAtSpawn;
       for (const code of CELLS) await client.execute(code);
-      return { infoMs, readyMs, spawnedMs: spawnedAt - t0, cpuStartMs, hwmMiB: vmHwmKiB(child.pid!) / 1024 };
+      return { infoMs, readyMs, spawnedMs, cpuStartMs, hwmMiB: vmHwmKiB(child.pid!) / 1024 };
     } finally {
       client.close();
     }

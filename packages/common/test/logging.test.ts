@@ -113,6 +113,25 @@ t.test('secrets in child logger bindings are redacted too', async (t) => {
   t.match(raw(), 'with a token binding');
 });
 
+t.test('secrets nested in a child binding, or in arrays, are redacted', async (t) => {
+  const [a, b, c] = [secret(), secret(), secret()];
+  const { log, raw } = memoryLogger();
+  log.child({ launch: { token: a } }).info({ kernels: [{ conn_info: { key: b } }], env: [{ KERNEL_LAUNCH_TOKEN: c }] }, 'listed');
+  for (const s of [a, b, c]) t.notMatch(raw(), s);
+  t.match(raw(), 'listed');
+});
+
+t.test("logging a record leaves the caller's object as it was", async (t) => {
+  const info = { ...sampleConnectionInfo(), key: secret() };
+  const record = { conn_info: info, list: [info] };
+  const { log } = memoryLogger();
+  log.info(record, 'connection info');
+  log.child({ record }).info('as a binding');
+  t.equal(record.conn_info, info);
+  t.equal(record.list[0], info);
+  t.match(info.key, /^S3CRET-/);
+});
+
 t.test("Python's numeric levels map to pino levels", async (t) => {
   t.equal(normalizeLevel('10'), 'debug');
   t.equal(normalizeLevel('20'), 'info');

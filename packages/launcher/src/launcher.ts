@@ -38,6 +38,7 @@ import { HandoffMode } from './handoff-mode.js';
 import { deliverResponse } from './response-delivery.js';
 import type { WsControlChannel } from './ws-control-channel.js';
 import { LAUNCHER_VERSION } from './version.js';
+import { disarmStaleTimers } from './stale-timers.js';
 
 /** The port modes: a new mode is its own file and one line here. */
 const MODES: { readonly [M in LauncherConfig['mode']]: (ctx: ModeContext) => LaunchMode } = {
@@ -161,6 +162,7 @@ export class Launcher implements ControlPerformer {
         return await this.#reportFailure(exit, this.#failureReason(kernel.process), deadline);
       }
       if (this.#state === 'reporting') this.#state = 'running';
+      disarmStaleTimers();
       return exitStatusOf(await mode.supervise(kernel));
     } catch (e) {
       const err = isGatewayError(e)
