@@ -9,7 +9,8 @@
 #         packages; pycryptodome and PyNaCl (independent implementations for
 #         cross-language test vectors); iproute2 and nftables (cross-host tests
 #         in network namespaces); R with IRkernel (the r preset and the YARN R
-#         recipe); openssh-server (the SSH recipe runs a throwaway sshd on
+#         recipe); a headless OpenJDK 17 (the Toree-style JVM kernel of the
+#         SIGKILL tests); openssh-server (the SSH recipe runs a throwaway sshd on
 #         127.0.0.1); jupyter-server, pytest, jupyter-kernel-test, venv and pip
 #         (kernelspec and conformance tests); podman, runc, debootstrap, uidmap,
 #         slirp4netns, fuse-overlayfs and Debian's archive keyring (the
