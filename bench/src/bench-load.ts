@@ -27,6 +27,8 @@ export interface LoadResult {
   readonly lagP99: number;
   readonly lagMax: number;
   readonly acks: Record<string, number>;
+  /** Deliveries the senders retried after a refusal at a connection cap (as launchers do). */
+  readonly retries: number;
   readonly errors: Record<string, number>;
   readonly idleOpenAtEnd: number;
 }
@@ -78,6 +80,7 @@ async function loadRun(senders: string, logger: Logger, n: number, idle: number)
       lagP99: h.percentile(99) / 1e6,
       lagMax: h.max / 1e6,
       acks: out.acks,
+      retries: out.retries,
       errors: out.errors,
       idleOpenAtEnd: out.idleOpenAtEnd,
     };
@@ -115,7 +118,12 @@ export function loadResultRows(s: LoadSection): ResultRow[] {
   return s.runs.flatMap((l): ResultRow[] => {
     const tag = `${s.n} launches, ${l.idle} idle sockets`;
     return [
-      [`${tag}: accepted`, `${l.accepted}/${s.n}`, `${s.n}`, status(l.accepted === s.n)],
+      [
+        `${tag}: accepted (deliveries retried at a connection cap, as launchers do: ${l.retries})`,
+        `${l.accepted}/${s.n}`,
+        `${s.n}`,
+        status(l.accepted === s.n),
+      ],
       [`${tag}: all resolved (ms)`, f0(l.allResolvedMs), '', ''],
       [`${tag}: send→ack p50 / p99 / max (ms)`, `${f0(l.sendP50)} / ${f0(l.sendP99)} / ${f0(l.sendMax)}`, '', ''],
       [`${tag}: host event-loop lag p99 / max (ms)`, `${f1(l.lagP99)} / ${f1(l.lagMax)}`, '', ''],
@@ -127,7 +135,7 @@ export function loadResultRows(s: LoadSection): ResultRow[] {
 export function loadNotes(s: LoadSection): string[] {
   return s.runs.map(
     (l) =>
-      `load (idle ${l.idle}): acks ${JSON.stringify(l.acks)} socket errors ${JSON.stringify(l.errors)} idle sockets still open at end ${l.idleOpenAtEnd}`,
+      `load (idle ${l.idle}): acks ${JSON.stringify(l.acks)} retries ${l.retries} socket errors ${JSON.stringify(l.errors)} idle sockets still open at end ${l.idleOpenAtEnd}`,
   );
 }
 

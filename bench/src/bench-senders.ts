@@ -26,7 +26,10 @@ export interface SenderJob {
 export interface SenderResult {
   readonly tStart: number;
   readonly tEnd: number;
+  /** Send → final answer per launch, retries included. */
   readonly latenciesMs: number[];
+  /** Deliveries retried after a refusal launchers retry (at a connection cap), summed over launches. */
+  readonly retries: number;
   readonly acks: Record<string, number>;
   readonly errors: Record<string, number>;
   readonly idleOpenAtEnd: number;
@@ -46,6 +49,21 @@ function openIdle(host: string, port: number, n: number): Promise<Socket[]> {
         }),
     ),
   );
+}
+
+/** Refusals a launcher answers by retrying its delivery (packages/launcher/src/response-delivery.ts). */
+const RETRYABLE = ['"GL_ERR_TOO_MANY_CONNECTIONS"', '"GL_ERR_READ_TIMEOUT"'];
+/** Retries per launch, a bound only: a launcher retries until its launch timeout. */
+const MAX_RETRIES = 20;
+
+/** Delivers `text` as a launcher does: again, after a short jittered back-off, when the listener refuses it at a cap. */
+async function deliver(host: string, port: number, text: string): Promise<{ ms: number; ack: string; retries: number }> {
+  const t0 = now();
+  for (let attempt = 0; ; attempt++) {
+    const { ack } = await send(host, port, text);
+    if (attempt === MAX_RETRIES || !RETRYABLE.some((code) => ack.includes(code))) return { ms: now() - t0, ack, retries: attempt };
+    await new Promise((r) => setTimeout(r, Math.min(50 * 2 ** attempt, 1_000) * (0.5 + Math.random())));
+  }
 }
 
 function send(host: string, port: number, text: string): Promise<{ ms: number; ack: string }> {
@@ -114,7 +132,7 @@ async function main(): Promise<void> {
   }
   const tStart = now();
   process.stdout.write(`${JSON.stringify({ ready: true, t: tStart })}\n`);
-  const results = await Promise.all(texts.map((t) => send(job.host, job.port, t)));
+  const results = await Promise.all(texts.map((t) => deliver(job.host, job.port, t)));
   const tEnd = now();
   const acks: Record<string, number> = {};
   const errors: Record<string, number> = {};
@@ -129,7 +147,15 @@ async function main(): Promise<void> {
     }
     acks[key] = (acks[key] ?? 0) + 1;
   }
-  const out: SenderResult = { tStart, tEnd, latenciesMs: results.map((r) => r.ms), acks, errors, idleOpenAtEnd: idleOpen };
+  const out: SenderResult = {
+    tStart,
+    tEnd,
+    latenciesMs: results.map((r) => r.ms),
+    retries: results.reduce((sum, r) => sum + r.retries, 0),
+    acks,
+    errors,
+    idleOpenAtEnd: idleOpen,
+  };
   process.stdout.write(`${JSON.stringify(out)}\n`);
   for (const s of idle) s.destroy();
 }
