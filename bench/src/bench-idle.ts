@@ -65,19 +65,23 @@ export async function idleSection(opts: {
         client.close();
       }
       await sleep(1_000); // let the start's last callbacks run
-      const before = contextSwitches(child.pid!);
-      // The measured window itself: nothing talks to the launcher while it lasts.
-      await sleep(opts.windowMs);
-      const after = contextSwitches(child.pid!);
-      const main = after.main - before.main;
-      const all = after.all - before.all;
-      rows.push({
-        section: 'idle',
-        metric: `launcher context switches over ${opts.windowMs / 1000} idle s, ${mode} mode: main thread (all threads)`,
-        value: `${main} (${all})`,
-        target: '0 on the main thread (no timer wake-ups)',
-        met: main === 0,
-      });
+      // Two windows: the first starts 1 s after ready (V8's memory reducer runs one GC within it, a one-off
+      // whose main-thread/worker hand-offs count as many switches); the second shows whether anything repeats.
+      for (const window of ['first', 'second'] as const) {
+        const before = contextSwitches(child.pid!);
+        // The measured window itself: nothing talks to the launcher while it lasts.
+        await sleep(opts.windowMs);
+        const after = contextSwitches(child.pid!);
+        const main = after.main - before.main;
+        const all = after.all - before.all;
+        rows.push({
+          section: 'idle',
+          metric: `launcher context switches over the ${window} ${opts.windowMs / 1000} idle s, ${mode} mode: main thread (all threads)`,
+          value: `${main} (${all})`,
+          target: window === 'first' ? 'reference (includes one-off start-up GC)' : '0 on the main thread (no timer wake-ups)',
+          met: window === 'first' ? undefined : main === 0,
+        });
+      }
     } finally {
       const ack = await withTimeout(opts.listener.control(kernelId).shutdown(), 15_000, 'shutdown').catch(() => undefined);
       if (ack === undefined || !ack.ok) child.kill('SIGTERM');
