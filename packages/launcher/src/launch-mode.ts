@@ -90,6 +90,13 @@ export interface LaunchMode {
   supervise(kernel: RunningKernel): Promise<KernelExit>;
   /** Restart in place behind the same ports and key, in a mode that supports it. */
   restart?(kernel: RunningKernel): Promise<ControlReply>;
+  /**
+   * True when the kernel that has just exited will be replaced by the mode
+   * itself once {@link supervise} runs (proxy mode: a port clash on loopback
+   * at the start), so an exit before the response is acknowledged does not
+   * fail the launch.
+   */
+  replacesExitedKernel?(): boolean;
   /** Activity seen by the mode, when it sees any (the relay does). */
   activity?(): ModeActivity | undefined;
   /** Releases what the mode holds (relay, sockets); called once, at cleanup. */

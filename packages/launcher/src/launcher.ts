@@ -254,7 +254,11 @@ export class Launcher implements ControlPerformer {
     const config = this.#config;
     const pid = kernel.pid ?? 0;
     const abort = new AbortController();
-    void kernel.exited.then(() => abort.abort());
+    // A kernel the mode replaces by itself (a loopback port clash behind the proxy) does not end the report.
+    const fatal = (): boolean => this.#mode?.replacesExitedKernel?.() !== true;
+    void kernel.exited.then(() => {
+      if (fatal()) abort.abort();
+    });
     let text: string;
     if (config.listener.protocol === 2) {
       const plaintext: ResponsePlaintext = {
@@ -308,7 +312,7 @@ export class Launcher implements ControlPerformer {
       }
       return 'acked';
     } catch (e) {
-      if (!kernel.running) return 'kernel-exited';
+      if (!kernel.running && fatal()) return 'kernel-exited';
       throw e;
     }
   }

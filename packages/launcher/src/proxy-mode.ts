@@ -26,13 +26,15 @@ const PROXY_KERNEL_HOST = '127.0.0.1';
 /** Longest wait for a restart to put a new kernel behind the ports, on top of three shutdown grace periods. */
 const RESTART_TIMEOUT_MS = 30_000;
 /** A kernel that dies of a port clash within this long of its start is started again on fresh loopback ports. */
-const CLASH_WINDOW_MS = 30_000;
+const CLASH_WINDOW_MS = 120_000;
 
 /** One kernel behind the relay. */
 interface Backend {
   readonly kernel: RunningKernel;
   /** Set once the kernel is seen listening: a later port clash is not a start-up clash. */
   listening: boolean;
+  /** `performance.now()` at its spawn. */
+  readonly spawnedAt: number;
 }
 
 /** The kernel runs behind a relay on the public ports; see the module comment. */
@@ -86,7 +88,6 @@ export class ProxyMode implements LaunchMode {
     const ctx = this.#ctx;
     for (;;) {
       const backend = this.#backend as Backend;
-      const startedAt = performance.now();
       const exit = await backend.kernel.process.exited;
       if (ctx.isStopping()) {
         await ctx.kernelExited(exit);
@@ -100,12 +101,7 @@ export class ProxyMode implements LaunchMode {
         waiter(true);
         continue;
       }
-      if (
-        !backend.listening &&
-        PORT_CLASH_RE.test(backend.kernel.process.stderrTail()) &&
-        performance.now() - startedAt < CLASH_WINDOW_MS &&
-        this.#clashRetries < MAX_PORT_CLASH_RETRIES
-      ) {
+      if (this.#diedOfStartClash(backend)) {
         this.#clashRetries++;
         ctx.logger.warn(
           { event: 'port_clash_retry', attempt: this.#clashRetries },
@@ -126,6 +122,28 @@ export class ProxyMode implements LaunchMode {
       }
       return exit;
     }
+  }
+
+  /** True when `backend`'s kernel has exited of a port clash at its start, and a retry on fresh ports is left. */
+  #diedOfStartClash(backend: Backend): boolean {
+    const exit = backend.kernel.process.exit;
+    return (
+      exit !== undefined &&
+      !backend.listening &&
+      PORT_CLASH_RE.test(backend.kernel.process.stderrTail()) &&
+      performance.now() - backend.spawnedAt < CLASH_WINDOW_MS &&
+      this.#clashRetries < MAX_PORT_CLASH_RETRIES
+    );
+  }
+
+  /**
+   * A kernel that dies of a loopback port clash before the host acknowledged
+   * the response is replaced by {@link supervise} on fresh ports behind the
+   * same public ones: the response stays valid, so the launch goes on.
+   */
+  replacesExitedKernel(): boolean {
+    const backend = this.#backend;
+    return backend !== undefined && this.#diedOfStartClash(backend);
   }
 
   /** Starts a kernel on loopback ports (`previous` ones, when given and still free, else fresh ones) and points the relay at it. */
@@ -159,7 +177,11 @@ export class ProxyMode implements LaunchMode {
       },
       PROXY_KERNEL_HOST,
     );
-    const backend: Backend = { kernel: ctx.spawnKernel(connection, { kernel_ports: ports }), listening: false };
+    const backend: Backend = {
+      kernel: ctx.spawnKernel(connection, { kernel_ports: ports }),
+      listening: false,
+      spawnedAt: performance.now(),
+    };
     this.#backend = backend;
     const { process } = backend.kernel;
     const unwatch = killOnPortClash(process, ctx.logger);

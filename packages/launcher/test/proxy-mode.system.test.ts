@@ -1,8 +1,9 @@
 import t, { type Test } from 'tap';
 import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { type ResponseSuccess, isFailureResponse } from '@gateway-launchers/common';
 import { fileURLToPath } from 'node:url';
 import {
   CELL_STARTED,
@@ -16,7 +17,7 @@ import {
   waitFor,
   writeConnectionFile,
 } from './helpers/launcher-process.js';
-import { launchKernel, reportedPorts } from './helpers/launched-kernel.js';
+import { launchKernel, reportedPorts, startLaunch } from './helpers/launched-kernel.js';
 import { holdPortBlock } from './helpers/ports.js';
 import { heartbeat } from './helpers/zmq-client.js';
 
@@ -156,6 +157,35 @@ t.test('proxy mode: interrupt by message and restart after a crash (--restart-on
   const exit = await run.exited;
   t.equal(exit.code, 137, 'out of crash restarts: the launcher exits 128+SIGKILL');
 });
+
+t.test(
+  'proxy mode: a kernel that dies of a loopback port clash before the host acknowledges is replaced, the launch goes on',
+  async (t) => {
+    const marker = join(mkdtempSync(join(tmpdir(), 'gl-clash-ack-')), 'marker');
+    const { receiver, run } = await startLaunch(t, {
+      kernelId: 'k-proxy-clash-ack',
+      args: ['--mode', 'proxy', '--', PYTHON, CLASH_ONCE, marker, '{connection_file}'],
+    });
+    // Hold the acknowledgement until the first kernel has died of the clash: the launcher is still reporting.
+    let release: () => void = () => {};
+    receiver.ackGate = new Promise((resolve) => (release = resolve));
+    const pid = (await run.waitLog((l) => l.event === 'kernel_spawned', 'kernel_spawned', RESPONSE_WAIT_MS)).pid as number;
+    const { plaintext } = await receiver.next(RESPONSE_WAIT_MS);
+    t.ok(await waitFor(() => !existsSync(`/proc/${pid}`), RESPONSE_WAIT_MS), 'the first kernel died of the clash before the ack');
+    release();
+    t.notOk(isFailureResponse(plaintext), 'the response reports the kernel behind the public ports');
+    t.ok(
+      await waitFor(() => run.logs.some((l) => l.event === 'port_clash_retry'), RESPONSE_WAIT_MS),
+      'the kernel is restarted on fresh ports',
+    );
+    t.ok(await waitFor(() => run.logs.some((l) => l.event === 'kernel_ready'), RESPONSE_WAIT_MS), 'and listens');
+    const out = await kernelClient({ ...(plaintext as ResponseSuccess).conn_info, ip: '127.0.0.1' }, 'execute', '2**10').result;
+    t.equal(out.result, '1024', 'the acknowledged response is valid');
+    t.equal(receiver.received.length, 0, 'no failure report followed');
+    run.child.kill('SIGTERM');
+    t.equal((await run.exited).code, 0);
+  },
+);
 
 t.test('proxy mode skips public ports taken by others and survives a loopback port clash', async (t) => {
   // Ten ports held by this test; the first four stay taken, the other six are let go for the proxy.

@@ -26,6 +26,8 @@ export class Receiver {
   readonly publicKey = toBase64(this.keys.publicKey);
   readonly received: Received[] = [];
   readonly refusals: string[] = [];
+  /** When set, an accepted response is acknowledged only once this resolves (to hold a launcher in its reporting phase). */
+  ackGate: Promise<void> | undefined;
   #waiters: Array<(r: Received) => void> = [];
   #server: Server;
   #sockets = new Set<Socket>();
@@ -75,7 +77,9 @@ export class Receiver {
         socket.end(`${JSON.stringify({ ok: false, error: 'GL_ERR_TOKEN_MISMATCH' })}\n`);
         return;
       }
-      socket.end(`${JSON.stringify({ ok: true })}\n`);
+      const ack = (): void => void socket.end(`${JSON.stringify({ ok: true })}\n`);
+      if (this.ackGate === undefined) ack();
+      else void this.ackGate.then(ack);
       const r = { plaintext: opened.value.plaintext, epk: opened.value.envelope.epk };
       this.received.push(r);
       for (const w of this.#waiters.splice(0)) w(r);
