@@ -78,7 +78,8 @@ class Server:
             except ValueError:
                 return e.code, raw.decode(errors="replace")
 
-    def stop(self) -> None:
+    def stop(self) -> bool:
+        """SIGTERM, as a service manager stops it; True when the server exited of it (else it is killed)."""
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -86,6 +87,8 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+                return False
+        return True
 
 
 class Channels:
@@ -116,8 +119,13 @@ class Channels:
             raise AssertionError("the kernel WebSocket closed")
         return json.loads(raw)
 
-    async def execute(self, code: str, on_busy: Any = None) -> Dict[str, Any]:
-        """Runs ``code``; returns {"reply": execute_reply content, "stdout": text}. ``on_busy`` is awaited once the kernel is busy with it."""
+    async def execute(self, code: str, on_output: Any = None) -> Dict[str, Any]:
+        """Runs ``code``; returns {"reply": execute_reply content, "stdout": text}.
+
+        ``on_output`` is awaited at the cell's first output: then the cell is
+        running (ipykernel announces busy before it installs its SIGINT handler,
+        so an interrupt sent on busy can be lost).
+        """
         msg_id = self.send("execute_request", {"code": code, "silent": False, "store_history": False, "user_expressions": {}, "allow_stdin": False, "stop_on_error": True})
         out, reply, idle = [], None, False
         while reply is None or not idle:
@@ -127,9 +135,9 @@ class Channels:
             t = msg["msg_type"]
             if t == "stream":
                 out.append(msg["content"]["text"])
-            elif t == "status" and msg["content"]["execution_state"] == "busy" and on_busy is not None:
-                await on_busy()
-                on_busy = None
+                if on_output is not None:
+                    await on_output()
+                    on_output = None
             elif t == "status" and msg["content"]["execution_state"] == "idle":
                 idle = True
             elif t == "execute_reply":
@@ -137,7 +145,7 @@ class Channels:
         return {"reply": reply, "stdout": "".join(out)}
 
 
-async def _execute(port: int, kernel_id: str, code: str, on_busy: Any = None) -> Dict[str, Any]:
+async def _execute(port: int, kernel_id: str, code: str, on_output: Any = None) -> Dict[str, Any]:
     async with Channels(port, kernel_id) as ch:
         # Wait until the kernel answers on shell before executing: a fresh
         # kernel behind a proxy launcher may still be starting.
@@ -146,11 +154,11 @@ async def _execute(port: int, kernel_id: str, code: str, on_busy: Any = None) ->
             msg = await ch.recv()
             if msg["msg_type"] == "kernel_info_reply" and msg["parent_header"].get("msg_id") == msg_id:
                 break
-        return await ch.execute(code, on_busy)
+        return await ch.execute(code, on_output)
 
 
-def execute(server: Server, kernel_id: str, code: str, on_busy: Any = None) -> Dict[str, Any]:
-    return asyncio.run(_execute(server.port, kernel_id, code, on_busy))
+def execute(server: Server, kernel_id: str, code: str, on_output: Any = None) -> Dict[str, Any]:
+    return asyncio.run(_execute(server.port, kernel_id, code, on_output))
 
 
 def kernel_and_launcher_pids(server: Server, kernel_id: str) -> List[int]:
@@ -194,7 +202,7 @@ def test_server_starts_executes_interrupts_restarts_and_deletes_a_kernel(home: P
             status, _ = await asyncio.get_running_loop().run_in_executor(None, server.request, "POST", f"/api/kernels/{kid}/interrupt")
             assert status == 204
 
-        r = execute(server, kid, "import time; time.sleep(30)", on_busy=interrupt)
+        r = execute(server, kid, "import time; print('sleeping', flush=True); time.sleep(30)", on_output=interrupt)
         assert r["reply"]["status"] == "error" and r["reply"]["ename"] == "KeyboardInterrupt"
 
         status, _ = server.request("POST", f"/api/kernels/{kid}/restart")
@@ -240,7 +248,8 @@ def _serve_pids(state_dir: Path) -> List[int]:
     return out
 
 
-def test_a_restarted_server_adopts_its_running_kernel(home: Path, tools: Dict[str, Any]) -> None:
+@pytest.mark.parametrize("restart", [False, True], ids=["then-delete", "then-restart-and-delete"])
+def test_a_restarted_server_adopts_its_running_kernel(home: Path, tools: Dict[str, Any], restart: bool) -> None:
     state_dir = home / "state"
     key_file = state_dir / "listener-key.json"
     config = server_config(state_dir, free_port(), keep=True) + f"c.GatewayLauncherProvisioner.key_file = {str(key_file)!r}\n"
@@ -255,8 +264,8 @@ def test_a_restarted_server_adopts_its_running_kernel(home: Path, tools: Dict[st
         serve = _serve_pids(state_dir)
         assert len(serve) == 1
     finally:
-        first.stop()
-    assert first.proc.returncode is not None
+        stopped = first.stop()
+    assert stopped, "a server that keeps its kernels exits on SIGTERM"
     # The old serve process ends with its host (stdin closed); the kernel lives on.
     assert wait_gone(serve[0])
     assert process_alive(kernel_pid) and process_alive(launcher_pid)
@@ -267,9 +276,20 @@ def test_a_restarted_server_adopts_its_running_kernel(home: Path, tools: Dict[st
         assert [k["id"] for k in kernels] == [kid], second.log()[-3000:]
         r = execute(second, kid, "print(x)")
         assert r["stdout"] == "42\n", "the same kernel, with its state"
+        if restart:
+            status, _ = second.request("POST", f"/api/kernels/{kid}/restart")
+            assert status == 200, second.log()[-3000:]
+            new_pids = kernel_and_launcher_pids(second, kid)
+            assert new_pids[0] != kernel_pid
+            assert wait_gone(kernel_pid) and wait_gone(launcher_pid), "restarting an adopted kernel left the old one behind"
+            kernel_pid, launcher_pid = new_pids
         status, _ = second.request("DELETE", f"/api/kernels/{kid}")
         assert status == 204
         assert wait_gone(kernel_pid) and wait_gone(launcher_pid), "DELETE after adoption left a process behind"
         assert not (state_dir / "kernels" / f"{kid}.json").exists()
+        status, kernels = second.request("GET", "/api/kernels")
+        assert kernels == [], "the deleted adopted kernel is no longer listed"
+        assert "Traceback" not in second.log(), second.log()[-3000:]
     finally:
-        second.stop()
+        stopped = second.stop()
+    assert stopped, "the server exits on SIGTERM after deleting an adopted kernel:\n" + second.log()[-3000:]

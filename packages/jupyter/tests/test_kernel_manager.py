@@ -31,13 +31,30 @@ def _run(kc: Any, code: str) -> Tuple[Dict[str, Any], str]:
     return reply["content"], "".join(out)
 
 
+#: A cell that announces on stdout that it is running, then sleeps.
+SLEEP_CELL = "import time; print('sleeping', flush=True); time.sleep(30)"
+
+
+def _is_sleeping(msg: Dict[str, Any], msg_id: str) -> bool:
+    """The event an interrupt waits for: the sleep cell's own output.
+
+    Not its ``busy`` status: ipykernel publishes busy before it installs its
+    SIGINT handler (SIGINT is ignored until then), so an interrupt sent on busy
+    can be lost and the cell sleeps its 30 s.
+    """
+    return msg["parent_header"].get("msg_id") == msg_id and msg["msg_type"] == "stream" and "sleeping" in msg["content"]["text"]
+
+
 def _interrupt_sleep(km: KernelManager, kc: Any) -> Dict[str, Any]:
-    """Runs time.sleep(30), interrupts it once the kernel is busy with it; returns the execute_reply."""
-    msg_id = kc.execute("import time; time.sleep(30)")
-    while True:  # the event: this request's busy status on iopub
-        msg = kc.get_iopub_msg(timeout=BOUND)
-        if msg["parent_header"].get("msg_id") == msg_id and msg["msg_type"] == "status" and msg["content"]["execution_state"] == "busy":
-            break
+    """Runs SLEEP_CELL, interrupts it once it is running; returns the execute_reply content.
+
+    ``stop_on_error=False``: after an error reply ipykernel aborts the requests
+    that reach it before it has finished aborting its queue, so a client that
+    asks again at once would race with it.
+    """
+    msg_id = kc.execute(SLEEP_CELL, stop_on_error=False)
+    while not _is_sleeping(kc.get_iopub_msg(timeout=BOUND), msg_id):
+        pass
     km.interrupt_kernel()
     while True:
         reply = kc.get_shell_msg(timeout=BOUND)
@@ -94,7 +111,7 @@ def test_direct_mode_execute_interrupt_restart_shutdown(specs: KernelSpecManager
         reply = _interrupt_sleep(km, kc)
         assert reply["status"] == "error" and reply["ename"] == "KeyboardInterrupt"
         content, out = _run(kc, "print('after interrupt')")
-        assert out == "after interrupt\n"
+        assert content["status"] == "ok" and out == "after interrupt\n", content
 
         km.restart_kernel()
         # A restart launches a new launcher on new ports: clients connect afresh
@@ -131,11 +148,9 @@ def test_proxy_mode_with_async_kernel_manager_as_nbclient_does(specs: KernelSpec
             reply = await kc.execute_interactive("import os; print(os.getpid())", timeout=BOUND, output_hook=hook)
             assert reply["content"]["status"] == "ok"
             kernel_pid = int(out[-1])
-            msg_id = kc.execute("import time; time.sleep(30)")
-            while True:
-                msg = await kc.get_iopub_msg(timeout=BOUND)
-                if msg["parent_header"].get("msg_id") == msg_id and msg["msg_type"] == "status" and msg["content"]["execution_state"] == "busy":
-                    break
+            msg_id = kc.execute(SLEEP_CELL, stop_on_error=False)
+            while not _is_sleeping(await kc.get_iopub_msg(timeout=BOUND), msg_id):
+                pass
             await km.interrupt_kernel()
             while True:
                 reply = await kc.get_shell_msg(timeout=BOUND)

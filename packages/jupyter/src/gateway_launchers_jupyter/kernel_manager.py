@@ -96,6 +96,11 @@ class GatewayLauncherMappingKernelManager(AsyncMappingKernelManager):
         ready: asyncio.Future = asyncio.get_event_loop().create_future()
         ready.set_result(None)
         km._ready = ready
+        # Started (by the earlier server): jupyter_client's pending-state wrapper
+        # then gives shutdown and restart fresh futures instead of settling this
+        # one again (InvalidStateError, and a deleted kernel that stayed listed
+        # and kept the server from exiting on SIGTERM).
+        km._attempted_start = True
         km.start_restarter()
         km._connect_control_socket()
         self._kernels[kernel_id] = km
