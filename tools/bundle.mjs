@@ -88,12 +88,11 @@ const t0 = performance.now();
 rmSync(out, { recursive: true, force: true });
 mkdirSync(out, { recursive: true });
 
-// 1. One ESM file. CommonJS dependencies (pino, ws, tweetnacl) call `require`
-//    for Node built-ins, which an ES module does not have: the banner gives it one.
-const bundleFile = join(out, 'gateway-launcher.mjs');
-const result = await build({
-  entryPoints: [entry],
-  outfile: bundleFile,
+// 1. One ESM file per command. CommonJS dependencies (pino, ws, tweetnacl) call
+//    `require` for Node built-ins, which an ES module does not have: the banner
+//    gives it one.
+/** What both commands' builds share. */
+const esmBuild = {
   bundle: true,
   platform: 'node',
   format: 'esm',
@@ -103,12 +102,14 @@ const result = await build({
   legalComments: 'none', // collected into THIRD_PARTY_LICENSES.txt instead
   metafile: true,
   // bufferutil / utf-8-validate: optional accelerators ws loads inside
-  // try/catch; absent here, absent there. zeromq: see lazyZeromq.
+  // try/catch; absent here, absent there.
   external: ['bufferutil', 'utf-8-validate'],
-  plugins: [lazyZeromq],
   banner: { js: "import { createRequire as __glCreateRequire } from 'node:module';\nconst require = __glCreateRequire(import.meta.url);" },
   logLevel: 'warning',
-});
+};
+const bundleFile = join(out, 'gateway-launcher.mjs');
+// zeromq: see lazyZeromq.
+const result = await build({ ...esmBuild, entryPoints: [entry], outfile: bundleFile, plugins: [lazyZeromq] });
 chmodSync(bundleFile, 0o755);
 
 // 1b. The handoff bootstrap the python preset imports (handoff-bootstrap.ts finds it in ./python/).
@@ -116,24 +117,10 @@ cpSync(join(root, 'packages/launcher/python'), join(out, 'python'), {
   recursive: true,
   filter: (p) => !p.includes('__pycache__') && (statSync(p).isDirectory() || p.endsWith('.py')),
 });
-// 1b. The listener CLI, for operators debugging a kernel image: pure JS (no
+// 1c. The listener CLI, for operators debugging a kernel image: pure JS (no
 //     zeromq), so the file alone runs anywhere `node` does.
 const listenerFile = join(out, 'gateway-listener.mjs');
-const listenerResult = await build({
-  entryPoints: [listenerEntry],
-  outfile: listenerFile,
-  bundle: true,
-  platform: 'node',
-  format: 'esm',
-  target: 'node20',
-  minify: true,
-  keepNames: true,
-  legalComments: 'none',
-  metafile: true,
-  external: ['bufferutil', 'utf-8-validate'],
-  banner: { js: "import { createRequire as __glCreateRequire } from 'node:module';\nconst require = __glCreateRequire(import.meta.url);" },
-  logLevel: 'warning',
-});
+const listenerResult = await build({ ...esmBuild, entryPoints: [listenerEntry], outfile: listenerFile });
 chmodSync(listenerFile, 0o755);
 
 // 2. zeromq's runtime: its compiled lib, the addon manifest (trimmed to what
