@@ -19,6 +19,37 @@ import { BUNDLE_DIR, BUNDLE_FILE, PYTHON, ROOT, ensureBundle, installBundle, sta
 
 const RANGE = '47000..48000';
 
+/** The installed bundle's launcher for a python kernel, with only node, the bundle and the kernel's Python: no NODE_PATH, cwd `home`. */
+function startBundledLauncher(
+  home: string,
+  receiver: Receiver,
+  kernelId: string,
+  extraArgs: string[],
+  logLevel: string,
+): ReturnType<typeof startProcess> {
+  return startProcess(
+    [
+      process.execPath,
+      join(home, 'gateway-launcher.mjs'),
+      '--kernel-id',
+      kernelId,
+      '--response-address',
+      receiver.address,
+      '--public-key',
+      receiver.publicKey,
+      '--port-range',
+      RANGE,
+      ...extraArgs,
+      '--kernel-language',
+      'python',
+      '--python',
+      PYTHON,
+    ],
+    { PATH: '/usr/bin:/bin', HOME: process.env.HOME, LOG_LEVEL: logLevel, ...PATIENT_LAUNCHER_ENV, KERNEL_LAUNCH_TOKEN: receiver.token },
+    home,
+  );
+}
+
 function dirSize(p: string): number {
   return statSync(p).isDirectory() ? readdirSync(p).reduce((n, f) => n + dirSize(join(p, f)), 0) : statSync(p).size;
 }
@@ -91,27 +122,7 @@ t.test('the bundle, copied outside the repository, runs a real ipykernel from la
   t.ok(relative(ROOT, home).startsWith('..'), `installed outside the repository (${home})`);
   const receiver = await Receiver.start(RANGE);
   t.teardown(() => receiver.close());
-  // Only node, the bundle and the kernel's Python: no NODE_PATH, cwd outside the repository.
-  const run = startProcess(
-    [
-      process.execPath,
-      join(home, 'gateway-launcher.mjs'),
-      '--kernel-id',
-      'k-bundle',
-      '--response-address',
-      receiver.address,
-      '--public-key',
-      receiver.publicKey,
-      '--port-range',
-      RANGE,
-      '--kernel-language',
-      'python',
-      '--python',
-      PYTHON,
-    ],
-    { PATH: '/usr/bin:/bin', HOME: process.env.HOME, LOG_LEVEL: 'debug', ...PATIENT_LAUNCHER_ENV, KERNEL_LAUNCH_TOKEN: receiver.token },
-    home,
-  );
+  const run = startBundledLauncher(home, receiver, 'k-bundle', [], 'debug');
   t.teardown(() => run.stop());
   const { plaintext, epk } = await receiver.next();
   t.notOk(isFailureResponse(plaintext), 'success response');
@@ -150,28 +161,7 @@ t.test('the bundle loads zeromq only when it needs it, and proxy mode (which rel
   t.teardown(cleanup);
   const receiver = await Receiver.start(RANGE);
   t.teardown(() => receiver.close());
-  const run = startProcess(
-    [
-      process.execPath,
-      join(home, 'gateway-launcher.mjs'),
-      '--kernel-id',
-      'k-bundle-proxy',
-      '--response-address',
-      receiver.address,
-      '--public-key',
-      receiver.publicKey,
-      '--port-range',
-      RANGE,
-      '--mode',
-      'proxy',
-      '--kernel-language',
-      'python',
-      '--python',
-      PYTHON,
-    ],
-    { PATH: '/usr/bin:/bin', HOME: process.env.HOME, LOG_LEVEL: 'info', ...PATIENT_LAUNCHER_ENV, KERNEL_LAUNCH_TOKEN: receiver.token },
-    home,
-  );
+  const run = startBundledLauncher(home, receiver, 'k-bundle-proxy', ['--mode', 'proxy'], 'info');
   t.teardown(() => run.stop());
   const { plaintext, epk } = await receiver.next();
   t.notOk(isFailureResponse(plaintext), `success response: ${run.output().slice(-1000)}`);

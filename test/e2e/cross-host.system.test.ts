@@ -11,8 +11,7 @@
  * is removed in teardown, with a process 'exit' handler as a fallback.
  */
 import t from 'tap';
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { randomBytes, randomInt } from 'node:crypto';
+import { execFileSync, spawnSync, type ChildProcess } from 'node:child_process';
 import { connect } from 'node:net';
 import { createLogger, type ConnectionInfo } from '@gateway-launchers/common';
 import { ResponseListener, type KernelExitEvent, type LaunchResponse } from '@gateway-launchers/listener';
@@ -26,6 +25,7 @@ import {
   type KernelClientRun,
   kernelClient as runKernelClient,
 } from '../../packages/launcher/test/helpers/launcher-process.js';
+import { TestNamespace, freeLinkLocalOctets, ip, linkTag, netnsSkipReason } from './helpers/netns.js';
 
 /** Firewall opening inside the namespace: inbound TCP only to these ports. */
 const FW_LO = 40000;
@@ -40,20 +40,7 @@ const TAKEN = [41988, 41990, 41992, 41994, 41996];
 /** Port outside the opening, used to check that the firewall drops. */
 const BLOCKED_PORT = 39999;
 
-function which(cmd: string): boolean {
-  return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
-}
-
-const skipReason =
-  process.platform !== 'linux'
-    ? 'network namespaces need Linux'
-    : process.getuid?.() !== 0
-      ? 'needs root to create a network namespace'
-      : !which('ip')
-        ? '`ip` (iproute2) not found'
-        : !which('nft')
-          ? '`nft` (nftables) not found'
-          : undefined;
+const skipReason = netnsSkipReason([{ cmd: 'nft', name: '`nft` (nftables)' }]);
 
 if (skipReason !== undefined) {
   console.log(`# cross-host tests skipped: ${skipReason}`);
@@ -62,75 +49,19 @@ if (skipReason !== undefined) {
   main();
 }
 
-function ip(...args: string[]): string {
-  return execFileSync('ip', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-}
-
 function main(): void {
-  const tag = `${process.pid.toString(36).slice(-4)}${randomBytes(2).toString('hex')}`;
-  const NS = `gl-test-${process.pid}-${randomBytes(3).toString('hex')}`;
+  const tag = linkTag(4);
+  const ns = new TestNamespace('gl-test');
+  const NS = ns.name;
   const VETH_HOST = `glh${tag}`; // ≤ 15 chars
   const VETH_NS = `gln${tag}`;
-  // A third octet no address on this host uses yet (1..254: 169.254.0/24 and .255/24 are reserved).
-  const used = ip('-4', '-o', 'addr', 'show');
-  let octet = 0;
-  for (let i = 0; i < 50 && octet === 0; i++) {
-    const x = randomInt(1, 255);
-    if (!used.includes(`169.254.${x}.`)) octet = x;
-  }
+  const [octet] = freeLinkLocalOctets(1);
   const HOST_IP = `169.254.${octet}.1`;
   const NS_IP = `169.254.${octet}.2`;
 
-  const children = new Set<ChildProcess>();
-  let cleaned = false;
-
-  /** Synchronous, idempotent: safe in teardown and in process 'exit'. */
-  function cleanup(): void {
-    if (cleaned) return;
-    cleaned = true;
-    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-    try {
-      const pids = ip('netns', 'pids', NS).split(/\s+/).filter(Boolean);
-      for (const pid of pids) {
-        try {
-          process.kill(Number(pid), 'SIGKILL');
-        } catch {
-          // already gone
-        }
-      }
-    } catch {
-      // namespace not there
-    }
-    // Deleting the namespace removes the veth pair (both ends) and its nftables ruleset.
-    spawnSync('ip', ['netns', 'del', NS], { stdio: 'ignore' });
-    spawnSync('ip', ['link', 'del', VETH_HOST], { stdio: 'ignore' }); // in case the ns was never made
-  }
-  process.on('exit', cleanup);
-  // A runner timeout kills with SIGTERM: clean up first.
-  const onSignal = (sig: NodeJS.Signals): void => {
-    cleanup();
-    process.kill(process.pid, sig);
-  };
-  process.once('SIGTERM', onSignal);
-  process.once('SIGINT', onSignal);
-
-  /** Spawns a process inside the namespace. */
-  function inNs(argv: string[], env: NodeJS.ProcessEnv, stdio: 'pipe' | 'ignore' = 'pipe'): ChildProcess {
-    const child = spawn('ip', ['netns', 'exec', NS, ...argv], { env, stdio: ['ignore', stdio, stdio] });
-    children.add(child);
-    child.once('exit', () => children.delete(child));
-    return child;
-  }
-
   t.before(() => {
-    ip('netns', 'add', NS);
-    ip('link', 'add', VETH_HOST, 'type', 'veth', 'peer', 'name', VETH_NS);
-    ip('link', 'set', VETH_NS, 'netns', NS);
-    ip('addr', 'add', `${HOST_IP}/30`, 'dev', VETH_HOST);
-    ip('link', 'set', VETH_HOST, 'up');
-    ip('-n', NS, 'addr', 'add', `${NS_IP}/30`, 'dev', VETH_NS);
-    ip('-n', NS, 'link', 'set', VETH_NS, 'up');
-    ip('-n', NS, 'link', 'set', 'lo', 'up');
+    ns.create();
+    ns.addVethPair(VETH_HOST, VETH_NS, HOST_IP, NS_IP);
     const ruleset = `table inet gltest {
   chain input {
     type filter hook input priority 0; policy drop;
@@ -145,12 +76,8 @@ function main(): void {
   });
 
   t.teardown(() => {
-    cleanup();
-    process.removeListener('exit', cleanup);
-    process.removeListener('SIGTERM', onSignal);
-    process.removeListener('SIGINT', onSignal);
-    const left = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout;
-    if (left.split('\n').some((l) => l.split(' ')[0] === NS)) console.error(`# cross-host: namespace ${NS} still present after cleanup`);
+    ns.unguard();
+    if (ns.exists()) console.error(`# cross-host: namespace ${NS} still present after cleanup`);
   });
 
   let listener: ResponseListener;
@@ -182,7 +109,7 @@ function main(): void {
       timeoutMs: (Number(PATIENT_LAUNCHER_ENV.KERNEL_LAUNCH_TIMEOUT) + 30) * 1000,
       transport: opts.transport,
     });
-    const child = inNs(
+    const child = ns.spawn(
       // PATIENT_LAUNCHER_ENV: a kernel that is slow to start or to answer shutdown_request on a loaded
       // machine is given time rather than SIGTERMed (exit 143).
       [process.execPath, LAUNCHER_CLI, ...reg.argv, '--ip', NS_IP, '--kernel-language', 'python', '--python', PYTHON],
@@ -204,8 +131,7 @@ function main(): void {
   /** Runs fixtures/kernel_client.py on the host against `info`; the child is killed at cleanup if still running. */
   function kernelClient(info: ConnectionInfo, command: string, code: string): KernelClientRun {
     const run = runKernelClient(info, command, code);
-    children.add(run.child);
-    void run.result.finally(() => children.delete(run.child)).catch(() => {});
+    ns.track(run.child);
     return run;
   }
 
@@ -240,7 +166,7 @@ function main(): void {
     t.notMatch(routes, /default/, 'no default route inside the namespace');
     t.same(routes.trim().split('\n').filter(Boolean).length, 1, `one link route only: ${routes.trim()}`);
     // A listener inside the namespace outside the opened range is not reachable from the host.
-    const blocker = inNs(
+    const blocker = ns.spawn(
       [
         PYTHON,
         '-c',
@@ -321,7 +247,7 @@ function main(): void {
   });
 
   t.test('a partly taken small range inside the namespace: the launcher picks the free ports', async (t) => {
-    const blocker = inNs(
+    const blocker = ns.spawn(
       [
         PYTHON,
         '-c',
@@ -358,11 +284,8 @@ function main(): void {
 
   t.test('everything created is removed', async (t) => {
     await listener.close();
-    cleanup();
-    const names = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' })
-      .stdout.split('\n')
-      .map((l) => l.split(' ')[0]);
-    t.notOk(names.includes(NS), `namespace ${NS} is gone`);
+    ns.cleanup();
+    t.notOk(ns.exists(), `namespace ${NS} is gone`);
     t.not(spawnSync('ip', ['link', 'show', VETH_HOST], { stdio: 'ignore' }).status, 0, `veth ${VETH_HOST} is gone`);
     t.notMatch(ip('-4', '-o', 'addr', 'show'), `${HOST_IP}/`, `${HOST_IP} is no longer assigned`);
   });

@@ -11,22 +11,13 @@
  * is removed in teardown, with a process 'exit' handler as a fallback.
  */
 import t from 'tap';
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { randomBytes, randomInt } from 'node:crypto';
 import { createLogger } from '@gateway-launchers/common';
 import { ResponseListener } from '@gateway-launchers/listener';
 import { LAUNCHER_CLI, PYTHON, kernelClient } from '../../packages/launcher/test/helpers/launcher-process.js';
 import { nonLoopbackIPv4s, reportedAddress } from '@gateway-launchers/common/local-address';
+import { TestNamespace, freeLinkLocalOctets, ip, linkTag, netnsSkipReason } from './helpers/netns.js';
 
 const RANGE = '43000..44000';
-
-function which(cmd: string): boolean {
-  return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
-}
-
-function ip(...args: string[]): string {
-  return execFileSync('ip', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-}
 
 t.test(
   'on this host: toward loopback the routed address is loopback; a prohibited routed address falls back to an allowed one',
@@ -39,14 +30,7 @@ t.test(
   },
 );
 
-const skipReason =
-  process.platform !== 'linux'
-    ? 'network namespaces need Linux'
-    : process.getuid?.() !== 0
-      ? 'needs root to create a network namespace'
-      : !which('ip')
-        ? '`ip` (iproute2) not found'
-        : undefined;
+const skipReason = netnsSkipReason();
 
 if (skipReason !== undefined) {
   t.test('two-interface namespace', { skip: skipReason }, async () => {});
@@ -55,68 +39,23 @@ if (skipReason !== undefined) {
 }
 
 function twoInterfaces(): void {
-  const tag = `${process.pid.toString(36).slice(-3)}${randomBytes(2).toString('hex')}`;
-  const NS = `gl-route-${process.pid}-${randomBytes(3).toString('hex')}`;
+  const tag = linkTag(3);
+  const ns = new TestNamespace('gl-route');
+  const NS = ns.name;
   const pairs = ['a', 'b'].map((x) => ({ host: `glr${x}h${tag}`, ns: `glr${x}n${tag}` })); // ≤ 15 chars
-  // Two third octets of 169.254.x.0 no address on this host uses yet.
-  const used = ip('-4', '-o', 'addr', 'show');
-  const octets: number[] = [];
-  for (let i = 0; i < 100 && octets.length < 2; i++) {
-    const x = randomInt(1, 255);
-    if (!used.includes(`169.254.${x}.`) && !octets.includes(x)) octets.push(x);
-  }
-  const [A, B] = octets.map((o) => ({ hostIp: `169.254.${o}.1`, nsIp: `169.254.${o}.2` })) as [
+  const [A, B] = freeLinkLocalOctets(2).map((o) => ({ hostIp: `169.254.${o}.1`, nsIp: `169.254.${o}.2` })) as [
     { hostIp: string; nsIp: string },
     { hostIp: string; nsIp: string },
   ];
-  const children = new Set<ChildProcess>();
-  let cleaned = false;
-
-  function cleanup(): void {
-    if (cleaned) return;
-    cleaned = true;
-    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-    try {
-      for (const pid of ip('netns', 'pids', NS).split(/\s+/).filter(Boolean)) {
-        try {
-          process.kill(Number(pid), 'SIGKILL');
-        } catch {
-          // gone
-        }
-      }
-    } catch {
-      // no namespace
-    }
-    spawnSync('ip', ['netns', 'del', NS], { stdio: 'ignore' });
-    for (const p of pairs) spawnSync('ip', ['link', 'del', p.host], { stdio: 'ignore' });
-  }
-  process.on('exit', cleanup);
-  const onSignal = (sig: NodeJS.Signals): void => {
-    cleanup();
-    process.kill(process.pid, sig);
-  };
-  process.once('SIGTERM', onSignal);
-  process.once('SIGINT', onSignal);
 
   t.before(() => {
-    ip('netns', 'add', NS);
-    ip('-n', NS, 'link', 'set', 'lo', 'up');
+    ns.create();
     for (const [i, p] of pairs.entries()) {
       const a = i === 0 ? A : B;
-      ip('link', 'add', p.host, 'type', 'veth', 'peer', 'name', p.ns);
-      ip('link', 'set', p.ns, 'netns', NS);
-      ip('addr', 'add', `${a.hostIp}/30`, 'dev', p.host);
-      ip('link', 'set', p.host, 'up');
-      ip('-n', NS, 'addr', 'add', `${a.nsIp}/30`, 'dev', p.ns);
-      ip('-n', NS, 'link', 'set', p.ns, 'up');
+      ns.addVethPair(p.host, p.ns, a.hostIp, a.nsIp);
     }
   });
-  t.teardown(() => {
-    cleanup();
-    process.removeListener('exit', cleanup);
-    process.removeListener('SIGTERM', onSignal);
-    process.removeListener('SIGINT', onSignal);
-  });
+  t.teardown(() => ns.unguard());
 
   let listener: ResponseListener;
   t.before(async () => {
@@ -133,28 +72,11 @@ function twoInterfaces(): void {
 
   async function launchInNs(kernelId: string, env: Record<string, string>) {
     const reg = listener.register(kernelId, { portRange: RANGE, timeoutMs: 120_000 });
-    const child = spawn(
-      'ip',
-      [
-        'netns',
-        'exec',
-        NS,
-        process.execPath,
-        LAUNCHER_CLI,
-        ...reg.argv,
-        '--kernel-language',
-        'python',
-        '--python',
-        PYTHON,
-        '--shutdown-grace',
-        '5',
-      ],
-      {
-        env: { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: 'info', ...reg.env, ...env },
-        stdio: ['ignore', 'ignore', 'pipe'],
-      },
+    const child = ns.spawn(
+      [process.execPath, LAUNCHER_CLI, ...reg.argv, '--kernel-language', 'python', '--python', PYTHON, '--shutdown-grace', '5'],
+      { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: 'info', ...reg.env, ...env },
+      ['ignore', 'ignore', 'pipe'],
     );
-    children.add(child);
     let err = '';
     child.stderr!.on('data', (c: Buffer) => (err = (err + c.toString()).slice(-20_000)));
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));

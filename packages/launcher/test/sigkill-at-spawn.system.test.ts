@@ -62,9 +62,8 @@ function markerIn(t: Test): string {
   return join(dir, 'started');
 }
 
-t.test('a launcher killed before its watchdog knows the kernel: the kernel never starts, the key file is removed', async (t) => {
-  const marker = markerIn(t);
-  const killed = await dieAtSpawn('before-watchdog', markingKernel(marker));
+/** What a SIGKILLed launcher must leave: no process of the kernel's group, no connection file. */
+async function assertNothingLeft(t: Test, killed: Killed): Promise<void> {
   t.teardown(() => {
     killSurvivors(kernelTree(killed.pid).map((p) => p.pid));
     rmSync(killed.dir, { recursive: true, force: true });
@@ -72,6 +71,12 @@ t.test('a launcher killed before its watchdog knows the kernel: the kernel never
   t.equal(killed.signal, 'SIGKILL', 'the launcher was killed outright');
   t.ok(await waitFor(() => kernelTree(killed.pid).length === 0, GENEROUS_MS), "nothing of the kernel's process group is left");
   t.ok(await waitFor(() => !existsSync(killed.dir), GENEROUS_MS), 'the watchdog removed the connection file');
+}
+
+t.test('a launcher killed before its watchdog knows the kernel: the kernel never starts, the key file is removed', async (t) => {
+  const marker = markerIn(t);
+  const killed = await dieAtSpawn('before-watchdog', markingKernel(marker));
+  await assertNothingLeft(t, killed);
   // The gate has exited (above), so the kernel can no longer start: the marker's absence is final.
   t.notOk(existsSync(marker), 'the kernel itself never ran');
 });
@@ -79,11 +84,5 @@ t.test('a launcher killed before its watchdog knows the kernel: the kernel never
 t.test('a launcher killed the instant after it let the kernel start: the watchdog takes the whole group', async (t) => {
   const marker = markerIn(t);
   const killed = await dieAtSpawn('after-gate', markingKernel(marker));
-  t.teardown(() => {
-    killSurvivors(kernelTree(killed.pid).map((p) => p.pid));
-    rmSync(killed.dir, { recursive: true, force: true });
-  });
-  t.equal(killed.signal, 'SIGKILL', 'the launcher was killed outright');
-  t.ok(await waitFor(() => kernelTree(killed.pid).length === 0, GENEROUS_MS), "nothing of the kernel's process group is left");
-  t.ok(await waitFor(() => !existsSync(killed.dir), GENEROUS_MS), 'the watchdog removed the connection file');
+  await assertNothingLeft(t, killed);
 });
