@@ -6,8 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isFailureResponse, type ResponseSuccess } from '@gateway-launchers/common';
 import { Receiver } from '../../packages/launcher/test/helpers/receiver.js';
-import { GENEROUS_MS, groupAlive, kernelClient } from '../../packages/launcher/test/helpers/launcher-process.js';
-import { PYTHON, anyCommandLineContains, hostEnv, installBundle, renderKernelspecs, startProcess, until } from './helpers/deploy.js';
+import { GENEROUS_MS, groupAlive, kernelClient, waitFor } from '../../packages/launcher/test/helpers/launcher-process.js';
+import { PYTHON, anyCommandLineContains, hostEnv, installBundle, renderKernelspecs, startProcess } from './helpers/deploy.js';
 
 const SSHD = '/usr/sbin/sshd';
 const RANGE = '50000..51000';
@@ -56,7 +56,7 @@ async function startSshdOn(t: Test, dir: string, port: number): Promise<{ ok: bo
   let log = '';
   sshd.stderr!.on('data', (c: Buffer) => (log += c.toString()));
   t.teardown(() => sshd.kill('SIGTERM'));
-  const listening = await until(() => /Server listening/.test(log) || sshd.exitCode !== null, GENEROUS_MS);
+  const listening = await waitFor(() => /Server listening/.test(log) || sshd.exitCode !== null, GENEROUS_MS);
   if (!listening || sshd.exitCode !== null) {
     sshd.kill('SIGTERM');
     return { ok: false, log };
@@ -115,7 +115,7 @@ t.test(
     // The host side goes away (host killed the kernelspec process, or the connection dropped).
     run.child.kill('SIGTERM');
     await run.exited;
-    t.ok(await until(() => !groupAlive(r.pid), GENEROUS_MS), 'the remote launcher saw the session end and stopped the kernel: no orphan');
+    t.ok(await waitFor(() => !groupAlive(r.pid), GENEROUS_MS), 'the remote launcher saw the session end and stopped the kernel: no orphan');
   },
 );
 

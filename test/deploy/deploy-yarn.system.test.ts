@@ -14,6 +14,7 @@ import {
   kernelClient,
   sendComm,
   replyOf,
+  waitFor,
 } from '../../packages/launcher/test/helpers/launcher-process.js';
 import {
   PYTHON,
@@ -25,7 +26,6 @@ import {
   renderKernelspecs,
   standinEvents,
   startProcess,
-  until,
 } from './helpers/deploy.js';
 
 const RANGE = '49000..50000';
@@ -167,7 +167,7 @@ t.test(
 
     const cell = kernelClient(info, 'execute_async', 'sc.runJob(60)');
     await cell.sent;
-    t.ok(await until(() => standinEvents(log).some((e) => e.event === 'job_started'), GENEROUS_MS), 'the job runs');
+    t.ok(await waitFor(() => standinEvents(log).some((e) => e.event === 'job_started'), GENEROUS_MS), 'the job runs');
     t.same(
       replyOf(
         await sendComm(r.comm_port, controlText('k-yarn-py', { interrupt: true }, epk, receiver.keys.secretKey)),
@@ -178,7 +178,7 @@ t.test(
     );
     t.equal((await cell.result).ename, 'KeyboardInterrupt', 'SIGINT interrupted the cell');
     t.ok(
-      await until(() => standinEvents(log).some((e) => e.event === 'cancelAllJobs'), GENEROUS_MS),
+      await waitFor(() => standinEvents(log).some((e) => e.event === 'cancelAllJobs'), GENEROUS_MS),
       'and SIGUSR2 made the hook cancel the Spark jobs',
     );
 
@@ -190,7 +190,7 @@ t.test(
       ),
       { ok: true },
     );
-    t.ok(await until(() => !alive(rec.driverPid), GENEROUS_MS), 'the driver (launcher) exits: the YARN application would end');
+    t.ok(await waitFor(() => !alive(rec.driverPid), GENEROUS_MS), 'the driver (launcher) exits: the YARN application would end');
     t.notOk(groupAlive(r.pid), 'kernel gone');
     t.ok(
       standinEvents(log).some((e) => e.event === 'session_stop'),
@@ -281,7 +281,7 @@ t.test(
     t.equal(after.stdout, '2', 'the R kernel is alive after the interrupt (no SIGUSR2, which R would quit on)');
 
     await sendComm(v.comm_port, '{"shutdown": 1}', '127.0.0.1', { newline: false });
-    t.ok(await until(() => !alive(rec.driverPid), GENEROUS_MS), 'the R driver exits after the launcher');
+    t.ok(await waitFor(() => !alive(rec.driverPid), GENEROUS_MS), 'the R driver exits after the launcher');
     t.notOk(groupAlive(v.pid), 'kernel gone');
   },
 );

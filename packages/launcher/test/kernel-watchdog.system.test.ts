@@ -10,6 +10,7 @@ import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { PYTHON, waitFor } from './helpers/launcher-process.js';
 import { startLaunch } from './helpers/launched-kernel.js';
+import { alive, descendantsOf } from './helpers/process-tree.js';
 
 /** A kernel that never becomes ready and starts a small process tree. */
 const TREE_KERNEL = [
@@ -20,40 +21,8 @@ const TREE_KERNEL = [
   'time.sleep(600)',
 ].join('\n');
 
-/** Live (not zombie) processes whose parent chain leads to `root`. */
-function descendants(root: number): number[] {
-  const parent = new Map<number, number>();
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (fields[0] !== 'Z') parent.set(Number(name), Number(fields[1]));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  const out: number[] = [];
-  for (const pid of parent.keys()) {
-    for (let p = parent.get(pid); p !== undefined && p > 1; p = parent.get(p)) {
-      if (p === root) {
-        out.push(pid);
-        break;
-      }
-    }
-  }
-  return out;
-}
-
-function alive(pid: number): boolean {
-  try {
-    return !readFileSync(`/proc/${pid}/stat`, 'utf8')
-      .slice(readFileSync(`/proc/${pid}/stat`, 'utf8').lastIndexOf(')') + 2)
-      .startsWith('Z');
-  } catch {
-    return false;
-  }
-}
+/** Pids of the live (not zombie) processes whose parent chain leads to `root`. */
+const descendants = (root: number): number[] => descendantsOf(root).map((p) => p.pid);
 
 t.test("a SIGKILLed launcher leaves neither the kernel's process tree nor its connection file", async (t) => {
   const { run } = await startLaunch(t, { kernelId: 'k-tree', args: ['--', PYTHON, '-c', TREE_KERNEL, '{connection_file}'] });

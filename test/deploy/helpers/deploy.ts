@@ -142,16 +142,6 @@ export function anyCommandLineContains(needle: string): boolean {
   return false;
 }
 
-/** Polls until `cond` holds or `timeoutMs` passes. */
-export async function until(cond: () => boolean, timeoutMs: number, stepMs = 25): Promise<boolean> {
-  const end = performance.now() + timeoutMs;
-  while (performance.now() < end) {
-    if (cond()) return true;
-    await new Promise((r) => setTimeout(r, stepMs));
-  }
-  return cond();
-}
-
 /** True while process `pid` exists. */
 export function alive(pid: number): boolean {
   try {

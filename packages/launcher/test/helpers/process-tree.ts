@@ -55,15 +55,20 @@ export function alive(pid: number): boolean {
   return stat !== undefined && stat.state !== 'Z';
 }
 
+/** Live processes whose parent chain leads to `root` (`root` itself need not be alive any more). */
+export function descendantsOf(root: number, all: readonly ProcStat[] = liveProcesses()): ProcStat[] {
+  const byPid = new Map(all.map((p) => [p.pid, p]));
+  return all.filter((p) => {
+    for (let pp = p.ppid; pp > 1; pp = byPid.get(pp)?.ppid ?? 0) if (pp === root) return true;
+    return false;
+  });
+}
+
 /** Live processes of the kernel's tree: its process group (the kernel is its leader) and its descendants. */
 export function kernelTree(kernelPid: number): ProcStat[] {
   const all = liveProcesses();
-  const byPid = new Map(all.map((p) => [p.pid, p]));
-  return all.filter((p) => {
-    if (p.pid === kernelPid || p.pgid === kernelPid) return true;
-    for (let q = byPid.get(p.ppid); q !== undefined && q.pid > 1; q = byPid.get(q.ppid)) if (q.pid === kernelPid) return true;
-    return false;
-  });
+  const below = new Set(descendantsOf(kernelPid, all));
+  return all.filter((p) => p.pid === kernelPid || p.pgid === kernelPid || below.has(p));
 }
 
 /** Kills (SIGKILL) whichever of `pids` still lives: a test's teardown after a failed assertion. */
